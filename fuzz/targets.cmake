@@ -1,0 +1,1 @@
+# fuzz targets: coroner_add_fuzzer(NAME file.cc LIBS ...)
