@@ -71,6 +71,9 @@ class [[nodiscard]] Result {
   std::variant<T, Error> v_;
 };
 
+// What TRY yields for a Result<void>.
+struct Unit {};
+
 template <>
 class [[nodiscard]] Result<void> {
  public:
@@ -78,7 +81,7 @@ class [[nodiscard]] Result<void> {
   Result(Error error) : e_(std::move(error)) {}
   bool ok() const { return !e_; }
   explicit operator bool() const { return ok(); }
-  void operator*() const {}
+  Unit operator*() const { return {}; }
   const Error& error() const { return *e_; }
 
  private:

@@ -1,0 +1,54 @@
+// arch: one table of hooks per architecture: kernel address translation over a dump's
+// physical memory (page-table walks), and (later) registers and unwinders.
+// Architectures are chosen in one switch on the dump's or vmlinux's e_machine.
+//
+//   arch::KernelFacts facts{...};                       // from VMCOREINFO and symbols
+//   auto a = TRY(arch::make_arch(EM_X86_64, dump, facts));
+//   uint64_t phys = TRY(a->kvtop(0xffffffff81000000));
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "dumpfmt/dump.h"
+
+namespace coroner::arch {
+
+// What the arch layer needs to know about the kernel, gathered by the caller from
+// VMCOREINFO and the (relocated) symbol table. Lookups return nullopt when unknown.
+struct KernelFacts {
+  std::function<std::optional<uint64_t>(std::string_view)> symbol;       // runtime address
+  std::function<std::optional<uint64_t>(std::string_view)> vmcoreinfo_number;  // NUMBER(x)
+  std::function<std::optional<uint64_t>(std::string_view)> vmcoreinfo_symbol;  // SYMBOL(x)
+};
+
+// One level of a page-table walk, for `vtop` and for error messages.
+struct WalkStep {
+  std::string level;  // "PGD", "P4D", "PUD", "PMD", "PTE"
+  uint64_t entry_paddr;
+  uint64_t entry;
+};
+
+class Arch {
+ public:
+  virtual ~Arch() = default;
+  virtual std::string_view name() const = 0;
+  virtual uint16_t machine() const = 0;
+  // Kernel virtual address -> physical address.
+  virtual Result<uint64_t> kvtop(uint64_t vaddr) = 0;
+  // Walk the page tables rooted at `root_paddr` (a PGD), recording each step.
+  virtual Result<uint64_t> walk(uint64_t root_paddr, uint64_t vaddr, std::vector<WalkStep>* steps) = 0;
+  // Physical address -> direct-map virtual address.
+  virtual std::optional<uint64_t> ptov(uint64_t paddr) const = 0;
+  virtual uint64_t page_size() const { return 4096; }
+};
+
+Result<std::unique_ptr<Arch>> make_arch(uint16_t machine, dumpfmt::Dump& dump, const KernelFacts& facts);
+
+}  // namespace coroner::arch

@@ -1,0 +1,42 @@
+// Types served from the kernel's BTF (vmlinux .BTF section, 4 MB on a 6.1 kernel),
+// parsed by libbpf. Start-up cost is a few milliseconds, independent of DWARF size.
+//
+//   auto types = TRY(BtfTypes::from_vmlinux(vmlinux));
+#pragma once
+
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "symbols/types.h"
+#include "symbols/vmlinux.h"
+
+struct btf;
+
+namespace coroner::symbols {
+
+class BtfTypes final : public Types {
+ public:
+  static Result<std::unique_ptr<BtfTypes>> from_vmlinux(const Vmlinux& vm);
+  static Result<std::unique_ptr<BtfTypes>> from_bytes(std::span<const uint8_t> data, std::string_view source);
+  ~BtfTypes() override;
+
+  Result<TypeRef> find(std::string_view name) override;
+  Result<uint64_t> size_of(TypeRef t) override;
+  Result<MemberInfo> member(TypeRef t, std::string_view path) override;
+  TypeRef resolve(TypeRef t) override;
+  TypeKind kind(TypeRef t) override;
+  std::string name(TypeRef t) override;
+  std::optional<std::pair<TypeRef, uint64_t>> array(TypeRef t) override;
+  std::optional<int64_t> enumerator(std::string_view name) override;
+
+ private:
+  BtfTypes() = default;
+  bool find_member(uint32_t type_id, std::string_view name, uint64_t& bit_off, uint32_t& bit_size, uint32_t& member_type, int depth);
+  struct btf* btf_ = nullptr;
+  std::string source_;
+  std::unordered_multimap<std::string_view, uint32_t> by_name_;
+  std::unordered_map<std::string_view, int64_t> enumerators_;
+};
+
+}  // namespace coroner::symbols

@@ -1,0 +1,60 @@
+// The kernel's symbol table: names, link-time addresses, nm-style type letters, and the
+// KASLR relocation that turns link-time addresses into the running kernel's addresses.
+//
+//   table.set_relocation(kaslr_offset, text_start);
+//   const Symbol* s = table.find("schedule");      uint64_t a = table.address(*s);
+//   auto hit = table.lookup(addr);                 // {symbol, offset} for "name+off"
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace coroner::symbols {
+
+struct Symbol {
+  std::string_view name;  // points into the vmlinux string table (lives as long as the Vmlinux)
+  uint64_t link_addr;
+  uint64_t size;
+  char type;              // nm-style: T t D d B b R r A W w V v ...
+  bool relocatable;       // moves with KASLR (kernel image symbols; not per-CPU offsets, not absolutes)
+};
+
+struct SymbolHit {
+  const Symbol* symbol;
+  uint64_t offset;
+};
+
+class SymbolTable {
+ public:
+  void add(Symbol s) { symbols_.push_back(s); }
+  // Sorts by address and builds the name index; call once after the last add().
+  void finish();
+
+  // Relocation for KASLR: every relocatable symbol moves by `offset`.
+  void set_relocation(uint64_t offset) { reloc_ = offset; }
+  uint64_t relocation() const { return reloc_; }
+
+  size_t size() const { return symbols_.size(); }
+  const Symbol* find(std::string_view name) const;
+  // Every symbol with this name (static functions repeat across files).
+  std::vector<const Symbol*> find_all(std::string_view name) const;
+  uint64_t address(const Symbol& s) const { return s.relocatable ? s.link_addr + reloc_ : s.link_addr; }
+  std::optional<uint64_t> address_of(std::string_view name) const {
+    const Symbol* s = find(name);
+    return s ? std::optional<uint64_t>(address(*s)) : std::nullopt;
+  }
+  // The symbol containing or preceding a runtime address (text and data symbols only).
+  std::optional<SymbolHit> lookup(uint64_t runtime_addr) const;
+  const std::vector<Symbol>& all() const { return symbols_; }
+
+ private:
+  std::vector<Symbol> symbols_;  // sorted by link_addr after finish()
+  std::unordered_multimap<std::string_view, uint32_t> by_name_;
+  uint64_t reloc_ = 0;
+};
+
+}  // namespace coroner::symbols

@@ -1,0 +1,60 @@
+// Kernel type information behind one interface: struct/union layouts, member offsets
+// (bit fields included), sizes, enums. BTF (the vmlinux's .BTF section) serves it today;
+// a DWARF backend can serve the same calls.
+//
+//   auto types = TRY(BtfTypes::from_vmlinux(vm));
+//   uint64_t off = TRY(types->offset_of("task_struct", "thread.sp"));
+//   uint64_t sz  = TRY(types->size_of_name("task_struct"));
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "base/result.h"
+
+namespace coroner::symbols {
+
+struct TypeRef {
+  uint32_t id = 0;
+};
+
+enum class TypeKind { unknown, integer, pointer, array, structure, union_, enumeration, function, typedef_, other };
+
+struct MemberInfo {
+  uint64_t bit_offset = 0;  // from the start of the outermost type the path began in
+  uint32_t bit_size = 0;    // 0 unless a bit field
+  TypeRef type;
+  uint64_t offset() const { return bit_offset / 8; }
+};
+
+class Types {
+ public:
+  virtual ~Types() = default;
+  // A type by C name: "task_struct" (struct/union/enum/typedef, searched in that order),
+  // or qualified: "struct task_struct", "union thread_union", "enum pid_type".
+  virtual Result<TypeRef> find(std::string_view name) = 0;
+  virtual Result<uint64_t> size_of(TypeRef t) = 0;
+  // A member by path: "thread.sp", "pids[1].node", anonymous unions/structs looked through.
+  virtual Result<MemberInfo> member(TypeRef t, std::string_view path) = 0;
+  // Typedefs and qualifiers removed.
+  virtual TypeRef resolve(TypeRef t) = 0;
+  virtual TypeKind kind(TypeRef t) = 0;
+  virtual std::string name(TypeRef t) = 0;
+  // For arrays: element type and count; for pointers: target.
+  virtual std::optional<std::pair<TypeRef, uint64_t>> array(TypeRef t) = 0;
+  virtual std::optional<int64_t> enumerator(std::string_view name) = 0;
+
+  // Cached conveniences used on hot paths.
+  Result<uint64_t> offset_of(std::string_view type, std::string_view path);
+  Result<uint64_t> size_of_name(std::string_view type);
+  bool has_member(std::string_view type, std::string_view path) { return offset_of(type, path).ok(); }
+
+ private:
+  std::unordered_map<std::string, Result<uint64_t>> offset_cache_;
+};
+
+}  // namespace coroner::symbols
