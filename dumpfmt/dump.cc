@@ -1,8 +1,146 @@
 #include "dumpfmt/dump.h"
 
+#include <algorithm>
 #include <charconv>
 
+#include "dumpfmt/byte_source.h"
+#include "dumpfmt/flattened.h"
+#include "dumpfmt/formats.h"
+
 namespace coroner::dumpfmt {
+
+// ---- the probe table -------------------------------------------------------------------
+
+namespace {
+
+struct Format {
+  const char* name;  // as listed when nothing matches
+  bool (*probe)(std::span<const uint8_t> head);
+  Result<std::unique_ptr<Dump>> (*open)(std::unique_ptr<ByteSource> src, bool flattened);
+};
+
+Result<std::unique_ptr<Dump>> open_flattened_dump(std::unique_ptr<ByteSource> src, bool flattened);
+
+// Order matters: a flattened stream and a kdump file are recognized by their signatures
+// before the ELF magic is considered.
+constexpr Format kFormats[] = {
+    {"flattened makedumpfile", probe_flattened, open_flattened_dump},
+    {"kdump-compressed", probe_kdump,
+     [](std::unique_ptr<ByteSource> src, bool flattened) {
+       return open_kdump(std::move(src), flattened ? "flattened kdump" : "kdump");
+     }},
+    {"ELF vmcore", probe_elf,
+     [](std::unique_ptr<ByteSource> src, bool flattened) {
+       return open_elf_dump(std::move(src), flattened ? "flattened ELF" : "ELF");
+     }},
+};
+
+std::string tried_list() {
+  std::string s;
+  for (auto& f : kFormats) s += fmt::format("{}{}", s.empty() ? "" : ", ", f.name);
+  return s;
+}
+
+// The format whose probe accepts the start of `src`, or an error naming what was tried.
+Result<const Format*> detect(const ByteSource& src, bool skip_flattened) {
+  uint8_t head[kProbeBytes] = {};
+  size_t n = src.read_upto(0, head);
+  std::span<const uint8_t> h(head, n);
+  for (auto& f : kFormats) {
+    if (skip_flattened && f.probe == probe_flattened) continue;
+    if (f.probe(h)) return &f;
+  }
+  std::string bytes;
+  for (size_t i = 0; i < std::min<size_t>(n, 16); ++i) bytes += fmt::format("{}{:02x}", i ? " " : "", head[i]);
+  return Error::make(Errc::unsupported, "{}: not a recognized dump format (tried {}); file size {:#x}, first bytes: {}",
+                     src.name(), tried_list(), src.size(), n ? bytes : "(none)");
+}
+
+Result<std::unique_ptr<Dump>> open_flattened_dump(std::unique_ptr<ByteSource> src, bool) {
+  std::string name = src->name();
+  auto logical = TRY(open_flattened_source(std::move(src)));
+  auto fmt_ = detect(*logical, /*skip_flattened=*/true);
+  if (!fmt_)
+    return Error::make(Errc::unsupported, "{}: flattened makedumpfile stream holds no kdump or ELF dump ({})", name,
+                       fmt_.error().message);
+  return (*fmt_)->open(std::move(logical), true);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Dump>> open_dump_sources(std::vector<std::unique_ptr<ByteSource>> sources) {
+  if (sources.empty()) return Error::make(Errc::usage, "no dump file given");
+  if (sources.size() == 1) {
+    const Format* f = TRY(detect(*sources[0], false));
+    return f->open(std::move(sources[0]), false);
+  }
+  // Several files: the pieces of a `makedumpfile --split` dump (each possibly flattened).
+  std::vector<std::unique_ptr<ByteSource>> pieces;
+  for (auto& src : sources) {
+    const Format* f = TRY(detect(*src, false));
+    if (f->probe == probe_flattened) {
+      src = TRY(open_flattened_source(std::move(src)));
+      f = TRY(detect(*src, true));
+    }
+    if (f->probe != probe_kdump)
+      return Error::make(Errc::usage, "{}: several dump files were given but this one is not a kdump-compressed file ({}); "
+                         "only the pieces of a `makedumpfile --split` dump can be opened together",
+                         src->name(), f->name);
+    pieces.push_back(std::move(src));
+  }
+  return open_split_kdump(std::move(pieces));
+}
+
+Result<std::unique_ptr<Dump>> open_dump(const std::vector<std::string>& paths) {
+  std::vector<std::unique_ptr<ByteSource>> sources;
+  for (auto& p : paths) sources.push_back(TRY(open_file_source(p)));
+  return open_dump_sources(std::move(sources));
+}
+
+// ---- helpers shared by the readers ----------------------------------------------------
+
+Error not_in_dump(uint64_t paddr) {
+  return Error::fault(paddr, fmt::format("not in dump: physical address {:#x}", paddr));
+}
+Error page_excluded(uint64_t paddr) {
+  return Error::fault(paddr, fmt::format("page excluded: physical address {:#x}", paddr));
+}
+Error dump_truncated(uint64_t paddr, uint64_t file_off, std::string_view file) {
+  return Error::fault(paddr, fmt::format("dump truncated: physical address {:#x} at file offset {:#x} of {}", paddr,
+                                         file_off, file));
+}
+
+void merge_ranges(std::vector<PhysRange>& ranges) {
+  std::sort(ranges.begin(), ranges.end(), [](auto& a, auto& b) { return a.start < b.start; });
+  std::vector<PhysRange> out;
+  for (auto& r : ranges) {
+    if (!out.empty() && r.start <= out.back().end)
+      out.back().end = std::max(out.back().end, r.end);
+    else
+      out.push_back(r);
+  }
+  ranges = std::move(out);
+}
+
+std::string hex(uint64_t v) { return fmt::format("{:#x}", v); }
+
+std::string summarize_notes(const DumpInfo& info) {
+  std::vector<std::pair<std::string, int>> kinds;  // in order of first appearance
+  for (auto& n : info.notes) {
+    std::string key = n.name == "CORE" && n.type == 1 ? "CORE/NT_PRSTATUS" : fmt::format("{}/{}", n.name, n.type);
+    auto it = std::find_if(kinds.begin(), kinds.end(), [&](auto& k) { return k.first == key; });
+    if (it == kinds.end())
+      kinds.emplace_back(key, 1);
+    else
+      ++it->second;
+  }
+  if (kinds.empty()) return "none";
+  std::string s;
+  for (auto& [k, c] : kinds) s += fmt::format("{}{}{}", s.empty() ? "" : ", ", k, c > 1 ? fmt::format(" x{}", c) : "");
+  return s;
+}
+
+// ---- Dump ------------------------------------------------------------------------------
 
 Result<void> Dump::read(uint64_t paddr, std::span<uint8_t> out) {
   size_t done = 0;

@@ -80,10 +80,16 @@ class Dump {
   DumpInfo info_;
 };
 
+class ByteSource;  // dumpfmt/byte_source.h
+
 // Opens one dump (or the pieces of a split dump, in any order), detecting the format from
 // the files' contents through one ordered probe table. When nothing matches, the error
 // lists the formats tried.
 Result<std::unique_ptr<Dump>> open_dump(const std::vector<std::string>& paths);
+
+// The same over sources the caller made (in-memory data in tests and fuzzers, a file it
+// already mapped). DumpInfo::paths holds the sources' names.
+Result<std::unique_ptr<Dump>> open_dump_sources(std::vector<std::unique_ptr<ByteSource>> sources);
 
 // Parses VMCOREINFO text ("KEY=VALUE\n" lines) into a lookup table.
 class VmcoreInfo {

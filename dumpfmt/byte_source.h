@@ -1,0 +1,96 @@
+// ByteSource: the bytes of one dump file, whatever holds them.
+//
+// The ELF and kdump readers never touch a file directly: they read through a ByteSource,
+// which is a mapped file, a buffer in memory (tests, fuzzers), or the logical file that a
+// makedumpfile "flattened" stream describes (see flattened.h). Header-sized regions are
+// fetched as a ByteView (checked reads; zero-copy when the source holds them contiguously),
+// page-sized data with read_upto().
+//
+//   auto src = TRY(dumpfmt::open_file_source("vmcore"));
+//   std::vector<uint8_t> scratch;
+//   ByteView ehdr = TRY(src->view(0, 64, "ELF header", scratch));
+//   uint16_t machine = TRY(ehdr.u16(18, "e_machine"));
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/mapped_file.h"
+#include "base/result.h"
+
+namespace coroner::dumpfmt {
+
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+
+  // The name used in error messages (the path as given, or a label for in-memory data).
+  const std::string& name() const { return name_; }
+  // The file this source reads, as given (DumpInfo::paths); differs from name() for a
+  // derived source such as the logical file of a flattened stream.
+  virtual const std::string& path() const { return name_; }
+  // Damage found while indexing the source (a flattened stream without its end marker);
+  // empty when none. Readers report it and set DumpInfo::incomplete.
+  virtual std::string damage() const { return {}; }
+  // Logical size in bytes.
+  uint64_t size() const { return size_; }
+
+  // Copies up to out.size() bytes from offset `off`; returns how many were copied, which is
+  // short only at the end of the source (0 when off >= size()).
+  virtual size_t read_upto(uint64_t off, std::span<uint8_t> out) const = 0;
+
+  // [off, off+len) as one span when the source holds it contiguously (always for a mapped
+  // file), else an empty span. Callers fall back to read_upto() into their own buffer.
+  virtual std::span<const uint8_t> contiguous(uint64_t off, uint64_t len) const = 0;
+
+  // A checked view of [off, off+len); fails with a message naming `what` when the range is
+  // not wholly inside the source. Uses `scratch` (resized, len bounded by size()) only when
+  // the bytes are not contiguous.
+  Result<ByteView> view(uint64_t off, uint64_t len, std::string_view what, std::vector<uint8_t>& scratch) const;
+
+  // Copies exactly out.size() bytes or fails naming `what`.
+  Result<void> read_exact(uint64_t off, std::span<uint8_t> out, std::string_view what) const;
+
+ protected:
+  ByteSource(std::string name, uint64_t size) : name_(std::move(name)), size_(size) {}
+  std::string name_;
+  uint64_t size_;
+};
+
+// A read-only mapping of a whole file.
+class MappedSource final : public ByteSource {
+ public:
+  explicit MappedSource(std::unique_ptr<MappedFile> file)
+      : ByteSource(file->path(), file->size()), file_(std::move(file)) {}
+  size_t read_upto(uint64_t off, std::span<uint8_t> out) const override;
+  std::span<const uint8_t> contiguous(uint64_t off, uint64_t len) const override;
+  const MappedFile& file() const { return *file_; }
+
+ private:
+  std::unique_ptr<MappedFile> file_;
+};
+
+// Bytes in memory: borrowed (the caller keeps them alive) or owned.
+class MemorySource final : public ByteSource {
+ public:
+  MemorySource(std::string name, std::span<const uint8_t> borrowed)
+      : ByteSource(std::move(name), borrowed.size()), data_(borrowed) {}
+  MemorySource(std::string name, std::vector<uint8_t> owned)
+      : ByteSource(std::move(name), owned.size()), owned_(std::move(owned)), data_(owned_) {}
+  size_t read_upto(uint64_t off, std::span<uint8_t> out) const override;
+  std::span<const uint8_t> contiguous(uint64_t off, uint64_t len) const override;
+
+ private:
+  std::vector<uint8_t> owned_;
+  std::span<const uint8_t> data_;
+};
+
+// Maps `path` read-only.
+Result<std::unique_ptr<ByteSource>> open_file_source(const std::string& path);
+
+}  // namespace coroner::dumpfmt
