@@ -56,12 +56,14 @@ struct DumpInfo {
   std::vector<CpuNote> cpus;       // NT_PRSTATUS notes, and QEMU CPU-state notes
   std::vector<PhysRange> ranges;   // physical ranges the file describes (sorted, merged)
   std::optional<int64_t> timestamp;  // seconds since the epoch, when the header records one
+  std::optional<uint64_t> phys_base;  // kdump sub-header phys_base (x86_64 kernel relocation)
   uint32_t nr_cpus = 0;            // from the header when it records it, else number of CPU notes
   bool incomplete = false;         // kdump "incomplete dump" flag, or ELF shorter than its headers say
   // Ordered key/value pairs describing the header, for `help -D`.
   std::vector<std::pair<std::string, std::string>> header_fields;
 };
 
+// A Dump is not thread-safe: readers keep caches (decompressed pages, the last segment).
 class Dump {
  public:
   virtual ~Dump() = default;
