@@ -106,6 +106,11 @@ Result<std::unique_ptr<Kernel>> Kernel::open(const std::string& vmlinux_path, co
   return k;
 }
 
+symbols::SourceLines& Kernel::source_lines() {
+  if (!source_lines_) source_lines_ = std::make_unique<symbols::SourceLines>(*vmlinux_);
+  return *source_lines_;
+}
+
 Result<void> Kernel::read(uint64_t vaddr, std::span<uint8_t> out) {
   size_t done = 0;
   while (done < out.size()) {

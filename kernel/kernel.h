@@ -18,6 +18,7 @@
 #include "arch/arch.h"
 #include "base/result.h"
 #include "dumpfmt/dump.h"
+#include "symbols/source_lines.h"
 #include "symbols/types.h"
 #include "symbols/vmlinux.h"
 
@@ -41,6 +42,8 @@ class Kernel {
   symbols::Types& types() { return *types_; }
   arch::Arch& arch() { return *arch_; }
   const dumpfmt::VmcoreInfo& vmcoreinfo() const { return *vmcoreinfo_; }
+  // Source lines from DWARF, opened on first use.
+  symbols::SourceLines& source_lines();
   const std::string& vmlinux_path() const { return vmlinux_path_; }
   const std::vector<std::string>& dump_paths() const { return dump_paths_; }
   uint64_t kaslr_offset() const { return symbols().relocation(); }
@@ -90,6 +93,7 @@ class Kernel {
   std::vector<std::string> dump_paths_;
   std::vector<std::string> warnings_;
   std::vector<uint64_t> per_cpu_offsets_;
+  std::unique_ptr<symbols::SourceLines> source_lines_;
 };
 
 }  // namespace coroner::kernel

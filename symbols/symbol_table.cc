@@ -5,8 +5,10 @@
 namespace coroner::symbols {
 
 void SymbolTable::finish() {
-  std::stable_sort(symbols_.begin(), symbols_.end(),
-                   [](const Symbol& a, const Symbol& b) { return a.link_addr < b.link_addr; });
+  // Equal addresses sort by name: crash lists them so, and resolves an address to the last.
+  std::stable_sort(symbols_.begin(), symbols_.end(), [](const Symbol& a, const Symbol& b) {
+    return a.link_addr != b.link_addr ? a.link_addr < b.link_addr : a.name < b.name;
+  });
   by_name_.clear();
   by_name_.reserve(symbols_.size());
   for (uint32_t i = 0; i < symbols_.size(); ++i) by_name_.emplace(symbols_[i].name, i);
