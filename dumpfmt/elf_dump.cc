@@ -235,14 +235,17 @@ Result<std::unique_ptr<Dump>> open_elf_dump(std::unique_ptr<ByteSource> src, std
       info.page_size = static_cast<uint32_t>(*ps);
   info.incomplete = !truncation.empty();
 
-  uint64_t mem = 0;
+  uint64_t mem = 0, zero_tail = 0;
   for (auto& r : info.ranges) mem += r.end - r.start;
+  for (auto& sg : kept) zero_tail += sg.memsz - sg.filesz;
   auto& hf = info.header_fields;
   hf.emplace_back("format", format);
   hf.emplace_back("ELF class", L.is64 ? "ELF64" : "ELF32");
   hf.emplace_back("machine", fmt::format("{} (e_machine {})", machine_name(e_machine), e_machine));
   hf.emplace_back("program headers", fmt::format("{} ({} PT_LOAD, {} PT_NOTE)", e_phnum, segs.size(), note_segs.size()));
   hf.emplace_back("physical memory", fmt::format("{} bytes in {} ranges", hex(mem), info.ranges.size()));
+  // makedumpfile -E leaves excluded pages as such tails.
+  hf.emplace_back("zero-filled", fmt::format("{} bytes (p_memsz beyond p_filesz)", hex(zero_tail)));
   hf.emplace_back("page size", std::to_string(info.page_size));
   hf.emplace_back("cpus", std::to_string(info.nr_cpus));
   hf.emplace_back("notes", summarize_notes(info));

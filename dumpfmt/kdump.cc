@@ -220,8 +220,10 @@ Result<Header> parse_header(const ByteSource& src) {
   if (!h.split) {
     h.start_pfn = 0;
     h.end_pfn = h.max_mapnr;
-  } else if (h.start_pfn >= h.end_pfn || h.end_pfn > h.max_mapnr) {
-    return Error::make(Errc::bad_data, "{}: sub-header at {:#x}: split range [{:#x}, {:#x}) is empty or beyond max_mapnr {:#x}",
+  } else if (h.start_pfn > h.end_pfn || h.end_pfn > h.max_mapnr) {
+    // An empty range is valid: makedumpfile --split balances dumped pages, so the last
+    // pieces can be left with none.
+    return Error::make(Errc::bad_data, "{}: sub-header at {:#x}: split range [{:#x}, {:#x}) is reversed or beyond max_mapnr {:#x}",
                        name, sub_off, h.start_pfn, h.end_pfn, h.max_mapnr);
   }
   return h;
