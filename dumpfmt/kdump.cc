@@ -95,10 +95,13 @@ struct Header {
   std::vector<uint8_t> raw_header;  // the first kHdrSize bytes, to check split pieces belong together
 };
 
-// A cache slot holds one decompressed page; direct-mapped by pfn.
+// Direct-mapped by pfn. A slot remembers where its page's bytes are: its own buffer for a
+// decompressed page, or the mapped file for a raw one (so a hot raw page skips the bitmap
+// and descriptor lookups too).
 struct PageCache {
   std::vector<uint8_t> data;
-  std::vector<uint64_t> tags;  // pfn held by each slot, kEmpty if none
+  std::vector<uint64_t> tags;          // pfn held by each slot, kEmpty if none
+  std::vector<const uint8_t*> where;   // the page's bytes
   uint32_t page_size = 0;
   static constexpr uint64_t kEmpty = ~uint64_t{0};
 
@@ -106,6 +109,7 @@ struct PageCache {
     page_size = page_size_;
     data.assign(slots * page_size, 0);
     tags.assign(slots, kEmpty);
+    where.assign(slots, nullptr);
   }
   size_t slot(uint64_t pfn) const { return pfn % tags.size(); }
   uint8_t* slot_data(size_t s) { return data.data() + s * page_size; }
@@ -334,7 +338,7 @@ uint64_t KdumpFile::rank(uint64_t pfn) const {
 
 Result<const uint8_t*> KdumpFile::page(uint64_t pfn, uint64_t paddr) {
   size_t slot = cache_.slot(pfn);
-  if (cache_.tags[slot] == pfn) return static_cast<const uint8_t*>(cache_.slot_data(slot));
+  if (cache_.tags[slot] == pfn) return cache_.where[slot];
   if (pfn >= h_.max_mapnr || !covers(pfn)) return not_in_dump(paddr);
   if (!bit(bm2_, pfn)) return bit(bm1_, pfn) ? page_excluded(paddr) : not_in_dump(paddr);
 
@@ -375,11 +379,14 @@ Result<const uint8_t*> KdumpFile::page(uint64_t pfn, uint64_t paddr) {
                                "(physical address {:#x})",
                                name, index, desc_at, flags, size, bs, paddr),
                    paddr};
-    if (data.data() != compressed_.data()) return data.data();  // mapped raw page: no copy
+    if (data.data() != compressed_.data()) {  // mapped raw page: no copy
+      cache_.tags[slot] = pfn;
+      return cache_.where[slot] = data.data();
+    }
     std::memcpy(out, data.data(), bs);
   }
   cache_.tags[slot] = pfn;
-  return static_cast<const uint8_t*>(out);
+  return cache_.where[slot] = out;
 }
 
 Result<void> KdumpFile::decompress(uint32_t flags, std::span<const uint8_t> in, uint8_t* out, uint64_t paddr,
