@@ -67,11 +67,11 @@ Result<void> run_sym(Session& s, const Args& args, Output& out) {
       failed = true;
       continue;
     }
-    // Like crash: the symbols that start with the name, as alternatives.
+    // Like crash: the symbols whose names contain the name, as alternatives.
     out.print("symbol not found: {}\npossible alternatives:\n", arg);
     bool any = false;
     for (const auto& sym : st.all())
-      if (sym.name.substr(0, arg.size()) == arg) {
+      if (sym.name.find(arg) != std::string_view::npos) {
         out.write("  ");
         print_symbol(out, k, sym, 0, false);
         any = true;

@@ -57,12 +57,18 @@ std::string field(const kernel::Field<T>& f, F fmt_ok) {
 void print_sys_banner(Session& s, Output& out) {
   kernel::SysInfo si = kernel::gather_sysinfo(s.kernel);
   out.print("      KERNEL: {}\n", s.kernel.vmlinux_path());
+  // crash marks compressed dumps that left pages out (dump level > 0) and incomplete ones;
+  // a split set gets one suffix per file, after one space instead of two.
   const auto& dumps = s.kernel.dump_paths();
+  const auto& info = s.kernel.dump().info();
+  std::string marks;
+  if (info.dump_level && *info.dump_level > 0) marks += " [PARTIAL DUMP]";
+  if (info.incomplete) marks += " [INCOMPLETE]";
   if (dumps.size() == 1) {
-    out.print("    DUMPFILE: {}\n", dumps[0]);
+    out.print("    DUMPFILE: {}{}{}\n", dumps[0], marks.empty() ? "" : " ", marks);
   } else {
-    out.print("   DUMPFILES: {}\n", dumps[0]);
-    for (size_t i = 1; i < dumps.size(); ++i) out.print("              {}\n", dumps[i]);
+    out.print("   DUMPFILES: {}{}\n", dumps[0], marks);
+    for (size_t i = 1; i < dumps.size(); ++i) out.print("              {}{}\n", dumps[i], marks);
   }
   std::string cpus = field(si.cpus, [](int c) { return std::to_string(c); });
   if (si.offline_cpus > 0) cpus += fmt::format(" [OFFLINE: {}]", si.offline_cpus);

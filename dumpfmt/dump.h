@@ -59,6 +59,7 @@ struct DumpInfo {
   std::optional<uint64_t> phys_base;  // kdump sub-header phys_base (x86_64 kernel relocation)
   uint32_t nr_cpus = 0;            // from the header when it records it, else number of CPU notes
   bool incomplete = false;         // kdump "incomplete dump" flag, or ELF shorter than its headers say
+  std::optional<uint32_t> dump_level;  // makedumpfile's -d level (kdump formats); > 0 means pages were left out
   // Ordered key/value pairs describing the header, for `help -D`.
   std::vector<std::pair<std::string, std::string>> header_fields;
 };

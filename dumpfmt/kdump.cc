@@ -256,7 +256,7 @@ Result<void> KdumpFile::load_bitmaps() {
     return Error::make(Errc::bad_data, "{}: header at 0x0: bitmap at {:#x} of bitmap_blocks {} (size {:#x}) exceeds file size {:#x}",
                        name, off, h_.bitmap_blocks, len, src_->size());
   // Two bitmaps of half the area each; crash also reads dumps whose single bitmap is both.
-  uint64_t need = (h_.max_mapnr + 7) / 8;
+  uint64_t need = h_.max_mapnr / 8 + (h_.max_mapnr % 8 != 0);  // no overflow for max_mapnr near 2^64
   bool two = len / 2 >= need;
   if (!two && len < need)
     return Error::make(Errc::bad_data, "{}: header at 0x0: max_mapnr {:#x} needs {:#x}-byte bitmaps but bitmap_blocks {} gives {:#x} bytes",
@@ -274,7 +274,7 @@ Result<void> KdumpFile::load_bitmaps() {
   desc_off_ = *end;
 
   // Rank index over the 2nd bitmap, and RAM ranges from the 1st, in one pass over words.
-  uint64_t words = (h_.max_mapnr + 63) / 64;
+  uint64_t words = h_.max_mapnr / 64 + (h_.max_mapnr % 64 != 0);
   rank_.assign(words / (kRankBits / 64) + 2, 0);
   uint64_t count = 0, ram = 0;
   uint64_t run_start = 0;
@@ -584,6 +584,7 @@ void add_header_fields(DumpInfo& info, const std::vector<std::unique_ptr<KdumpFi
   hf.emplace_back("page size", std::to_string(h.block_size));
   hf.emplace_back("compression", f.sample_compressions());
   hf.emplace_back("dump level", std::to_string(h.dump_level));
+  info.dump_level = static_cast<uint32_t>(h.dump_level);
   hf.emplace_back("phys_base", hex(h.phys_base));
   hf.emplace_back("max_mapnr", fmt::format("{} ({:#x})", h.max_mapnr, h.max_mapnr));
   hf.emplace_back("RAM pages", std::to_string(f.ram_pages()));

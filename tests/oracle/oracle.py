@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""Oracle harness: runs the same commands through coroner and crash 9 on each fixture dump
+and compares the outputs after the normalisation named per command in commands.tsv.
+
+crash's outputs are recorded once per dump by fixtures/crash-oracle.sh (cached in the
+fixture set); coroner runs once per dump with each command redirected to its own file.
+A difference fails unless allowlist.tsv lists it with a reason.
+
+Usage: oracle.py --coroner BIN [--set DIR] [--commands FILE] [--only DUMP]
+Exit status 0 when every comparison passed (or is allowed); prints 'N passed, N failed'.
+"""
+import argparse
+import difflib
+import fnmatch
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+
+
+def fixture_root():
+    if os.environ.get("CORONER_FIXTURES"):
+        return os.environ["CORONER_FIXTURES"]
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(cache, "coroner", "fixtures")
+
+
+def default_sets():
+    if os.environ.get("CORONER_FIXTURE_SET"):
+        return [os.environ["CORONER_FIXTURE_SET"]]
+    root = os.path.join(fixture_root(), "sets")
+    if not os.path.isdir(root):
+        return []
+    return [os.path.join(root, d) for d in sorted(os.listdir(root))
+            if os.path.isfile(os.path.join(root, d, "manifest.tsv"))]
+
+
+def safe_name(cmd):
+    return re.sub(r"[^A-Za-z0-9._-]", "_", cmd) + ".txt"
+
+
+def read_tsv(path):
+    rows = []
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not line or line.startswith("#"):
+                continue
+            rows.append(line.split("\t"))
+    return rows
+
+
+def normalise(text, how):
+    if how != "exact":
+        raise SystemExit(f"unknown normalisation {how!r}")
+    lines = [l.rstrip() for l in text.split("\n")]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def run_coroner(binary, set_dir, dump_files, commands, outdir):
+    script = os.path.join(outdir, "_script")
+    with open(script, "w") as f:
+        for cmd in commands:
+            f.write(f"{cmd} > {os.path.join(outdir, safe_name(cmd))}\n")
+    env = dict(os.environ, TZ="UTC")
+    # Same relative names as crash-oracle.sh uses, so KERNEL/DUMPFILE lines compare.
+    p = subprocess.run([os.path.abspath(binary), "-s", "vmlinux", *dump_files], stdin=open(script), cwd=set_dir,
+                       env=env, capture_output=True, text=True, timeout=600)
+    return p
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--coroner", required=True)
+    ap.add_argument("--set", action="append")
+    ap.add_argument("--commands", default=os.path.join(HERE, "commands.tsv"))
+    ap.add_argument("--allowlist", default=os.path.join(HERE, "allowlist.tsv"))
+    ap.add_argument("--only", help="compare only this dump (manifest name)")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args()
+
+    sets = args.set or default_sets()
+    if not sets:
+        print(f"oracle: no fixture set under {fixture_root()}/sets: run fixtures/make-fixtures.sh first")
+        print("0 passed, 1 failed")
+        return 1
+    cmd_rows = read_tsv(args.commands)
+    commands = [r[0] for r in cmd_rows]
+    how = {r[0]: (r[1] if len(r) > 1 else "exact") for r in cmd_rows}
+    # Entries: set glob, dump glob, command, line regex, reason. Only the lines matching the
+    # regex are exempt (they must be present on both sides, the same number of times); every
+    # other line must still match exactly.
+    allow = []
+    for r in read_tsv(args.allowlist):
+        if len(r) < 5 or not r[4].strip():
+            raise SystemExit(f"allowlist.tsv: entry without a reason: {r}")
+        allow.append((r[0], r[1], r[2], re.compile(r[3]), r[4]))
+
+    passed = failed = allowed_n = 0
+    for set_dir in sets:
+        manifest = read_tsv(os.path.join(set_dir, "manifest.tsv"))
+        header = manifest[0]
+        rows = [dict(zip(header, r)) for r in manifest[1:]]
+        # crash's outputs for exactly these commands, recorded once and cached.
+        with tempfile.TemporaryDirectory() as tmp:
+            cmdfile = os.path.join(tmp, "commands.txt")
+            with open(cmdfile, "w") as f:
+                f.write("\n".join(commands) + "\n")
+            for row in rows:
+                name = row["name"]
+                if args.only and name != args.only:
+                    continue
+                dump_files = row["path"].split(",")
+                crash_dir = os.path.join(set_dir, "oracle-tests", name)
+                rec = subprocess.run(
+                    ["bash", os.path.join(REPO, "fixtures", "crash-oracle.sh"), os.path.join(set_dir, "vmlinux"),
+                     ",".join(os.path.join(set_dir, d) for d in dump_files), crash_dir, cmdfile],
+                    capture_output=True, text=True)
+                if rec.returncode != 0:
+                    print(f"FAIL {name}: crash oracle could not record outputs:\n{rec.stderr[-2000:]}")
+                    failed += len(commands)
+                    continue
+                outdir = os.path.join(tmp, name)
+                os.makedirs(outdir)
+                p = run_coroner(args.coroner, set_dir, dump_files, commands, outdir)
+                if p.stderr.strip():
+                    print(f"note {name}: coroner stderr: {p.stderr.strip()[:2000]}")
+                for cmd in commands:
+                    want_path = os.path.join(crash_dir, safe_name(cmd))
+                    got_path = os.path.join(outdir, safe_name(cmd))
+                    want = normalise(open(want_path, errors="replace").read(), how[cmd])
+                    got = normalise(open(got_path, errors="replace").read(), how[cmd]) if os.path.exists(got_path) else ["<no output: coroner did not run the command>"]
+                    label = f"{os.path.basename(set_dir)}/{name}: {cmd}"
+                    if want == got:
+                        passed += 1
+                        if args.verbose:
+                            print(f"PASS {label}")
+                        continue
+                    diff = "\n".join(difflib.unified_diff(want, got, "crash", "coroner", lineterm="", n=1))
+                    reason = None
+                    for sg, dg, c, rx, why in allow:
+                        if c != cmd or not fnmatch.fnmatch(os.path.basename(set_dir), sg) or not fnmatch.fnmatch(name, dg):
+                            continue
+                        w = [l for l in want if not rx.search(l)]
+                        g = [l for l in got if not rx.search(l)]
+                        if w == g and len(want) - len(w) == len(got) - len(g):
+                            reason = why
+                            break
+                    if reason is not None:
+                        allowed_n += 1
+                        print(f"ALLOWED {label}: {reason}")
+                        continue
+                    failed += 1
+                    print(f"FAIL {label}\n{diff[:4000]}")
+    print(f"oracle: {allowed_n} allowed differences")
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
