@@ -241,6 +241,12 @@ TEST(Kdump, MaxMapnrBeyondTheBitmapIsAnError) {
   ASSERT_FALSE(dump);
   EXPECT_EQ(dump.error().message,
             "v: header at 0x0: max_mapnr 0x10000000000 needs 0x2000000000-byte bitmaps but bitmap_blocks 2 gives 0x2000 bytes");
+  // Found by fuzzing: the bitmap size computation must not wrap for max_mapnr near 2^64.
+  poke<uint64_t>(file, sub + 96, ~uint64_t{0});
+  dump = open_bytes({file}, {"v"});
+  ASSERT_FALSE(dump);
+  EXPECT_EQ(dump.error().message,
+            "v: header at 0x0: max_mapnr 0xffffffffffffffff needs 0x2000000000000000-byte bitmaps but bitmap_blocks 2 gives 0x2000 bytes");
 }
 
 TEST(Kdump, BadBlockSizeAndShortHeaderAreErrors) {
