@@ -93,9 +93,12 @@ Result<std::unique_ptr<Kernel>> Kernel::open(const std::string& vmlinux_path, co
     auto in_file = k->vmlinux_->read_cstring(b->link_addr, 1024);
     auto in_dump = k->read_cstring(k->symbols().address(*b), 1024);
     if (!in_dump) {
+      const std::string& why = in_dump.error().message;
+      if (why.rfind("dump truncated", 0) == 0)
+        return Error::make(Errc::bad_data, "{}: the dump is truncated: cannot read linux_banner: {}", dump_name, why);
       if (!opts.ignore_mismatch)
         return Error::make(Errc::mismatch, "{}: cannot read linux_banner at {:#x} ({}): wrong vmlinux, or a KASLR offset is needed (--kaslr)",
-                           dump_name, k->symbols().address(*b), in_dump.error().message);
+                           dump_name, k->symbols().address(*b), why);
     } else if (in_file && *in_file != *in_dump && !opts.ignore_mismatch) {
       std::string got = *in_dump;
       if (release_from_banner(got).empty()) got = "unreadable data";

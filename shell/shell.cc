@@ -18,14 +18,23 @@ namespace {
 constexpr const char* kVersion = "0.1.0";
 
 // What a file on the command line is: a kernel image (ELF executable with symbols) or a dump.
-enum class FileKind { vmlinux, dump, missing };
+enum class FileKind { vmlinux, bzimage, dump, missing };
 
 FileKind classify(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) return FileKind::missing;
   unsigned char hdr[64] = {};
   f.read(reinterpret_cast<char*>(hdr), sizeof hdr);
-  if (f.gcount() >= 18 && std::memcmp(hdr, "\177ELF", 4) == 0) {
+  const std::streamsize got = f.gcount();
+  // A bzImage (vmlinuz): "MZ", and the boot protocol's "HdrS" at 0x202.
+  if (got >= 2 && hdr[0] == 'M' && hdr[1] == 'Z') {
+    char magic[4] = {};
+    f.clear();
+    f.seekg(0x202);
+    f.read(magic, 4);
+    if (f.gcount() == 4 && std::memcmp(magic, "HdrS", 4) == 0) return FileKind::bzimage;
+  }
+  if (got >= 18 && std::memcmp(hdr, "\177ELF", 4) == 0) {
     uint16_t type = static_cast<uint16_t>(hdr[16] | (hdr[17] << 8));
     if (hdr[5] == ELFDATA2MSB) type = static_cast<uint16_t>((hdr[16] << 8) | hdr[17]);
     if (type == ET_EXEC || type == ET_DYN || type == ET_REL) return FileKind::vmlinux;
@@ -142,6 +151,10 @@ Result<ProgramOptions> parse_program_args(int argc, char** argv) {
           break;
         }
         return Error::make(Errc::usage, "{}: a second kernel image (the first was {})", f, o.vmlinux);
+      case FileKind::bzimage:
+        return Error::make(Errc::unsupported,
+                           "{}: a compressed kernel image (bzImage), which has no symbols: give the uncompressed "
+                           "vmlinux with debug info (Debian: the linux-image-*-dbg package)", f);
       case FileKind::dump: o.dumps.push_back(f); break;
     }
   }

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone on a fresh Debian 12 machine (as root):
+# dependencies, a -Werror build, the real-dump fixtures (cached), then ctest (unit tests,
+# fuzz-corpus replays, and the oracle comparison against crash 9).
+#   CORONER_KERNELS="pkg1 pkg2"  kernel packages to make fixture sets for (default below)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup-deps.sh
+cmake --preset ci
+cmake --build --preset ci
+for pkg in ${CORONER_KERNELS:-linux-image-6.1.0-56-cloud-amd64}; do
+  bash fixtures/make-fixtures.sh "$pkg" >/dev/null
+done
+ctest --preset ci -j2
