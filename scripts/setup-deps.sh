@@ -14,7 +14,7 @@ BUILD_PKGS=(
 # Fixture generation: a TCG guest, its initramfs, the kdump chain and the oracle chroot.
 FIXTURE_PKGS=(
   qemu-system-x86 busybox-static kexec-tools cpio xz-utils zstd debootstrap
-  python3 socat
+  python3 socat time
 )
 
 want=()
