@@ -13,6 +13,9 @@ Result<ByteView> ByteSource::view(uint64_t off, uint64_t len, std::string_view w
                        what, off, len, size_);
   auto direct = contiguous(off, len);
   if (direct.size() == len) return ByteView(direct, name_, off);
+  if (len > stored_bytes())
+    return Error::make(Errc::bad_data, "{}: {} at {:#x} (size {:#x}) is larger than the {:#x} bytes the file holds", name_,
+                       what, off, len, stored_bytes());
   scratch.resize(len);
   size_t n = read_upto(off, scratch);
   if (n != len)  // cannot happen for a well-behaved source; report rather than trust it

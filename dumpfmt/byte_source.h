@@ -34,6 +34,10 @@ class ByteSource {
   // The file this source reads, as given (DumpInfo::paths); differs from name() for a
   // derived source such as the logical file of a flattened stream.
   virtual const std::string& path() const { return name_; }
+  // Bytes the source really holds: size() for a file; for a flattened stream, which may
+  // describe a huge file of holes, its own length. Copies of source data (bitmaps, tables)
+  // are capped by this, so a small input cannot make a reader allocate without bound.
+  virtual uint64_t stored_bytes() const { return size_; }
   // Damage found while indexing the source (a flattened stream without its end marker);
   // empty when none. Readers report it and set DumpInfo::incomplete.
   virtual std::string damage() const { return {}; }

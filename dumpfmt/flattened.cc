@@ -34,6 +34,7 @@ class FlattenedSource final : public ByteSource {
 
   const std::string& path() const override { return raw_->path(); }
   std::string damage() const override { return damage_; }
+  uint64_t stored_bytes() const override { return raw_->size(); }
 
   size_t read_upto(uint64_t off, std::span<uint8_t> out) const override {
     if (off >= size_) return 0;

@@ -265,6 +265,9 @@ Result<void> KdumpFile::load_bitmaps() {
   if (direct.size() == len && len) {
     bm1_ = direct.data();
   } else {
+    if (len > src_->stored_bytes())
+      return Error::make(Errc::bad_data, "{}: header at 0x0: bitmap_blocks {} (size {:#x}) is larger than the {:#x} bytes the file holds",
+                         name, h_.bitmap_blocks, len, src_->stored_bytes());
     bitmap_copy_.resize(len);
     if (src_->read_upto(off, bitmap_copy_) != len)
       return Error::make(Errc::bad_data, "{}: bitmap at {:#x} (size {:#x}): short read", name, off, len);

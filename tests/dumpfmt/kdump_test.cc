@@ -416,6 +416,26 @@ TEST(Flattened, BadRecordsAreErrors) {
   EXPECT_EQ(dump.error().message.rfind("v.flat (unflattened): header at 0x0: bitmap at 0x2000", 0), 0u) << dump.error().message;
 }
 
+TEST(Flattened, RecordFarAwayCannotMakeTheReaderAllocateWithoutBound) {
+  // Found by fuzzing: a record at a huge offset makes the rebuilt file huge (holes read as
+  // zeros); a bitmap claimed to fill it must be refused rather than copied.
+  KdumpSpec s = sample_spec();
+  Bytes inner = build_kdump(s);
+  poke<uint32_t>(inner, 436, 0x40000000);  // bitmap_blocks: 4 TiB of bitmap
+  Bytes flat = flatten(inner, 4096);
+  // Append a 1-byte record at 5 TiB before the end marker.
+  Bytes far(17);
+  for (int i = 0; i < 8; ++i) far[i] = static_cast<uint8_t>((uint64_t{5} << 40) >> (56 - 8 * i));
+  far[15] = 1;
+  flat.insert(flat.end() - 16, far.begin(), far.end());
+  auto dump = open_bytes({flat}, {"v.flat"});
+  ASSERT_FALSE(dump);
+  EXPECT_EQ(dump.error().message,
+            fmt::format("v.flat (unflattened): header at 0x0: bitmap_blocks 1073741824 (size 0x40000000000) is larger than "
+                        "the {:#x} bytes the file holds",
+                        flat.size()));
+}
+
 TEST(Flattened, ReadFromDiskFile) {
   KdumpSpec s = sample_spec(kSnappy);
   std::string path = write_temp(flatten(build_kdump(s), 3000, true), "v.flat");
