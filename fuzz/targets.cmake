@@ -2,3 +2,6 @@
 coroner_add_fuzzer(dumpfmt_elf ${CMAKE_CURRENT_SOURCE_DIR}/dumpfmt_elf.cc LIBS coroner_dumpfmt)
 coroner_add_fuzzer(dumpfmt_kdump ${CMAKE_CURRENT_SOURCE_DIR}/dumpfmt_kdump.cc LIBS coroner_dumpfmt)
 coroner_add_fuzzer(dumpfmt_flattened ${CMAKE_CURRENT_SOURCE_DIR}/dumpfmt_flattened.cc LIBS coroner_dumpfmt)
+coroner_add_fuzzer(vmcoreinfo ${CMAKE_CURRENT_SOURCE_DIR}/vmcoreinfo_fuzz.cc LIBS coroner_dumpfmt)
+coroner_add_fuzzer(btf ${CMAKE_CURRENT_SOURCE_DIR}/btf_fuzz.cc LIBS coroner_symbols)
+coroner_add_fuzzer(shell_line ${CMAKE_CURRENT_SOURCE_DIR}/shell_line_fuzz.cc LIBS coroner_shell)

@@ -1,0 +1,124 @@
+// BtfTypes on BTF synthesized with libbpf's writer: nested and anonymous members, arrays,
+// bit fields, typedefs, enums, and the errors for unknown names.
+#include <bpf/btf.h>
+#include <gtest/gtest.h>
+
+#include "symbols/btf_types.h"
+
+using namespace coroner;
+using namespace coroner::symbols;
+
+namespace {
+
+// struct inner { int a; unsigned int flags:5, level:3; };
+// struct outer { long x; struct inner in; union { int u1; long u2; }; struct inner arr[4]; };
+// typedef struct outer outer_t;  enum color { RED = 1, BLUE = 7 };
+std::vector<uint8_t> make_btf() {
+  struct btf* b = btf__new_empty();
+  int i32 = btf__add_int(b, "int", 4, BTF_INT_SIGNED);
+  int u32 = btf__add_int(b, "unsigned int", 4, 0);
+  int i64 = btf__add_int(b, "long", 8, BTF_INT_SIGNED);
+  int inner = btf__add_struct(b, "inner", 8);
+  btf__add_field(b, "a", i32, 0, 0);
+  btf__add_field(b, "flags", u32, 32, 5);
+  btf__add_field(b, "level", u32, 37, 3);
+  int anon = btf__add_union(b, nullptr, 8);
+  btf__add_field(b, "u1", i32, 0, 0);
+  btf__add_field(b, "u2", i64, 0, 0);
+  int arr = btf__add_array(b, i32, inner, 4);
+  int outer = btf__add_struct(b, "outer", 8 + 8 + 8 + 32);
+  btf__add_field(b, "x", i64, 0, 0);
+  btf__add_field(b, "in", inner, 64, 0);
+  btf__add_field(b, nullptr, anon, 128, 0);
+  btf__add_field(b, "arr", arr, 192, 0);
+  btf__add_typedef(b, "outer_t", outer);
+  btf__add_enum(b, "color", 4);
+  btf__add_enum_value(b, "RED", 1);
+  btf__add_enum_value(b, "BLUE", 7);
+  uint32_t size = 0;
+  const void* raw = btf__raw_data(b, &size);
+  std::vector<uint8_t> out(static_cast<const uint8_t*>(raw), static_cast<const uint8_t*>(raw) + size);
+  btf__free(b);
+  return out;
+}
+
+class BtfTypesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    raw_ = make_btf();
+    auto t = BtfTypes::from_bytes(raw_, "test.btf");
+    ASSERT_TRUE(t) << t.error().message;
+    types_ = std::move(*t);
+  }
+  std::vector<uint8_t> raw_;
+  std::unique_ptr<BtfTypes> types_;
+};
+
+}  // namespace
+
+TEST_F(BtfTypesTest, NestedMembersAndSizes) {
+  EXPECT_EQ(*types_->offset_of("outer", "x"), 0u);
+  EXPECT_EQ(*types_->offset_of("outer", "in.a"), 8u);
+  EXPECT_EQ(*types_->size_of_name("outer"), 56u);
+  EXPECT_EQ(*types_->size_of_name("struct inner"), 8u);
+  EXPECT_EQ(*types_->size_of_name("outer_t"), 56u);
+}
+
+TEST_F(BtfTypesTest, AnonymousUnionMembersAreLookedThrough) {
+  EXPECT_EQ(*types_->offset_of("outer", "u1"), 16u);
+  EXPECT_EQ(*types_->offset_of("outer", "u2"), 16u);
+}
+
+TEST_F(BtfTypesTest, ArraySubscripts) {
+  EXPECT_EQ(*types_->offset_of("outer", "arr[0]"), 24u);
+  EXPECT_EQ(*types_->offset_of("outer", "arr[3].a"), 24u + 3 * 8);
+  auto t = types_->find("outer");
+  ASSERT_TRUE(t);
+  auto m = types_->member(*t, "arr");
+  ASSERT_TRUE(m);
+  auto a = types_->array(m->type);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->second, 4u);
+  EXPECT_FALSE(types_->offset_of("outer", "x[1]"));
+  EXPECT_FALSE(types_->offset_of("outer", "arr[1"));
+}
+
+TEST_F(BtfTypesTest, BitFields) {
+  auto t = types_->find("inner");
+  ASSERT_TRUE(t);
+  auto flags = types_->member(*t, "flags");
+  ASSERT_TRUE(flags);
+  EXPECT_EQ(flags->bit_offset, 32u);
+  EXPECT_EQ(flags->bit_size, 5u);
+  auto level = types_->member(*t, "level");
+  ASSERT_TRUE(level);
+  EXPECT_EQ(level->bit_offset, 37u);
+  EXPECT_EQ(level->bit_size, 3u);
+}
+
+TEST_F(BtfTypesTest, EnumeratorsAndNames) {
+  EXPECT_EQ(types_->enumerator("BLUE").value_or(-1), 7);
+  EXPECT_FALSE(types_->enumerator("GREEN"));
+  auto t = types_->find("color");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(types_->name(*t), "enum color");
+  EXPECT_EQ(types_->kind(*t), TypeKind::enumeration);
+}
+
+TEST_F(BtfTypesTest, UnknownNamesAreClearErrors) {
+  auto r = types_->offset_of("outer", "nope");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::no_debug_info);
+  EXPECT_EQ(r.error().message, "struct outer has no member \"nope\"");
+  auto t = types_->find("struct missing");
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().message, "no type named \"missing\" in test.btf");
+}
+
+TEST(BtfTypes, GarbageIsRejected) {
+  std::vector<uint8_t> junk(64, 0xab);
+  auto t = BtfTypes::from_bytes(junk, "junk.btf");
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().code, Errc::bad_data);
+  EXPECT_NE(t.error().message.find("junk.btf: invalid BTF data"), std::string::npos);
+}
