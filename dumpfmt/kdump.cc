@@ -99,7 +99,7 @@ struct Header {
 // decompressed page, or the mapped file for a raw one (so a hot raw page skips the bitmap
 // and descriptor lookups too).
 struct PageCache {
-  std::vector<uint8_t> data;
+  std::unique_ptr<uint8_t[]> data;     // not zeroed: a slot is read only after it is filled
   std::vector<uint64_t> tags;          // pfn held by each slot, kEmpty if none
   std::vector<const uint8_t*> where;   // the page's bytes
   uint32_t page_size = 0;
@@ -107,12 +107,12 @@ struct PageCache {
 
   void init(uint32_t page_size_, size_t slots) {
     page_size = page_size_;
-    data.assign(slots * page_size, 0);
+    data.reset(new uint8_t[slots * page_size]);
     tags.assign(slots, kEmpty);
     where.assign(slots, nullptr);
   }
   size_t slot(uint64_t pfn) const { return pfn % tags.size(); }
-  uint8_t* slot_data(size_t s) { return data.data() + s * page_size; }
+  uint8_t* slot_data(size_t s) { return data.get() + s * page_size; }
 };
 
 // One kdump file: a whole dump or one piece of a split set.
