@@ -9,7 +9,10 @@ const std::vector<Command>& all_commands() {
       help_command(),
       log_command(),
       sym_command(),
+      struct_command(),
       sys_command(),
+      union_command(),
+      whatis_command(),
   };
   return registry;
 }

@@ -1,6 +1,8 @@
 #include "symbols/btf_types.h"
 
 #include <bpf/btf.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -207,6 +209,211 @@ Result<MemberInfo> BtfTypes::member(TypeRef t, std::string_view path) {
       subs.remove_prefix(close + 1);
     }
   }
+  return out;
+}
+
+}  // namespace coroner::symbols
+
+namespace coroner::symbols {
+namespace {
+
+// gdb prints DWARF's base type names in their usual C spelling.
+std::string c_spelling(std::string_view n) {
+  static const std::pair<std::string_view, std::string_view> kNames[] = {
+      {"long unsigned int", "unsigned long"},      {"long int", "long"},
+      {"short unsigned int", "unsigned short"},    {"short int", "short"},
+      {"long long unsigned int", "unsigned long long"}, {"long long int", "long long"},
+  };
+  for (auto& [from, to] : kNames)
+    if (n == from) return std::string(to);
+  return std::string(n);
+}
+
+}  // namespace
+
+// The name of a type with no declarator: "struct list_head", "u64", "unsigned long".
+std::string BtfTypes::base_name(uint32_t id) {
+  const struct btf_type* bt = btf__type_by_id(btf_, id);
+  if (!bt) return "void";
+  const char* n = btf__name_by_offset(btf_, bt->name_off);
+  std::string name = n ? n : "";
+  switch (btf_kind(bt)) {
+    case BTF_KIND_STRUCT: return name.empty() ? "struct {...}" : "struct " + name;
+    case BTF_KIND_UNION: return name.empty() ? "union {...}" : "union " + name;
+    case BTF_KIND_ENUM:
+    case BTF_KIND_ENUM64: {
+      if (!name.empty()) return "enum " + name;
+      // gdb lists an anonymous enum's names inline, with "= value" where it breaks the count.
+      std::string list;
+      int64_t expect = 0;
+      for (int i = 0; i < btf_vlen(bt); ++i) {
+        bool e32 = btf_is_enum(bt);
+        const char* en = btf__name_by_offset(btf_, e32 ? btf_enum(bt)[i].name_off : btf_enum64(bt)[i].name_off);
+        int64_t v = e32 ? btf_enum(bt)[i].val : static_cast<int64_t>(btf_enum64_value(&btf_enum64(bt)[i]));
+        list += fmt::format("{}{}", i ? ", " : "", en);
+        if (v != expect) list += fmt::format(" = {}", v);
+        expect = v + 1;
+      }
+      return "enum {" + list + "}";
+    }
+    case BTF_KIND_FWD: return (btf_kflag(bt) ? "union " : "struct ") + name;
+    case BTF_KIND_INT:
+    case BTF_KIND_FLOAT: return c_spelling(name);
+    default: return name;
+  }
+}
+
+// Builds a C declarator inside-out: pointers prefix "*", arrays and function parameter lists
+// suffix, parenthesised where a pointer meets an array or function (gdb's layout).
+std::string BtfTypes::declarator(uint32_t id, std::string inner, int depth, bool flexible) {
+  if (depth > 64) return "? " + inner;
+  const struct btf_type* bt = id ? btf__type_by_id(btf_, id) : nullptr;
+  if (!bt) return inner.empty() ? "void" : "void " + inner;
+  auto join = [](const std::string& base, const std::string& in) {
+    if (in.empty()) return base;
+    if (in[0] == '*' || in[0] == '(' || in[0] == '[') return base + " " + in;
+    return base + " " + in;
+  };
+  switch (btf_kind(bt)) {
+    case BTF_KIND_PTR: return declarator(bt->type, "*" + inner, depth + 1);
+    case BTF_KIND_CONST:
+    case BTF_KIND_VOLATILE:
+    case BTF_KIND_RESTRICT: {
+      const char* q = btf_kind(bt) == BTF_KIND_CONST ? "const" : btf_kind(bt) == BTF_KIND_VOLATILE ? "volatile" : "restrict";
+      const struct btf_type* target = btf__type_by_id(btf_, bt->type);
+      // A qualifier on a pointer follows the star ("char * const p"); on anything else it
+      // precedes the type ("const struct sched_class *").
+      if (target && btf_kind(target) == BTF_KIND_PTR) return declarator(bt->type, std::string(" ") + q + (inner.empty() ? "" : " " + inner), depth + 1);
+      std::string rest = declarator(bt->type, inner, depth + 1);
+      return std::string(q) + " " + rest;
+    }
+    case BTF_KIND_ARRAY: {
+      const struct btf_array* a = btf_array(bt);
+      std::string in = (!inner.empty() && inner[0] == '*') ? "(" + inner + ")" : inner;
+      // BTF records both "x[0]" and a flexible "x[]" as 0 elements; DWARF tells them apart,
+      // and gdb prints what the source said. A flexible array can only be a struct's last
+      // member, so anywhere else it was "[0]"; for a last member "[]" is the likelier.
+      std::string n = a->nelems ? std::to_string(a->nelems) : (flexible ? "" : "0");
+      return declarator(a->type, in + "[" + n + "]", depth + 1);
+    }
+    case BTF_KIND_FUNC_PROTO: {
+      std::string params;
+      const struct btf_param* p = btf_params(bt);
+      int n = btf_vlen(bt);
+      for (int i = 0; i < n; ++i) {
+        if (i) params += ", ";
+        if (p[i].type == 0) params += "...";
+        else params += declarator(p[i].type, "", depth + 1);
+      }
+      if (n == 0) params = "void";
+      std::string in = (!inner.empty() && inner[0] == '*') ? "(" + inner + ")" : inner;
+      return declarator(bt->type, in + "(" + params + ")", depth + 1);
+    }
+    default: return join(base_name(id), inner);
+  }
+}
+
+std::string BtfTypes::declare(TypeRef t, std::string_view name) {
+  std::string d = declarator(t.id, std::string(name), 0);
+  // "struct x *" for a nameless pointer declarator reads better without the trailing space.
+  return d;
+}
+
+// Member lines, gdb's ptype layout. `mode`: 0 plain ("    "), 1 with offsets ("  [16] "),
+// 2 inside a named member's anonymous type under -o (blank offset column: gdb shows no
+// inner offsets there). `show` is gdb's expansion depth for named anonymous member types.
+void BtfTypes::print_members(std::string& out, uint32_t id, uint64_t base_bits, int depth, int mode, int width,
+                             const std::vector<std::string>* only, int show) {
+  const struct btf_type* bt = btf__type_by_id(btf_, id);
+  const struct btf_member* m = btf_members(bt);
+  std::string pad(static_cast<size_t>(4 * (depth - 1)), ' ');
+  std::string blank = mode ? std::string(static_cast<size_t>(width) + 1, ' ') : "    ";
+  if (btf_vlen(bt) == 0) {
+    out += blank + pad + "<no data fields>\n";
+    return;
+  }
+  for (int i = 0; i < btf_vlen(bt); ++i) {
+    const char* mn = btf__name_by_offset(btf_, m[i].name_off);
+    std::string name = mn ? mn : "";
+    if (only && std::find(only->begin(), only->end(), name) == only->end()) continue;
+    uint64_t bits = base_bits + btf_member_bit_offset(bt, i);
+    uint32_t bitsize = btf_member_bitfield_size(bt, i);
+    std::string lead = mode == 1 ? fmt::format("{:>{}} ", fmt::format("[{}]", bits / 8), width) : blank;
+    uint32_t tid = m[i].type;
+    const struct btf_type* mt = btf__type_by_id(btf_, tid);
+    bool anon_composite = mt && btf_is_composite(mt) && mt->name_off == 0;
+    if (name.empty() && anon_composite) {
+      // An anonymous struct/union member: its members belong to the parent, printed inline.
+      out += blank + pad + (btf_is_union(mt) ? "union {\n" : "struct {\n");
+      print_members(out, tid, bits, depth + 1, mode, width, nullptr, show);
+      out += blank + pad + "};\n";
+      continue;
+    }
+    if (anon_composite) {
+      const char* kw = btf_is_union(mt) ? "union" : "struct";
+      if (show <= 0) {
+        out += lead + pad + fmt::format("{} {{...}} {};\n", kw, name);
+        continue;
+      }
+      out += blank + pad + kw + " {\n";
+      print_members(out, tid, bits, depth + 1, mode ? 2 : 0, width, nullptr, show - 1);
+      out += lead + pad + "} " + name + ";\n";
+      continue;
+    }
+    bool last_of_struct = !btf_is_union(bt) && i + 1 == btf_vlen(bt);
+    std::string decl = declarator(tid, name, 0, last_of_struct);
+    if (bitsize) decl += fmt::format(" : {}", bitsize);
+    out += lead + pad + decl + ";\n";
+  }
+}
+
+Result<std::string> BtfTypes::definition(TypeRef t, bool offsets, const std::vector<std::string>& only) {
+  const struct btf_type* bt = btf__type_by_id(btf_, t.id);
+  if (!bt) return Error::make(Errc::no_debug_info, "{}: no type {}", source_, t.id);
+  std::string out;
+  if (btf_is_enum(bt) || btf_is_enum64(bt)) {
+    out = base_name(t.id) + " {\n";
+    for (int i = 0; i < btf_vlen(bt); ++i) {
+      const char* en = btf__name_by_offset(btf_, btf_is_enum(bt) ? btf_enum(bt)[i].name_off : btf_enum64(bt)[i].name_off);
+      int64_t v = btf_is_enum(bt) ? btf_enum(bt)[i].val : static_cast<int64_t>(btf_enum64_value(&btf_enum64(bt)[i]));
+      out += fmt::format("  {} = {}\n", en, v);
+    }
+    return out + "};\n";
+  }
+  if (btf_is_typedef(bt)) {
+    // whatis TYPEDEF: the target expanded ("typedef struct {...} atomic_t;"), then its size.
+    const char* tn = btf__name_by_offset(btf_, bt->name_off);
+    // gdb resolves a chain of typedefs to the first real type (u64 -> __u64 -> unsigned long long).
+    uint32_t target_id = bt->type;
+    const struct btf_type* target = btf__type_by_id(btf_, target_id);
+    for (int hops = 0; target && btf_is_typedef(target) && hops < 32; ++hops)
+      target = btf__type_by_id(btf_, target_id = target->type);
+    long long size = btf__resolve_size(btf_, t.id);
+    std::string body;
+    if (target && btf_is_composite(target)) {
+      body = (btf_is_union(target) ? std::string("union") : std::string("struct")) +
+             (target->name_off ? std::string(" ") + btf__name_by_offset(btf_, target->name_off) : std::string()) + " {\n";
+      print_members(body, target_id, 0, 1, 0, 6, nullptr, 1);
+      body += fmt::format("}} {}", tn);
+    } else {
+      body = declarator(target_id, tn ? tn : "", 0);
+    }
+    return fmt::format("typedef {};\nSIZE: {}\n", body, size < 0 ? 0 : size);
+  }
+  if (!btf_is_composite(bt)) return declare(t, "") + ";\n";
+  // The offset column is as wide as the largest "[offset]" plus two, at least six.
+  int width = 6;
+  if (offsets || !only.empty()) {
+    uint64_t max_off = 0;
+    const struct btf_member* m = btf_members(bt);
+    for (int i = 0; i < btf_vlen(bt); ++i) max_off = std::max<uint64_t>(max_off, btf_member_bit_offset(bt, i) / 8);
+    width = std::max(6, static_cast<int>(fmt::format("[{}]", max_off).size()) + 2);
+    (void)m;
+  }
+  out = base_name(t.id) + " {\n";
+  print_members(out, t.id, 0, 1, (offsets || !only.empty()) ? 1 : 0, width, only.empty() ? nullptr : &only, 1);
+  out += "}\n";
+  if (only.empty()) out += fmt::format("SIZE: {}\n", bt->size);
   return out;
 }
 

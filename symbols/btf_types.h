@@ -29,9 +29,15 @@ class BtfTypes final : public Types {
   std::string name(TypeRef t) override;
   std::optional<std::pair<TypeRef, uint64_t>> array(TypeRef t) override;
   std::optional<int64_t> enumerator(std::string_view name) override;
+  std::string declare(TypeRef t, std::string_view name) override;
+  Result<std::string> definition(TypeRef t, bool offsets, const std::vector<std::string>& only) override;
 
  private:
   BtfTypes() = default;
+  std::string base_name(uint32_t id);
+  std::string declarator(uint32_t id, std::string inner, int depth, bool flexible = false);
+  void print_members(std::string& out, uint32_t id, uint64_t base_bits, int depth, int mode, int width,
+                     const std::vector<std::string>* only, int show);
   bool find_member(uint32_t type_id, std::string_view name, uint64_t& bit_off, uint32_t& bit_size, uint32_t& member_type, int depth);
   struct btf* btf_ = nullptr;
   std::string source_;

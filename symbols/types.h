@@ -48,6 +48,14 @@ class Types {
   virtual std::optional<std::pair<TypeRef, uint64_t>> array(TypeRef t) = 0;
   virtual std::optional<int64_t> enumerator(std::string_view name) = 0;
 
+  // C declarations as gdb (and so crash) prints them.
+  // `declare(t, "next")` -> "struct list_head *next"; `declare(t, "")` -> the type's name.
+  virtual std::string declare(TypeRef t, std::string_view name) = 0;
+  // A struct/union/enum definition, crash's `struct`/`whatis` layout. With `offsets`, each
+  // member line starts with its byte offset ("  [16] u16 text_len;"). `only` restricts the
+  // top-level members to those names (`struct list_head.next`).
+  virtual Result<std::string> definition(TypeRef t, bool offsets, const std::vector<std::string>& only) = 0;
+
   // Cached conveniences used on hot paths.
   Result<uint64_t> offset_of(std::string_view type, std::string_view path);
   Result<uint64_t> size_of_name(std::string_view type);

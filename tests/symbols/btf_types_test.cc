@@ -122,3 +122,69 @@ TEST(BtfTypes, GarbageIsRejected) {
   EXPECT_EQ(t.error().code, Errc::bad_data);
   EXPECT_NE(t.error().message.find("junk.btf: invalid BTF data"), std::string::npos);
 }
+
+namespace {
+// struct decls { struct cb *next; void (*func)(struct cb *, int); const struct cb *c;
+//                char * const p; enum { A, B = 5 } e : 4; unsigned char marker[0]; long tail[]; };
+std::vector<uint8_t> make_decl_btf() {
+  struct btf* b = btf__new_empty();
+  int chr = btf__add_int(b, "char", 1, BTF_INT_SIGNED);
+  int uchr = btf__add_int(b, "unsigned char", 1, 0);
+  int i32 = btf__add_int(b, "int", 4, BTF_INT_SIGNED);
+  int lng = btf__add_int(b, "long int", 8, BTF_INT_SIGNED);
+  int cb = btf__add_struct(b, "cb", 48);
+  int cbp = btf__add_ptr(b, cb);
+  int proto = btf__add_func_proto(b, 0);
+  btf__add_func_param(b, nullptr, cbp);
+  btf__add_func_param(b, nullptr, i32);
+  int fptr = btf__add_ptr(b, proto);
+  int ccb = btf__add_const(b, cb);
+  int ccbp = btf__add_ptr(b, ccb);
+  int charp = btf__add_ptr(b, chr);
+  int constcharp = btf__add_const(b, charp);
+  int anon_enum = btf__add_enum(b, nullptr, 4);
+  btf__add_enum_value(b, "A", 0);
+  btf__add_enum_value(b, "B", 5);
+  int zero = btf__add_array(b, i32, uchr, 0);
+  int flex = btf__add_array(b, i32, lng, 0);
+  (void)cb;  // only pointed to: its members do not matter here
+  int decls = btf__add_struct(b, "decls", 48);
+  btf__add_field(b, "next", cbp, 0, 0);
+  btf__add_field(b, "func", fptr, 64, 0);
+  btf__add_field(b, "c", ccbp, 128, 0);
+  btf__add_field(b, "p", constcharp, 192, 0);
+  btf__add_field(b, "e", anon_enum, 256, 4);
+  btf__add_field(b, "marker", zero, 288, 0);
+  btf__add_field(b, "tail", flex, 320, 0);
+  (void)decls;
+  uint32_t size = 0;
+  const void* raw = btf__raw_data(b, &size);
+  std::vector<uint8_t> out(static_cast<const uint8_t*>(raw), static_cast<const uint8_t*>(raw) + size);
+  btf__free(b);
+  return out;
+}
+}  // namespace
+
+TEST(BtfTypes, DefinitionsUseGdbDeclarators) {
+  auto raw = make_decl_btf();
+  auto t = BtfTypes::from_bytes(raw, "decl.btf");
+  ASSERT_TRUE(t) << t.error().message;
+  auto ref = (*t)->find("decls");
+  ASSERT_TRUE(ref);
+  auto def = (*t)->definition(*ref, false, {});
+  ASSERT_TRUE(def) << def.error().message;
+  EXPECT_EQ(*def,
+            "struct decls {\n"
+            "    struct cb *next;\n"
+            "    void (*func)(struct cb *, int);\n"
+            "    const struct cb *c;\n"
+            "    char * const p;\n"
+            "    enum {A, B = 5} e : 4;\n"
+            "    unsigned char marker[0];\n"
+            "    long tail[];\n"
+            "}\n"
+            "SIZE: 48\n");
+  auto off = (*t)->definition(*ref, true, {"func"});
+  ASSERT_TRUE(off);
+  EXPECT_EQ(*off, "struct decls {\n   [8] void (*func)(struct cb *, int);\n}\n");
+}

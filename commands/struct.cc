@@ -1,0 +1,87 @@
+// struct, union, whatis: type definitions as crash prints them (gdb's ptype layout), from
+// the kernel's BTF. Printing a structure's contents at an address is not done yet.
+#include "commands/builtin.h"
+#include "kernel/kernel.h"
+
+namespace coroner::commands {
+namespace {
+
+std::vector<std::string> split_commas(std::string_view s) {
+  std::vector<std::string> out;
+  while (!s.empty()) {
+    size_t c = s.find(',');
+    out.emplace_back(s.substr(0, c));
+    s = c == std::string_view::npos ? std::string_view() : s.substr(c + 1);
+  }
+  return out;
+}
+
+Result<void> show_type(Session& s, std::string_view keyword, const Args& args, Output& out) {
+  if (args.positional.empty()) return Error::make(Errc::usage, "{}: no {} name given", keyword, keyword);
+  std::string spec = args.positional[0];
+  std::string name = spec.substr(0, spec.find('.'));
+  std::vector<std::string> members;
+  if (size_t dot = spec.find('.'); dot != std::string::npos) members = split_commas(spec.substr(dot + 1));
+  auto& types = s.kernel.types();
+  auto t = types.find(fmt::format("{} {}", keyword, name));
+  if (!t) {
+    out.print("{}: invalid data structure reference: {}\n", keyword, name);
+    return Error{Errc::not_found, "", std::nullopt};
+  }
+  if (args.positional.size() > 1)
+    return Error::make(Errc::unsupported, "displaying a {} at an address is not supported yet", keyword);
+  for (auto& m : members)
+    if (!types.member(*t, m)) {
+      out.print("{}: invalid data structure reference: {}.{}\n", keyword, name, m);
+      return Error{Errc::not_found, "", std::nullopt};
+    }
+  out.write(TRY(types.definition(*t, args.has('o'), members)));
+  return ok();
+}
+
+Result<void> run_struct(Session& s, const Args& a, Output& o) { return show_type(s, "struct", a, o); }
+Result<void> run_union(Session& s, const Args& a, Output& o) { return show_type(s, "union", a, o); }
+
+Result<void> run_whatis(Session& s, const Args& args, Output& out) {
+  if (args.positional.empty()) return Error::make(Errc::usage, "whatis: no type or symbol given");
+  std::string arg = args.positional[0];
+  for (size_t i = 1; i < args.positional.size(); ++i) arg += " " + args.positional[i];
+  auto& types = s.kernel.types();
+  if (auto t = types.find(arg)) {
+    out.write(TRY(types.definition(*t, false, {})));
+    return ok();
+  }
+  if (s.kernel.symbols().find(arg))
+    return Error::make(Errc::unsupported, "{}: the types of variables need DWARF, which is not read yet", arg);
+  return Error::make(Errc::not_found, "invalid expression or symbol: {}", arg);
+}
+
+}  // namespace
+
+Command struct_command() {
+  return Command{CommandSpec{"struct",
+                             {},
+                             "structure contents",
+                             "struct_name[.member[,member]] [-o]",
+                             {{'o', false, "show member offsets"}},
+                             {"struct list_head", "struct -o task_struct", "struct task_struct.pid,comm"}},
+                 run_struct};
+}
+
+Command union_command() {
+  return Command{CommandSpec{"union",
+                             {},
+                             "union contents",
+                             "union_name[.member[,member]] [-o]",
+                             {{'o', false, "show member offsets"}},
+                             {"union thread_union"}},
+                 run_union};
+}
+
+Command whatis_command() {
+  return Command{CommandSpec{"whatis", {}, "search symbol table for data or type information", "struct | union | typedef | enum",
+                             {}, {"whatis task_struct", "whatis pid_type"}},
+                 run_whatis};
+}
+
+}  // namespace coroner::commands
