@@ -93,10 +93,14 @@ inline Result<void> ok() { return {}; }
 }  // namespace coroner
 
 // Evaluates a Result expression; on error returns the error from the enclosing function,
-// otherwise yields the value. (GNU statement expression: GCC and Clang.)
-#define TRY(...)                                      \
-  ({                                                  \
-    auto coroner_try_r_ = (__VA_ARGS__);              \
-    if (!coroner_try_r_) return coroner_try_r_.error(); \
-    std::move(*coroner_try_r_);                       \
+// otherwise yields the value. (GNU statement expression: GCC and Clang.) Each expansion
+// gets its own variable name so nested TRY(TRY(...)) does not shadow.
+#define CORONER_CONCAT_(a, b) a##b
+#define CORONER_CONCAT(a, b) CORONER_CONCAT_(a, b)
+#define CORONER_TRY_IMPL(var, ...)      \
+  ({                                    \
+    auto var = (__VA_ARGS__);           \
+    if (!var) return var.error();       \
+    std::move(*var);                    \
   })
+#define TRY(...) CORONER_TRY_IMPL(CORONER_CONCAT(coroner_try_r_, __COUNTER__), __VA_ARGS__)
