@@ -1,7 +1,10 @@
 // struct, union, whatis: type definitions as crash prints them (gdb's ptype layout), from
 // the kernel's BTF. Printing a structure's contents at an address is not done yet.
 #include "commands/builtin.h"
+#include <charconv>
+
 #include "kernel/kernel.h"
+#include "kernel/value_context.h"
 
 namespace coroner::commands {
 namespace {
@@ -28,14 +31,45 @@ Result<void> show_type(Session& s, std::string_view keyword, const Args& args, O
     out.print("{}: invalid data structure reference: {}\n", keyword, name);
     return Error{Errc::not_found, "", std::nullopt};
   }
-  if (args.positional.size() > 1)
-    return Error::make(Errc::unsupported, "displaying a {} at an address is not supported yet", keyword);
   for (auto& m : members)
     if (!types.member(*t, m)) {
       out.print("{}: invalid data structure reference: {}.{}\n", keyword, name, m);
       return Error{Errc::not_found, "", std::nullopt};
     }
-  out.write(TRY(types.definition(*t, args.has('o'), members)));
+  if (args.positional.size() < 2) {
+    out.write(TRY(types.definition(*t, args.has('o'), members)));
+    return ok();
+  }
+  // struct NAME ADDR|SYMBOL: the contents, in gdb's layout.
+  const std::string& where = args.positional[1];
+  uint64_t addr = 0;
+  if (auto sa = s.kernel.symbols().address_of(where)) {
+    addr = *sa;
+  } else {
+    std::string_view h = where;
+    if (h.substr(0, 2) == "0x") h.remove_prefix(2);
+    auto [p, ec] = std::from_chars(h.data(), h.data() + h.size(), addr, 16);
+    if (ec != std::errc() || p != h.data() + h.size() || h.empty()) {
+      out.print("symbol not found: {}\npossible alternatives:\n  (none found)\n", where);
+      return Error{Errc::not_found, "", std::nullopt};
+    }
+  }
+  uint64_t size = TRY(types.size_of(*t));
+  if (size > (64u << 20)) return Error::make(Errc::out_of_bounds, "{} {} is {} bytes", keyword, name, size);
+  std::vector<uint8_t> bytes(size);
+  TRY(s.kernel.read(addr, bytes));
+  kernel::KernelValueContext ctx(s.kernel);
+  if (members.empty()) {
+    out.print("{} {} {}\n", keyword, name, TRY(types.format_value(*t, bytes, ctx, 0, addr)));
+    return ok();
+  }
+  // Selected members: the lines gdb prints for them inside the whole value.
+  for (const auto& m : members) {
+    symbols::MemberInfo mi = TRY(types.member(*t, m));
+    uint64_t msize = TRY(types.size_of(mi.type));
+    std::span<const uint8_t> mb = std::span<const uint8_t>(bytes).subspan(mi.offset(), std::min<uint64_t>(msize, size - mi.offset()));
+    out.print("  {} = {},\n", m, TRY(types.format_value(mi.type, mb, ctx, 1, addr + mi.offset())));
+  }
   return ok();
 }
 

@@ -418,3 +418,203 @@ Result<std::string> BtfTypes::definition(TypeRef t, bool offsets, const std::vec
 }
 
 }  // namespace coroner::symbols
+
+namespace coroner::symbols {
+namespace {
+
+// gdb's C escape for one character inside a string or char literal.
+std::string escape_char(uint8_t c, char quote) {
+  switch (c) {
+    case '\n': return "\\n";
+    case '\t': return "\\t";
+    case '\r': return "\\r";
+    case '\a': return "\\a";
+    case '\b': return "\\b";
+    case '\f': return "\\f";
+    case '\v': return "\\v";
+    case 033: return "\\033";
+    case '\\': return "\\\\";
+    default: break;
+  }
+  if (c == static_cast<uint8_t>(quote)) return std::string("\\") + quote;
+  if (c >= 0x20 && c < 0x7f) return std::string(1, static_cast<char>(c));
+  return fmt::format("\\{:03o}", c);
+}
+
+uint64_t load_bits(std::span<const uint8_t> b, uint64_t bit_off, uint32_t bits) {
+  uint64_t v = 0;
+  uint64_t first = bit_off / 8;
+  uint64_t nbytes = (bit_off % 8 + bits + 7) / 8;
+  for (uint64_t i = 0; i < nbytes && i < 9 && first + i < b.size(); ++i) {
+    if (i < 8) v |= static_cast<uint64_t>(b[first + i]) << (8 * i);
+  }
+  v >>= bit_off % 8;
+  if (bits < 64) v &= (1ull << bits) - 1;
+  return v;
+}
+
+}  // namespace
+
+void BtfTypes::value(std::string& out, uint32_t id, std::span<const uint8_t> b, uint64_t bit_off, uint32_t bit_size,
+                     ValueContext& ctx, int indent, int depth, uint64_t base_addr) {
+  const struct btf_type* bt = btf__type_by_id(btf_, id);
+  if (!bt || depth > 32) {
+    out += "<unknown>";
+    return;
+  }
+  std::string pad(static_cast<size_t>(2 * indent), ' ');
+  switch (btf_kind(bt)) {
+    case BTF_KIND_TYPEDEF:
+    case BTF_KIND_CONST:
+    case BTF_KIND_VOLATILE:
+    case BTF_KIND_RESTRICT:
+    case BTF_KIND_TYPE_TAG:
+      value(out, bt->type, b, bit_off, bit_size, ctx, indent, depth + 1, base_addr);
+      return;
+    case BTF_KIND_INT: {
+      uint32_t enc = btf_int_encoding(bt);
+      uint32_t bits = bit_size ? bit_size : btf_int_bits(bt);
+      uint64_t raw = load_bits(b, bit_off, bits);
+      bool is_signed = enc & BTF_INT_SIGNED;
+      int64_t sv = static_cast<int64_t>(raw);
+      if (is_signed && bits < 64 && (raw >> (bits - 1)) & 1) sv = static_cast<int64_t>(raw | (~0ull << bits));
+      if (enc & BTF_INT_BOOL) {
+        out += raw ? "true" : "false";
+      } else if ((enc & BTF_INT_CHAR) || (btf_int_bits(bt) == 8 && !bit_size)) {
+        // char, signed char, unsigned char (u8/__u8/s8): number and character, like gdb.
+        int64_t n = is_signed ? static_cast<int8_t>(raw) : static_cast<int64_t>(raw);
+        out += fmt::format("{} '{}'", n, escape_char(static_cast<uint8_t>(raw), '\''));
+      } else if (is_signed) {
+        out += std::to_string(sv);
+      } else {
+        out += std::to_string(raw);
+      }
+      return;
+    }
+    case BTF_KIND_ENUM:
+    case BTF_KIND_ENUM64: {
+      uint64_t raw = load_bits(b, bit_off, bit_size ? bit_size : bt->size * 8);
+      for (int i = 0; i < btf_vlen(bt); ++i) {
+        bool e32 = btf_is_enum(bt);
+        uint64_t v = e32 ? static_cast<uint32_t>(btf_enum(bt)[i].val) : btf_enum64_value(&btf_enum64(bt)[i]);
+        if (v == raw) {
+          out += btf__name_by_offset(btf_, e32 ? btf_enum(bt)[i].name_off : btf_enum64(bt)[i].name_off);
+          return;
+        }
+      }
+      out += std::to_string(raw);
+      return;
+    }
+    case BTF_KIND_PTR: {
+      uint64_t p = load_bits(b, bit_off, 64);
+      if (!p) {
+        out += "0x0";
+        return;
+      }
+      out += fmt::format("{:#x}", p);
+      const struct btf_type* target = btf__type_by_id(btf_, bt->type);
+      while (target && (btf_is_mod(target) || btf_is_typedef(target))) target = btf__type_by_id(btf_, target->type);
+      // gdb names the symbol a typed pointer points into; a void * it leaves bare.
+      if (!bt->type) {
+        return;
+      } else if (auto sym = ctx.symbolize(p)) {
+        out += " <" + *sym + ">";
+      } else if (target && btf_is_int(target) && btf_int_bits(target) == 8) {
+        if (auto str = ctx.read_string(p, 200)) {
+          out += " \"";
+          for (char c : *str) out += escape_char(static_cast<uint8_t>(c), '"');
+          out += "\"";
+        }
+      }
+      return;
+    }
+    case BTF_KIND_ARRAY: {
+      const struct btf_array* a = btf_array(bt);
+      const struct btf_type* elem = btf__type_by_id(btf_, a->type);
+      uint32_t eid = a->type;
+      while (elem && (btf_is_mod(elem) || btf_is_typedef(elem))) elem = btf__type_by_id(btf_, eid = elem->type);
+      long long esz = btf__resolve_size(btf_, a->type);
+      if (a->nelems == 0) {
+        // A zero-length or flexible array prints as its address, like a pointer, and a char
+        // one also as the string there.
+        uint64_t addr = base_addr + bit_off / 8;
+        out += fmt::format("{:#x}", addr);
+        if (auto sym = ctx.symbolize(addr)) out += " <" + *sym + ">";
+        if (elem && btf_is_int(elem) && btf_int_bits(elem) == 8) {
+          out += " \"";
+          if (auto str = ctx.read_string(addr, 200))
+            for (char c : *str) out += escape_char(static_cast<uint8_t>(c), '"');
+          out += "\"";
+        }
+        return;
+      }
+      if (esz <= 0) {
+        out += "{}";
+        return;
+      }
+      // The "print elements" limit crash gives gdb: 256, then "...".
+      constexpr uint32_t kMaxElements = 256;
+      if (elem && btf_is_int(elem) && btf_int_bits(elem) == 8 && a->nelems) {
+        // char arrays print as one string, every NUL spelled out (crash turns repeats off).
+        // gdb prints a char array as a string, every NUL spelled out (crash turns repeat
+        // compression off) except one terminating NUL at the very end.
+        uint32_t n = a->nelems;
+        uint64_t last = bit_off / 8 + n - 1;
+        if (last < b.size() && b[last] == 0) --n;
+        bool cut = n > kMaxElements;
+        out += "\"";
+        for (uint32_t i = 0; i < std::min(n, kMaxElements); ++i) {
+          uint64_t byte = bit_off / 8 + i;
+          out += escape_char(byte < b.size() ? b[byte] : 0, '"');
+        }
+        out += cut ? "\"..." : "\"";
+        return;
+      }
+      bool composite = elem && (btf_is_composite(elem) || btf_is_array(elem));
+      out += "{";
+      for (uint32_t i = 0; i < std::min(a->nelems, kMaxElements); ++i) {
+        if (i) out += ", ";
+        // Structures inside an array are laid out one level deeper than the array.
+        value(out, a->type, b, bit_off + static_cast<uint64_t>(i) * esz * 8, 0, ctx, composite ? indent + 1 : indent,
+              depth + 1, base_addr);
+      }
+      out += a->nelems > kMaxElements ? "...}" : "}";
+      return;
+    }
+    case BTF_KIND_STRUCT:
+    case BTF_KIND_UNION: {
+      if (btf_vlen(bt) == 0) {
+        out += "{<No data fields>}";
+        return;
+      }
+      out += "{\n";
+      const struct btf_member* m = btf_members(bt);
+      std::string inner(static_cast<size_t>(2 * (indent + 1)), ' ');
+      for (int i = 0; i < btf_vlen(bt); ++i) {
+        const char* mn = btf__name_by_offset(btf_, m[i].name_off);
+        out += inner;
+        if (mn && *mn) out += std::string(mn) + " = ";
+        value(out, m[i].type, b, bit_off + btf_member_bit_offset(bt, i), btf_member_bitfield_size(bt, i), ctx, indent + 1,
+              depth + 1, base_addr);
+        out += i + 1 < btf_vlen(bt) ? ",\n" : "\n";
+      }
+      out += pad + "}";
+      return;
+    }
+    default:
+      out += "<unknown>";
+      return;
+  }
+}
+
+Result<std::string> BtfTypes::format_value(TypeRef t, std::span<const uint8_t> bytes, ValueContext& ctx, int indent,
+                                           uint64_t address) {
+  long long size = btf__resolve_size(btf_, t.id);
+  if (size < 0 || static_cast<uint64_t>(size) > bytes.size())
+    return Error::make(Errc::usage, "{}: {} bytes given for a {}-byte {}", source_, bytes.size(), size, name(t));
+  std::string out;
+  value(out, t.id, bytes, 0, 0, ctx, indent, 0, address);
+  return out;
+}
+
+}  // namespace coroner::symbols

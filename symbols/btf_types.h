@@ -31,6 +31,8 @@ class BtfTypes final : public Types {
   std::optional<int64_t> enumerator(std::string_view name) override;
   std::string declare(TypeRef t, std::string_view name) override;
   Result<std::string> definition(TypeRef t, bool offsets, const std::vector<std::string>& only) override;
+  Result<std::string> format_value(TypeRef t, std::span<const uint8_t> bytes, ValueContext& ctx, int indent = 0,
+                                   uint64_t address = 0) override;
 
  private:
   BtfTypes() = default;
@@ -38,6 +40,8 @@ class BtfTypes final : public Types {
   std::string declarator(uint32_t id, std::string inner, int depth, bool flexible = false);
   void print_members(std::string& out, uint32_t id, uint64_t base_bits, int depth, int mode, int width,
                      const std::vector<std::string>* only, int show);
+  void value(std::string& out, uint32_t id, std::span<const uint8_t> bytes, uint64_t bit_off, uint32_t bit_size,
+             ValueContext& ctx, int indent, int depth, uint64_t base_addr);
   bool find_member(uint32_t type_id, std::string_view name, uint64_t& bit_off, uint32_t& bit_size, uint32_t& member_type, int depth);
   struct btf* btf_ = nullptr;
   std::string source_;

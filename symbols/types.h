@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
+#include <vector>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -29,6 +31,15 @@ struct MemberInfo {
   uint32_t bit_size = 0;    // 0 unless a bit field
   TypeRef type;
   uint64_t offset() const { return bit_offset / 8; }
+};
+
+// What printing a value needs from outside the type layer: names for addresses and strings
+// behind char pointers (a kernel layer provides them from the dump and the symbol table).
+class ValueContext {
+ public:
+  virtual ~ValueContext() = default;
+  virtual std::optional<std::string> symbolize(uint64_t addr) = 0;   // "init_task+2192"
+  virtual std::optional<std::string> read_string(uint64_t addr, size_t max) = 0;
 };
 
 class Types {
@@ -55,6 +66,11 @@ class Types {
   // member line starts with its byte offset ("  [16] u16 text_len;"). `only` restricts the
   // top-level members to those names (`struct list_head.next`).
   virtual Result<std::string> definition(TypeRef t, bool offsets, const std::vector<std::string>& only) = 0;
+  // A value of type t held in `bytes`, in gdb's pretty-print layout (crash's `struct T ADDR`):
+  // "{\n  next = 0x0,\n  prev = 0x0\n}". `indent` is the nesting depth of the first line;
+  // `address` is where `bytes` came from (zero-length arrays print as addresses).
+  virtual Result<std::string> format_value(TypeRef t, std::span<const uint8_t> bytes, ValueContext& ctx, int indent = 0,
+                                           uint64_t address = 0) = 0;
 
   // Cached conveniences used on hot paths.
   Result<uint64_t> offset_of(std::string_view type, std::string_view path);

@@ -3,6 +3,8 @@
 #include <bpf/btf.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "symbols/btf_types.h"
 
 using namespace coroner;
@@ -187,4 +189,107 @@ TEST(BtfTypes, DefinitionsUseGdbDeclarators) {
   auto off = (*t)->definition(*ref, true, {"func"});
   ASSERT_TRUE(off);
   EXPECT_EQ(*off, "struct decls {\n   [8] void (*func)(struct cb *, int);\n}\n");
+}
+
+namespace {
+// Names every pointer into [0x1000, 0x2000) as "obj+off", strings from a small table.
+class FakeContext final : public ValueContext {
+ public:
+  std::optional<std::string> symbolize(uint64_t a) override {
+    if (a < 0x1000 || a >= 0x2000) return std::nullopt;
+    return a == 0x1000 ? std::string("obj") : "obj+" + std::to_string(a - 0x1000);
+  }
+  std::optional<std::string> read_string(uint64_t a, size_t) override {
+    if (a == 0x9000) return std::string("hi\n");
+    return std::nullopt;
+  }
+};
+
+// struct v { struct v *self; void *raw; char *name; u8 small; bool ok; enum {X, Y} e;
+//            char tag[4]; struct pair { int a; int b; } pairs[2]; struct empty {} none; int tail[]; };
+std::vector<uint8_t> make_value_btf() {
+  struct btf* b = btf__new_empty();
+  int i32 = btf__add_int(b, "int", 4, BTF_INT_SIGNED);
+  int u8 = btf__add_int(b, "unsigned char", 1, 0);
+  int chr = btf__add_int(b, "char", 1, BTF_INT_SIGNED | BTF_INT_CHAR);
+  int boolean = btf__add_int(b, "_Bool", 1, BTF_INT_BOOL);
+  int v = btf__add_struct(b, "v", 72);
+  int vp = btf__add_ptr(b, v);
+  int voidp = btf__add_ptr(b, 0);
+  int charp = btf__add_ptr(b, chr);
+  int e = btf__add_enum(b, nullptr, 4);
+  btf__add_enum_value(b, "X", 0);
+  btf__add_enum_value(b, "Y", 1);
+  int tag = btf__add_array(b, i32, chr, 4);
+  int pair = btf__add_struct(b, "pair", 8);
+  btf__add_field(b, "a", i32, 0, 0);
+  btf__add_field(b, "b", i32, 32, 0);
+  int pairs = btf__add_array(b, i32, pair, 2);
+  int empty = btf__add_struct(b, "empty", 0);
+  int tail = btf__add_array(b, i32, i32, 0);
+  (void)v;
+  btf__add_struct(b, "vals", 72);
+  btf__add_field(b, "self", vp, 0, 0);
+  btf__add_field(b, "raw", voidp, 64, 0);
+  btf__add_field(b, "name", charp, 128, 0);
+  btf__add_field(b, "small", u8, 192, 0);
+  btf__add_field(b, "ok", boolean, 200, 0);
+  btf__add_field(b, "e", e, 224, 0);
+  btf__add_field(b, "tag", tag, 256, 0);
+  btf__add_field(b, "pairs", pairs, 288, 0);
+  btf__add_field(b, "none", empty, 416, 0);
+  btf__add_field(b, "tail", tail, 448, 0);
+  uint32_t size = 0;
+  const void* raw = btf__raw_data(b, &size);
+  std::vector<uint8_t> out(static_cast<const uint8_t*>(raw), static_cast<const uint8_t*>(raw) + size);
+  btf__free(b);
+  return out;
+}
+
+template <typename T>
+void put(std::vector<uint8_t>& b, size_t off, T v) {
+  std::memcpy(b.data() + off, &v, sizeof v);
+}
+}  // namespace
+
+TEST(BtfTypes, ValuesPrintInGdbsLayout) {
+  auto raw = make_value_btf();
+  auto t = BtfTypes::from_bytes(raw, "vals.btf");
+  ASSERT_TRUE(t) << t.error().message;
+  auto ref = (*t)->find("vals");
+  ASSERT_TRUE(ref);
+  std::vector<uint8_t> bytes(72, 0);
+  put<uint64_t>(bytes, 0, 0x1008);   // self -> obj+8
+  put<uint64_t>(bytes, 8, 0x1000);   // raw: void * stays bare
+  put<uint64_t>(bytes, 16, 0x9000);  // name -> "hi\n"
+  bytes[24] = 2;                     // small
+  bytes[25] = 1;                     // ok
+  put<uint32_t>(bytes, 28, 1);       // e = Y
+  std::memcpy(bytes.data() + 32, "ab\0", 4);
+  put<int32_t>(bytes, 36, -1);
+  put<int32_t>(bytes, 40, 7);
+  FakeContext ctx;
+  auto text = (*t)->format_value(*ref, bytes, ctx, 0, 0x1000);
+  ASSERT_TRUE(text) << text.error().message;
+  EXPECT_EQ(*text,
+            "{\n"
+            "  self = 0x1008 <obj+8>,\n"
+            "  raw = 0x1000,\n"
+            "  name = 0x9000 \"hi\\n\",\n"
+            "  small = 2 '\\002',\n"
+            "  ok = true,\n"
+            "  e = Y,\n"
+            "  tag = \"ab\\000\",\n"
+            "  pairs = {{\n"
+            "      a = -1,\n"
+            "      b = 7\n"
+            "    }, {\n"
+            "      a = 0,\n"
+            "      b = 0\n"
+            "    }},\n"
+            "  none = {<No data fields>},\n"
+            "  tail = 0x1038 <obj+56>\n"
+            "}");
+  auto short_bytes = (*t)->format_value(*ref, std::span(bytes).first(10), ctx);
+  EXPECT_FALSE(short_bytes);
 }

@@ -1,0 +1,34 @@
+// Names and strings for printing values from a dump: pointers into the kernel image print
+// as <symbol+offset>, char pointers as the string they point to (gdb's conventions).
+//
+//   KernelValueContext ctx(kernel);
+//   std::string text = TRY(kernel.types().format_value(type, bytes, ctx));
+#pragma once
+
+#include "kernel/kernel.h"
+
+namespace coroner::kernel {
+
+class KernelValueContext final : public symbols::ValueContext {
+ public:
+  explicit KernelValueContext(Kernel& k) : k_(k) {}
+  std::optional<std::string> symbolize(uint64_t addr) override {
+    auto text = k_.symbols().address_of("_text");
+    auto end = k_.symbols().address_of("_end");
+    if (!text || !end || addr < *text || addr >= *end) return std::nullopt;
+    auto hit = k_.symbols().lookup(addr);
+    if (!hit) return std::nullopt;
+    if (hit->offset) return fmt::format("{}+{}", hit->symbol->name, hit->offset);
+    return std::string(hit->symbol->name);
+  }
+  std::optional<std::string> read_string(uint64_t addr, size_t max) override {
+    auto s = k_.read_cstring(addr, max);
+    if (!s) return std::nullopt;
+    return *s;
+  }
+
+ private:
+  Kernel& k_;
+};
+
+}  // namespace coroner::kernel
