@@ -85,9 +85,17 @@ Result<void> run_whatis(Session& s, const Args& args, Output& out) {
     out.write(TRY(types.definition(*t, false, {})));
     return ok();
   }
-  if (s.kernel.symbols().find(arg))
-    return Error::make(Errc::unsupported, "{}: the types of variables need DWARF, which is not read yet", arg);
-  return Error::make(Errc::not_found, "invalid expression or symbol: {}", arg);
+  if (const symbols::Symbol* sym = s.kernel.symbols().find(arg)) {
+    bool text = sym->type == 't' || sym->type == 'T';
+    auto decl = text ? s.kernel.dwarf().declare_function(arg) : s.kernel.dwarf().declare_variable(arg);
+    if (!decl && text) decl = s.kernel.dwarf().declare_variable(arg);
+    if (decl) {
+      out.print("{};\n", *decl);
+      return ok();
+    }
+    if (decl.error().code != Errc::not_found) return decl.error();
+  }
+  return Error::make(Errc::not_found, "cannot resolve: {}", arg);
 }
 
 }  // namespace

@@ -114,6 +114,11 @@ symbols::SourceLines& Kernel::source_lines() {
   return *source_lines_;
 }
 
+symbols::DwarfInfo& Kernel::dwarf() {
+  if (!dwarf_) dwarf_ = std::make_unique<symbols::DwarfInfo>(*vmlinux_);
+  return *dwarf_;
+}
+
 Result<void> Kernel::read(uint64_t vaddr, std::span<uint8_t> out) {
   size_t done = 0;
   while (done < out.size()) {

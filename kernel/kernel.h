@@ -18,6 +18,7 @@
 #include "arch/arch.h"
 #include "base/result.h"
 #include "dumpfmt/dump.h"
+#include "symbols/dwarf_info.h"
 #include "symbols/source_lines.h"
 #include "symbols/types.h"
 #include "symbols/vmlinux.h"
@@ -44,6 +45,8 @@ class Kernel {
   const dumpfmt::VmcoreInfo& vmcoreinfo() const { return *vmcoreinfo_; }
   // Source lines from DWARF, opened on first use.
   symbols::SourceLines& source_lines();
+  // DWARF beyond BTF (variables' types), through the cached name index; opened on first use.
+  symbols::DwarfInfo& dwarf();
   const std::string& vmlinux_path() const { return vmlinux_path_; }
   const std::vector<std::string>& dump_paths() const { return dump_paths_; }
   uint64_t kaslr_offset() const { return symbols().relocation(); }
@@ -94,6 +97,7 @@ class Kernel {
   std::vector<std::string> warnings_;
   std::vector<uint64_t> per_cpu_offsets_;
   std::unique_ptr<symbols::SourceLines> source_lines_;
+  std::unique_ptr<symbols::DwarfInfo> dwarf_;
 };
 
 }  // namespace coroner::kernel

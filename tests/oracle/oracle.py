@@ -103,6 +103,7 @@ def main():
         allow.append((r[0], r[1], r[2], re.compile(r[3]), r[4]))
 
     passed = failed = allowed_n = 0
+    reasons_shown = set()
     for set_dir in sets:
         manifest = read_tsv(os.path.join(set_dir, "manifest.tsv"))
         header = manifest[0]
@@ -154,7 +155,11 @@ def main():
                             break
                     if reason is not None:
                         allowed_n += 1
-                        print(f"ALLOWED {label}: {reason}")
+                        if reason not in reasons_shown:
+                            reasons_shown.add(reason)
+                            print(f"ALLOWED {label}: {reason}")
+                        else:
+                            print(f"ALLOWED {label} (same reason)")
                         continue
                     failed += 1
                     print(f"FAIL {label}\n{diff[:4000]}")

@@ -1,0 +1,149 @@
+#include "symbols/dwarf_info.h"
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace coroner::symbols {
+namespace {
+
+std::string c_spelling(std::string_view n) {
+  static const std::pair<std::string_view, std::string_view> kNames[] = {
+      {"long unsigned int", "unsigned long"},           {"long int", "long"},
+      {"short unsigned int", "unsigned short"},         {"short int", "short"},
+      {"long long unsigned int", "unsigned long long"}, {"long long int", "long long"},
+  };
+  for (auto& [from, to] : kNames)
+    if (n == from) return std::string(to);
+  return std::string(n);
+}
+
+// gdb's declarator for a DWARF type, built inside-out like the BTF one.
+std::string declarator(Dwarf_Die* type, std::string inner, int depth) {
+  if (!type || depth > 64) return inner.empty() ? "void" : "void " + inner;
+  Dwarf_Die next;
+  Dwarf_Attribute attr;
+  bool has_next = dwarf_attr_integrate(type, DW_AT_type, &attr) && dwarf_formref_die(&attr, &next);
+  const char* name = dwarf_diename(type);
+  auto with = [&](std::string base) { return inner.empty() ? base : base + " " + inner; };
+  switch (dwarf_tag(type)) {
+    case DW_TAG_pointer_type: return declarator(has_next ? &next : nullptr, "*" + inner, depth + 1);
+    case DW_TAG_const_type:
+    case DW_TAG_volatile_type: {
+      const char* q = dwarf_tag(type) == DW_TAG_const_type ? "const" : "volatile";
+      if (has_next && dwarf_tag(&next) == DW_TAG_pointer_type)
+        return declarator(&next, std::string(" ") + q + (inner.empty() ? "" : " " + inner), depth + 1);
+      // A qualified array is an array of qualified elements; gdb shows the qualifier once.
+      if (has_next && dwarf_tag(&next) == DW_TAG_array_type) {
+        Dwarf_Die elem;
+        Dwarf_Attribute ea;
+        if (dwarf_attr_integrate(&next, DW_AT_type, &ea) && dwarf_formref_die(&ea, &elem) && dwarf_tag(&elem) == dwarf_tag(type))
+          return declarator(&next, inner, depth + 1);
+      }
+      return std::string(q) + " " + declarator(has_next ? &next : nullptr, inner, depth + 1);
+    }
+    case DW_TAG_array_type: {
+      std::string dims;
+      Dwarf_Die sub;
+      if (dwarf_child(type, &sub) == 0) {
+        do {
+          if (dwarf_tag(&sub) != DW_TAG_subrange_type) continue;
+          Dwarf_Word n = 0;
+          Dwarf_Attribute a;
+          if (dwarf_attr(&sub, DW_AT_count, &a) && dwarf_formudata(&a, &n) == 0) {
+            dims += "[" + std::to_string(n) + "]";
+          } else if (dwarf_attr(&sub, DW_AT_upper_bound, &a) && dwarf_formudata(&a, &n) == 0) {
+            dims += "[" + std::to_string(n + 1) + "]";
+          } else {
+            dims += "[]";
+          }
+        } while (dwarf_siblingof(&sub, &sub) == 0);
+      }
+      std::string in = (!inner.empty() && inner[0] == '*') ? "(" + inner + ")" : inner;
+      return declarator(has_next ? &next : nullptr, in + dims, depth + 1);
+    }
+    case DW_TAG_subprogram:
+    case DW_TAG_subroutine_type: {
+      std::string params;
+      Dwarf_Die p;
+      bool any = false;
+      if (dwarf_child(type, &p) == 0) {
+        do {
+          if (dwarf_tag(&p) == DW_TAG_formal_parameter) {
+            Dwarf_Die pt;
+            Dwarf_Attribute a;
+            bool ok = dwarf_attr(&p, DW_AT_type, &a) && dwarf_formref_die(&a, &pt);
+            params += (any ? ", " : "") + declarator(ok ? &pt : nullptr, "", depth + 1);
+            any = true;
+          } else if (dwarf_tag(&p) == DW_TAG_unspecified_parameters) {
+            params += any ? ", ..." : "...";
+            any = true;
+          }
+        } while (dwarf_siblingof(&p, &p) == 0);
+      }
+      if (!any) params = "void";
+      std::string in = (!inner.empty() && inner[0] == '*') ? "(" + inner + ")" : inner;
+      return declarator(has_next ? &next : nullptr, in + "(" + params + ")", depth + 1);
+    }
+    case DW_TAG_structure_type: return with(name ? std::string("struct ") + name : "struct {...}");
+    case DW_TAG_union_type: return with(name ? std::string("union ") + name : "union {...}");
+    case DW_TAG_enumeration_type: return with(name ? std::string("enum ") + name : "enum {...}");
+    case DW_TAG_base_type: return with(c_spelling(name ? name : "?"));
+    default: return with(name ? name : "?");
+  }
+}
+
+}  // namespace
+
+DwarfInfo::~DwarfInfo() {
+  if (dwarf_) dwarf_end(dwarf_);
+  if (fd_ >= 0) close(fd_);
+}
+
+Result<DwarfIndex*> DwarfInfo::index() {
+  if (!index_) index_ = TRY(DwarfIndex::open(vm_, DwarfIndex::default_cache_dir()));
+  return index_.get();
+}
+
+Result<Dwarf*> DwarfInfo::dwarf() {
+  if (dwarf_) return dwarf_;
+  fd_ = ::open(vm_.path().c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) return Error::make(Errc::os, "{}: {}", vm_.path(), std::strerror(errno));
+  dwarf_ = dwarf_begin(fd_, DWARF_C_READ);
+  if (!dwarf_) return Error::make(Errc::bad_data, "{}: cannot read DWARF: {}", vm_.path(), dwarf_errmsg(-1));
+  return dwarf_;
+}
+
+Result<std::string> DwarfInfo::declare_variable(std::string_view name) {
+  DwarfIndex* idx = TRY(index());
+  auto off = idx->variable(name);
+  if (!off) return Error::make(Errc::not_found, "no variable {} in {}'s DWARF", name, vm_.path());
+  Dwarf* dw = TRY(dwarf());
+  Dwarf_Die var, type;
+  if (!dwarf_offdie(dw, *off, &var)) return Error::make(Errc::bad_data, "{}: no DIE at .debug_info offset {:#x}", vm_.path(), *off);
+  Dwarf_Attribute attr;
+  bool typed = dwarf_attr_integrate(&var, DW_AT_type, &attr) && dwarf_formref_die(&attr, &type);
+  return declarator(typed ? &type : nullptr, std::string(name), 0);
+}
+
+}  // namespace coroner::symbols
+
+namespace coroner::symbols {
+
+Result<std::string> DwarfInfo::declare_function(std::string_view name) {
+  DwarfIndex* idx = TRY(index());
+  auto off = idx->function(name);
+  if (!off) return Error::make(Errc::not_found, "no function {} in {}'s DWARF", name, vm_.path());
+  Dwarf* dw = TRY(dwarf());
+  Dwarf_Die fn;
+  if (!dwarf_offdie(dw, *off, &fn)) return Error::make(Errc::bad_data, "{}: no DIE at .debug_info offset {:#x}", vm_.path(), *off);
+  // The subprogram DIE itself is the "function type": its DW_AT_type is the return type and
+  // its formal parameters the parameter list.
+  return declarator(&fn, std::string(name), 0);
+}
+
+}  // namespace coroner::symbols

@@ -1,0 +1,39 @@
+// DWARF facts BTF does not carry, above all the types of global variables, through the
+// cached DwarfIndex. Opened lazily: nothing here runs at start-up.
+//
+//   DwarfInfo dwarf(vm);
+//   std::string decl = TRY(dwarf.declare_variable("jiffies"));  // "volatile unsigned long jiffies"
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "symbols/dwarf_index.h"
+#include "symbols/vmlinux.h"
+
+typedef struct Dwarf Dwarf;
+
+namespace coroner::symbols {
+
+class DwarfInfo {
+ public:
+  explicit DwarfInfo(const Vmlinux& vm) : vm_(vm) {}
+  ~DwarfInfo();
+  DwarfInfo(const DwarfInfo&) = delete;
+  DwarfInfo& operator=(const DwarfInfo&) = delete;
+
+  Result<DwarfIndex*> index();
+  // The C declaration of a global variable, as gdb's whatis prints it (without ';').
+  Result<std::string> declare_variable(std::string_view name);
+  // A function's prototype as gdb's whatis prints it: "void schedule(void)".
+  Result<std::string> declare_function(std::string_view name);
+
+ private:
+  Result<Dwarf*> dwarf();
+  const Vmlinux& vm_;
+  std::unique_ptr<DwarfIndex> index_;
+  Dwarf* dwarf_ = nullptr;
+  int fd_ = -1;
+};
+
+}  // namespace coroner::symbols
