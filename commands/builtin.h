@@ -9,6 +9,7 @@ Command help_command();
 Command log_command();
 Command sym_command();
 Command sys_command();
+Command p_command();
 Command struct_command();
 Command union_command();
 Command whatis_command();

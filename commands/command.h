@@ -70,6 +70,7 @@ class Output {
 struct Session {
   kernel::Kernel& kernel;
   std::string program = "coroner";
+  int value_history = 0;  // gdb's $N, numbered as crash's `p` numbers them
 };
 
 using Handler = std::function<Result<void>(Session&, const Args&, Output&)>;

@@ -9,6 +9,7 @@ const std::vector<Command>& all_commands() {
       help_command(),
       log_command(),
       sym_command(),
+      p_command(),
       struct_command(),
       sys_command(),
       union_command(),

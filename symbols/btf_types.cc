@@ -441,6 +441,16 @@ std::string escape_char(uint8_t c, char quote) {
   return fmt::format("\\{:03o}", c);
 }
 
+// The "print elements" limit crash gives gdb: strings behind pointers stop at 256
+// characters, followed by "...".
+constexpr size_t kMaxStringElements = 256;
+
+void append_string(std::string& out, const std::string& str) {
+  out += " \"";
+  for (size_t i = 0; i < str.size() && i < kMaxStringElements; ++i) out += escape_char(static_cast<uint8_t>(str[i]), '"');
+  out += str.size() > kMaxStringElements ? "\"..." : "\"";
+}
+
 uint64_t load_bits(std::span<const uint8_t> b, uint64_t bit_off, uint32_t bits) {
   uint64_t v = 0;
   uint64_t first = bit_off / 8;
@@ -520,11 +530,7 @@ void BtfTypes::value(std::string& out, uint32_t id, std::span<const uint8_t> b, 
       } else if (auto sym = ctx.symbolize(p)) {
         out += " <" + *sym + ">";
       } else if (target && btf_is_int(target) && btf_int_bits(target) == 8) {
-        if (auto str = ctx.read_string(p, 200)) {
-          out += " \"";
-          for (char c : *str) out += escape_char(static_cast<uint8_t>(c), '"');
-          out += "\"";
-        }
+        if (auto str = ctx.read_string(p, kMaxStringElements + 1)) append_string(out, *str);
       }
       return;
     }
@@ -541,10 +547,8 @@ void BtfTypes::value(std::string& out, uint32_t id, std::span<const uint8_t> b, 
         out += fmt::format("{:#x}", addr);
         if (auto sym = ctx.symbolize(addr)) out += " <" + *sym + ">";
         if (elem && btf_is_int(elem) && btf_int_bits(elem) == 8) {
-          out += " \"";
-          if (auto str = ctx.read_string(addr, 200))
-            for (char c : *str) out += escape_char(static_cast<uint8_t>(c), '"');
-          out += "\"";
+          auto str = ctx.read_string(addr, kMaxStringElements + 1);
+          append_string(out, str ? *str : std::string());
         }
         return;
       }
@@ -615,6 +619,45 @@ Result<std::string> BtfTypes::format_value(TypeRef t, std::span<const uint8_t> b
   std::string out;
   value(out, t.id, bytes, 0, 0, ctx, indent, 0, address);
   return out;
+}
+
+}  // namespace coroner::symbols
+
+namespace coroner::symbols {
+
+void BtfTypes::build_derived() {
+  if (derived_built_) return;
+  derived_built_ = true;
+  uint32_t n = btf__type_cnt(btf_);
+  for (uint32_t id = 1; id < n; ++id) {
+    const struct btf_type* bt = btf__type_by_id(btf_, id);
+    if (btf_is_ptr(bt)) pointers_.emplace(bt->type, id);
+    else if (btf_is_array(bt)) arrays_.emplace((uint64_t{btf_array(bt)->type} << 32) | btf_array(bt)->nelems, id);
+  }
+}
+
+std::optional<TypeRef> BtfTypes::pointer_to(TypeRef t) {
+  build_derived();
+  auto it = pointers_.find(t.id);
+  if (it == pointers_.end()) return std::nullopt;
+  return TypeRef{it->second};
+}
+
+std::optional<TypeRef> BtfTypes::array_of(TypeRef t, uint64_t n) {
+  build_derived();
+  if (n > UINT32_MAX) return std::nullopt;
+  auto it = arrays_.find((uint64_t{t.id} << 32) | n);
+  if (it == arrays_.end()) return std::nullopt;
+  return TypeRef{it->second};
+}
+
+std::optional<TypeRef> BtfTypes::base_type(std::string_view name) {
+  auto [b, e] = by_name_.equal_range(name);
+  for (auto it = b; it != e; ++it) {
+    const struct btf_type* bt = btf__type_by_id(btf_, it->second);
+    if (btf_is_int(bt) || btf_is_float(bt)) return TypeRef{it->second};
+  }
+  return std::nullopt;
 }
 
 }  // namespace coroner::symbols

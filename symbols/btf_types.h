@@ -30,6 +30,9 @@ class BtfTypes final : public Types {
   std::optional<std::pair<TypeRef, uint64_t>> array(TypeRef t) override;
   std::optional<int64_t> enumerator(std::string_view name) override;
   std::string declare(TypeRef t, std::string_view name) override;
+  std::optional<TypeRef> pointer_to(TypeRef t) override;
+  std::optional<TypeRef> array_of(TypeRef t, uint64_t n) override;
+  std::optional<TypeRef> base_type(std::string_view name) override;
   Result<std::string> definition(TypeRef t, bool offsets, const std::vector<std::string>& only) override;
   Result<std::string> format_value(TypeRef t, std::span<const uint8_t> bytes, ValueContext& ctx, int indent = 0,
                                    uint64_t address = 0) override;
@@ -47,6 +50,10 @@ class BtfTypes final : public Types {
   std::string source_;
   std::unordered_multimap<std::string_view, uint32_t> by_name_;
   std::unordered_map<std::string_view, int64_t> enumerators_;
+  std::unordered_map<uint32_t, uint32_t> pointers_;            // target -> PTR, built on first use
+  std::unordered_map<uint64_t, uint32_t> arrays_;              // (elem << 32 | n) -> ARRAY
+  bool derived_built_ = false;
+  void build_derived();
 };
 
 }  // namespace coroner::symbols

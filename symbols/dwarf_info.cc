@@ -147,3 +147,76 @@ Result<std::string> DwarfInfo::declare_function(std::string_view name) {
 }
 
 }  // namespace coroner::symbols
+
+namespace coroner::symbols {
+namespace {
+
+Result<TypeRef> map_type(Dwarf_Die* die, Types& types, std::string_view var, int depth) {
+  if (depth > 32) return Error::make(Errc::unsupported, "{}: type too deeply nested", var);
+  Dwarf_Die next;
+  Dwarf_Attribute attr;
+  bool has_next = dwarf_attr_integrate(die, DW_AT_type, &attr) && dwarf_formref_die(&attr, &next);
+  const char* name = dwarf_diename(die);
+  auto by_name = [&](std::string kw) -> Result<TypeRef> {
+    if (!name) return Error::make(Errc::unsupported, "{}: its anonymous type is not in BTF", var);
+    return types.find(kw.empty() ? std::string(name) : kw + " " + name);
+  };
+  switch (dwarf_tag(die)) {
+    case DW_TAG_const_type:
+    case DW_TAG_volatile_type:
+      // Qualifiers do not change how a value prints.
+      if (!has_next) return Error::make(Errc::unsupported, "{}: qualified void", var);
+      return map_type(&next, types, var, depth + 1);
+    case DW_TAG_base_type: {
+      if (!name) return Error::make(Errc::unsupported, "{}: unnamed base type", var);
+      if (auto t = types.base_type(name)) return *t;
+      return Error::make(Errc::no_debug_info, "{}: base type {} not in BTF", var, name);
+    }
+    case DW_TAG_structure_type: return by_name("struct");
+    case DW_TAG_union_type: return by_name("union");
+    case DW_TAG_enumeration_type: return by_name("enum");
+    case DW_TAG_typedef: return by_name("");
+    case DW_TAG_pointer_type: {
+      if (!has_next) {
+        // void *: BTF's pointer to type 0.
+        if (auto p = types.pointer_to(TypeRef{0})) return *p;
+        return Error::make(Errc::no_debug_info, "{}: no void * in BTF", var);
+      }
+      TypeRef target = TRY(map_type(&next, types, var, depth + 1));
+      if (auto p = types.pointer_to(target)) return *p;
+      return Error::make(Errc::no_debug_info, "{}: BTF has no pointer to {}", var, types.name(target));
+    }
+    case DW_TAG_array_type: {
+      if (!has_next) return Error::make(Errc::unsupported, "{}: array of void", var);
+      TypeRef elem = TRY(map_type(&next, types, var, depth + 1));
+      Dwarf_Die sub;
+      uint64_t n = 0;
+      if (dwarf_child(die, &sub) == 0) {
+        Dwarf_Word w = 0;
+        Dwarf_Attribute a;
+        if (dwarf_attr(&sub, DW_AT_count, &a) && dwarf_formudata(&a, &w) == 0) n = w;
+        else if (dwarf_attr(&sub, DW_AT_upper_bound, &a) && dwarf_formudata(&a, &w) == 0) n = w + 1;
+      }
+      if (auto arr = types.array_of(elem, n)) return *arr;
+      return Error::make(Errc::no_debug_info, "{}: BTF has no array of {} {}", var, n, types.name(elem));
+    }
+    default: return Error::make(Errc::unsupported, "{}: DWARF tag {:#x} is not printable yet", var, dwarf_tag(die));
+  }
+}
+
+}  // namespace
+
+Result<TypeRef> DwarfInfo::variable_type(std::string_view name, Types& types) {
+  DwarfIndex* idx = TRY(index());
+  auto off = idx->variable(name);
+  if (!off) return Error::make(Errc::not_found, "no variable {} in {}'s DWARF", name, vm_.path());
+  Dwarf* dw = TRY(dwarf());
+  Dwarf_Die var, type;
+  if (!dwarf_offdie(dw, *off, &var)) return Error::make(Errc::bad_data, "{}: no DIE at .debug_info offset {:#x}", vm_.path(), *off);
+  Dwarf_Attribute attr;
+  if (!(dwarf_attr_integrate(&var, DW_AT_type, &attr) && dwarf_formref_die(&attr, &type)))
+    return Error::make(Errc::no_debug_info, "{}: no type in DWARF", name);
+  return map_type(&type, types, name, 0);
+}
+
+}  // namespace coroner::symbols

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "symbols/dwarf_index.h"
+#include "symbols/types.h"
 #include "symbols/vmlinux.h"
 
 typedef struct Dwarf Dwarf;
@@ -25,6 +26,10 @@ class DwarfInfo {
   Result<DwarfIndex*> index();
   // The C declaration of a global variable, as gdb's whatis prints it (without ';').
   Result<std::string> declare_variable(std::string_view name);
+  // A global variable's type, found in `types` (BTF) by following the DWARF type: named
+  // types by name, pointers and arrays through the BTF types derived from them. Fails
+  // clearly when BTF has no such type (an anonymous struct, a pointer type never used).
+  Result<TypeRef> variable_type(std::string_view name, Types& types);
   // A function's prototype as gdb's whatis prints it: "void schedule(void)".
   Result<std::string> declare_function(std::string_view name);
 

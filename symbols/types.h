@@ -72,6 +72,12 @@ class Types {
   virtual Result<std::string> format_value(TypeRef t, std::span<const uint8_t> bytes, ValueContext& ctx, int indent = 0,
                                            uint64_t address = 0) = 0;
 
+  // Derived types that exist in the type data: a pointer to t, an array of n t, a base
+  // type by its exact name ("long unsigned int").
+  virtual std::optional<TypeRef> pointer_to(TypeRef t) = 0;
+  virtual std::optional<TypeRef> array_of(TypeRef t, uint64_t n) = 0;
+  virtual std::optional<TypeRef> base_type(std::string_view name) = 0;
+
   // Cached conveniences used on hot paths.
   Result<uint64_t> offset_of(std::string_view type, std::string_view path);
   Result<uint64_t> size_of_name(std::string_view type);
