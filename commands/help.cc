@@ -34,7 +34,7 @@ Result<void> run_help(Session& s, const Args& args, Output& out) {
 
 }  // namespace
 
-Command help_command() {
+static Command help_command() {
   return Command{CommandSpec{"help",
                              {"h"},
                              "get help",
@@ -44,5 +44,7 @@ Command help_command() {
                              {"help sym", "help -D"}},
                  run_help};
 }
+
+std::vector<Command> help_commands() { return {help_command()}; }
 
 }  // namespace coroner::commands

@@ -27,7 +27,7 @@ Result<void> run_log(Session& s, const Args& args, Output& out) {
 
 }  // namespace
 
-Command log_command() {
+static Command log_command() {
   return Command{CommandSpec{"log",
                              {"dmesg"},
                              "dump system message buffer",
@@ -37,5 +37,7 @@ Command log_command() {
                              {"log", "log -t | tail"}},
                  run_log};
 }
+
+std::vector<Command> log_commands() { return {log_command()}; }
 
 }  // namespace coroner::commands

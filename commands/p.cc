@@ -75,7 +75,7 @@ Result<void> run_p(Session& s, const Args& args, Output& out) {
 
 }  // namespace
 
-Command p_command() {
+static Command p_command() {
   return Command{CommandSpec{"p",
                              {"print"},
                              "print the value of an expression",
@@ -84,5 +84,7 @@ Command p_command() {
                              {"p jiffies", "p init_uts_ns.name.release", "p runqueues"}},
                  run_p};
 }
+
+std::vector<Command> p_commands() { return {p_command()}; }
 
 }  // namespace coroner::commands

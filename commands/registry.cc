@@ -1,20 +1,18 @@
 #include "commands/command.h"
 
+#include <algorithm>
+
 #include "commands/builtin.h"
 
 namespace coroner::commands {
 
 const std::vector<Command>& all_commands() {
-  static const std::vector<Command> registry = {
-      help_command(),
-      log_command(),
-      sym_command(),
-      p_command(),
-      struct_command(),
-      sys_command(),
-      union_command(),
-      whatis_command(),
-  };
+  static const std::vector<Command> registry = [] {
+    std::vector<Command> all;
+    collect_plugins(all);
+    std::sort(all.begin(), all.end(), [](const Command& a, const Command& b) { return a.spec.name < b.spec.name; });
+    return all;
+  }();
   return registry;
 }
 

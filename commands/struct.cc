@@ -100,7 +100,7 @@ Result<void> run_whatis(Session& s, const Args& args, Output& out) {
 
 }  // namespace
 
-Command struct_command() {
+static Command struct_command() {
   return Command{CommandSpec{"struct",
                              {},
                              "structure contents",
@@ -110,7 +110,7 @@ Command struct_command() {
                  run_struct};
 }
 
-Command union_command() {
+static Command union_command() {
   return Command{CommandSpec{"union",
                              {},
                              "union contents",
@@ -120,10 +120,12 @@ Command union_command() {
                  run_union};
 }
 
-Command whatis_command() {
+static Command whatis_command() {
   return Command{CommandSpec{"whatis", {}, "search symbol table for data or type information", "struct | union | typedef | enum",
                              {}, {"whatis task_struct", "whatis pid_type"}},
                  run_whatis};
 }
+
+std::vector<Command> struct_commands() { return {struct_command(), union_command(), whatis_command()}; }
 
 }  // namespace coroner::commands

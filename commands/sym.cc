@@ -85,7 +85,7 @@ Result<void> run_sym(Session& s, const Args& args, Output& out) {
 
 }  // namespace
 
-Command sym_command() {
+static Command sym_command() {
   return Command{
       CommandSpec{"sym",
                   {},
@@ -96,5 +96,7 @@ Command sym_command() {
                   {"sym jiffies", "sym ffffffff81000000", "sym -q sysrq"}},
       run_sym};
 }
+
+std::vector<Command> sym_commands() { return {sym_command()}; }
 
 }  // namespace coroner::commands

@@ -96,8 +96,10 @@ Result<void> run_sys(Session& s, const Args&, Output& out) {
 }
 }  // namespace
 
-Command sys_command() {
+static Command sys_command() {
   return Command{CommandSpec{"sys", {}, "system data", "", {}, {"sys"}}, run_sys};
 }
+
+std::vector<Command> sys_commands() { return {sys_command()}; }
 
 }  // namespace coroner::commands

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Oracle harness: runs the same commands through coroner and crash 9 on each fixture dump
-and compares the outputs after the normalisation named per command in commands.tsv.
+and compares the outputs after the normalisation named per command in commands/*.tsv.
 
 crash's outputs are recorded once per dump by fixtures/crash-oracle.sh (cached in the
 fixture set); coroner runs once per dump with each command redirected to its own file.
@@ -79,7 +79,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--coroner", required=True)
     ap.add_argument("--set", action="append")
-    ap.add_argument("--commands", default=os.path.join(HERE, "commands.tsv"))
+    ap.add_argument("--commands", default=os.path.join(HERE, "commands"),
+                    help="a command list (.tsv), or a directory whose *.tsv files are read in name order")
     ap.add_argument("--allowlist", default=os.path.join(HERE, "allowlist.tsv"))
     ap.add_argument("--only", help="compare only this dump (manifest name)")
     ap.add_argument("-v", "--verbose", action="store_true")
@@ -90,7 +91,16 @@ def main():
         print(f"oracle: no fixture set under {fixture_root()}/sets: run fixtures/make-fixtures.sh first")
         print("0 passed, 1 failed")
         return 1
-    cmd_rows = read_tsv(args.commands)
+    if os.path.isdir(args.commands):
+        cmd_rows = [r for f in sorted(os.listdir(args.commands)) if f.endswith(".tsv")
+                    for r in read_tsv(os.path.join(args.commands, f))]
+    else:
+        cmd_rows = read_tsv(args.commands)
+    seen = set()
+    for r in cmd_rows:
+        if r[0] in seen:
+            raise SystemExit(f"oracle: command listed twice: {r[0]!r}")
+        seen.add(r[0])
     commands = [r[0] for r in cmd_rows]
     how = {r[0]: (r[1] if len(r) > 1 else "exact") for r in cmd_rows}
     # Entries: set glob, dump glob, command, line regex, reason. Only the lines matching the
