@@ -12,6 +12,7 @@ Exit status 0 when every comparison passed (or is allowed); prints 'N passed, N 
 import argparse
 import difflib
 import fnmatch
+import hashlib
 import os
 import re
 import subprocess
@@ -119,6 +120,7 @@ def main():
         header = manifest[0]
         rows = [dict(zip(header, r)) for r in manifest[1:]]
         # crash's outputs for exactly these commands, recorded once and cached.
+        list_key = hashlib.sha256("\n".join(commands).encode()).hexdigest()[:16]
         with tempfile.TemporaryDirectory() as tmp:
             cmdfile = os.path.join(tmp, "commands.txt")
             with open(cmdfile, "w") as f:
@@ -128,7 +130,9 @@ def main():
                 if args.only and name != args.only:
                     continue
                 dump_files = row["path"].split(",")
-                crash_dir = os.path.join(set_dir, "oracle-tests", name)
+                # One recording directory per command list, so runs with different lists (a
+                # developer's subset beside the full suite) never delete each other's outputs.
+                crash_dir = os.path.join(set_dir, "oracle-tests", list_key, name)
                 rec = subprocess.run(
                     ["bash", os.path.join(REPO, "fixtures", "crash-oracle.sh"), os.path.join(set_dir, "vmlinux"),
                      ",".join(os.path.join(set_dir, d) for d in dump_files), crash_dir, cmdfile],
