@@ -16,7 +16,9 @@
 // Prints one line of key=value fields (times in seconds, throughput in MB/s of page data,
 // 1 MB = 10^6 bytes), for bench/dumpread.sh to tabulate.
 //
-//   coroner-bench-dumpread [--random N] [--seed S] [--no-cold] [--codec] DUMP [DUMP...]
+//   coroner-bench-dumpread [--random N] [--seed S] [--no-cold] [--codec] [--runs-out FILE] [--runs FILE] DUMP...
+// --runs-out writes the runs of readable pages; --runs reads only the runs a file lists (warm),
+// for comparison with a peer reading the same bytes.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -26,6 +28,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <random>
 #include <string>
@@ -46,6 +49,14 @@ using Clock = std::chrono::steady_clock;
 using coroner::Result;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// CPU time of the process (user + system, page faults included): on a shared machine this is
+// steadier than wall time for work that does no I/O (warm reads, decompression).
+double cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 // Drops the files' pages from the OS page cache (clean, unmapped pages only: call it with
 // the dump closed). Needs no privilege, unlike /proc/sys/vm/drop_caches.
@@ -91,18 +102,20 @@ Latency summarize(std::vector<double>& per_page, double total, size_t failed) {
 }
 
 struct SeqResult {
-  double seconds = 0;
+  double seconds = 0, cpu = 0;
   uint64_t pages_read = 0, pages_missing = 0, bytes = 0;
   uint64_t run_start = 0, run_pages = 0;  // the longest run of consecutive readable pages
 };
 
 // Every page of every range in address order. `sample` gets up to `want` page addresses of
 // pages that read (reservoir sampling, so memory stays bounded on huge dumps).
-SeqResult read_all(coroner::dumpfmt::Dump& dump, std::vector<uint64_t>* sample, size_t want, std::mt19937_64& rng) {
+SeqResult read_all(coroner::dumpfmt::Dump& dump, std::vector<uint64_t>* sample, size_t want, std::mt19937_64& rng,
+                   std::vector<coroner::dumpfmt::PhysRange>* runs = nullptr) {
   const uint64_t page = dump.info().page_size;
   std::vector<uint8_t> buf(page);
   SeqResult r;
   uint64_t cur_start = 0, cur_pages = 0;
+  double c0 = cpu_seconds();
   auto t0 = Clock::now();
   for (auto& range : dump.info().ranges) {
     for (uint64_t a = range.start & ~(page - 1); a < range.end; a += page) {
@@ -113,6 +126,10 @@ SeqResult read_all(coroner::dumpfmt::Dump& dump, std::vector<uint64_t>* sample, 
         continue;
       }
       if (cur_pages == 0 || cur_start + cur_pages * page != a) cur_start = a, cur_pages = 0;
+      if (runs) {
+        if (!runs->empty() && runs->back().end == a) runs->back().end = a + page;
+        else runs->push_back({a, a + page});
+      }
       if (++cur_pages > r.run_pages) r.run_start = cur_start, r.run_pages = cur_pages;
       ++r.pages_read;
       r.bytes += *n;
@@ -126,6 +143,7 @@ SeqResult read_all(coroner::dumpfmt::Dump& dump, std::vector<uint64_t>* sample, 
     }
   }
   r.seconds = seconds_since(t0);
+  r.cpu = cpu_seconds() - c0;
   return r;
 }
 
@@ -169,8 +187,8 @@ Latency read_twice(coroner::dumpfmt::Dump& dump, const std::vector<uint64_t>& ad
 // the bitmap blocks after the sub-header; one 24-byte page_desc {u64 offset, u32 size, u32
 // flags, u64 page_flags} per set bit of the 2nd bitmap follows the bitmaps.
 struct CodecResult {
-  double seconds = 0;
-  uint64_t pages = 0, bytes_out = 0, bytes_in = 0, errors = 0;
+  double seconds = 0, cpu = 0;
+  uint64_t pages = 0, raw_pages = 0, bytes_out = 0, bytes_in = 0, errors = 0;
   std::string codecs;
 };
 
@@ -208,6 +226,7 @@ Result<CodecResult> codec_bench(const std::string& path) {
   std::vector<uint8_t> out(bs);
   CodecResult r;
   uint32_t seen = 0;
+  double c0 = cpu_seconds();
   auto t0 = Clock::now();
   for (uint64_t i = 0; i < count; ++i) {
     uint64_t off;
@@ -245,6 +264,7 @@ Result<CodecResult> codec_bench(const std::string& path) {
     } else {
       std::memcpy(out.data(), in, size);  // stored raw
       produced = size;
+      ++r.raw_pages;
     }
     seen |= flags & 0x27;
     if (!(flags & 0x27)) seen |= 0x100;
@@ -253,6 +273,7 @@ Result<CodecResult> codec_bench(const std::string& path) {
     ++r.pages;
   }
   r.seconds = seconds_since(t0);
+  r.cpu = cpu_seconds() - c0;
   inflateEnd(&zs);
   ZSTD_freeDCtx(zctx);
   for (auto [bit, name] : {std::pair{0x1u, "zlib"}, {0x2u, "lzo"}, {0x4u, "snappy"}, {0x20u, "zstd"}, {0x100u, "raw"}})
@@ -264,7 +285,7 @@ Result<CodecResult> codec_bench(const std::string& path) {
 double mbps(uint64_t bytes, double s) { return s > 0 ? bytes / s / 1e6 : 0; }
 
 int usage() {
-  std::fprintf(stderr, "usage: coroner-bench-dumpread [--random N] [--seed S] [--no-cold] [--codec] DUMP [DUMP...]\n");
+  std::fprintf(stderr, "usage: coroner-bench-dumpread [--random N] [--seed S] [--no-cold] [--codec] [--runs-out FILE] [--runs FILE] DUMP [DUMP...]\n");
   return 2;
 }
 
@@ -274,6 +295,7 @@ int main(int argc, char** argv) {
   size_t nrandom = 10000;
   uint64_t seed = 1;
   bool cold = true, codec = false;
+  std::string runs_out, runs_in;
   std::vector<std::string> paths;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -281,6 +303,8 @@ int main(int argc, char** argv) {
     else if (a == "--seed" && i + 1 < argc) seed = std::stoull(argv[++i]);
     else if (a == "--no-cold") cold = false;
     else if (a == "--codec") codec = true;
+    else if (a == "--runs-out" && i + 1 < argc) runs_out = argv[++i];
+    else if (a == "--runs" && i + 1 < argc) runs_in = argv[++i];
     else if (a.starts_with("-")) return usage();
     else paths.push_back(a);
   }
@@ -292,9 +316,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "coroner-bench-dumpread: %s\n", r.error().message.c_str());
       return 1;
     }
-    fmt::print("codec={} pages={} in_mb={:.1f} out_mb={:.1f} codec_s={:.4f} codec_mbps={:.1f} codec_pages_per_s={:.0f} errors={}\n",
-               r->codecs, r->pages, r->bytes_in / 1e6, r->bytes_out / 1e6, r->seconds, mbps(r->bytes_out, r->seconds),
-               r->pages / r->seconds, r->errors);
+    fmt::print("codec={} pages={} raw_pages={} in_mb={:.1f} out_mb={:.1f} codec_s={:.4f} codec_mbps={:.1f} codec_cpu_mbps={:.1f} codec_pages_per_s={:.0f} errors={}\n",
+               r->codecs, r->pages, r->raw_pages, r->bytes_in / 1e6, r->bytes_out / 1e6, r->seconds, mbps(r->bytes_out, r->seconds),
+               mbps(r->bytes_out, r->cpu), r->pages / r->seconds, r->errors);
     return r->errors ? 1 : 0;
   }
 
@@ -321,7 +345,12 @@ int main(int argc, char** argv) {
     dump.reset();
     dump = open();
   }
-  SeqResult seq = read_all(*dump, cold ? nullptr : &sample, nrandom, rng);
+  std::vector<coroner::dumpfmt::PhysRange> runs;
+  SeqResult seq = read_all(*dump, cold ? nullptr : &sample, nrandom, rng, &runs);
+  if (!runs_out.empty()) {
+    std::ofstream out(runs_out);
+    for (auto& r : runs) out << fmt::format("{:#x} {}\n", r.start, r.end - r.start);
+  }
   std::shuffle(sample.begin(), sample.end(), rng);
 
   Latency rand_cold;
@@ -335,11 +364,38 @@ int main(int argc, char** argv) {
   Latency hit = read_twice(*dump, sample);
   Rss rss = read_rss();
 
+  // --runs FILE: the ranges listed ("START LEN" per line, as --runs-out writes them) alone,
+  // warm, as a peer reads them (crash's rd -p -r), in byte-sized reads of up to a page.
+  double range_s = 0, range_cpu = 0;
+  uint64_t range_bytes = 0;
+  if (!runs_in.empty()) {
+    std::ifstream in(runs_in);
+    std::vector<std::pair<uint64_t, uint64_t>> list;
+    std::string a, l;
+    while (in >> a >> l) list.emplace_back(std::stoull(a, nullptr, 0), std::stoull(l, nullptr, 0));
+    std::vector<uint8_t> buf(dump->info().page_size);
+    double c0 = cpu_seconds();
+    auto t = Clock::now();
+    for (auto [start, len] : list) {
+      for (uint64_t at = start; at < start + len;) {
+        auto n = dump->read_upto(at, std::span(buf.data(), std::min<uint64_t>(buf.size(), start + len - at)));
+        if (!n) {
+          std::fprintf(stderr, "coroner-bench-dumpread: --runs: %s\n", n.error().message.c_str());
+          return 1;
+        }
+        at += *n;
+        range_bytes += *n;
+      }
+    }
+    range_s = seconds_since(t);
+    range_cpu = cpu_seconds() - c0;
+  }
+
   fmt::print("format=\"{}\" page={} pages_read={} pages_missing={} mb={:.1f} open_s={:.4f}", format,
              dump->info().page_size, seq.pages_read, seq.pages_missing, seq.bytes / 1e6, open_s);
   if (cold) fmt::print(" seq_cold_s={:.3f} seq_cold_mbps={:.1f}", seq_cold.seconds, mbps(seq_cold.bytes, seq_cold.seconds));
-  fmt::print(" seq_s={:.3f} seq_mbps={:.1f} seq_pages_per_s={:.0f}", seq.seconds, mbps(seq.bytes, seq.seconds),
-             seq.pages_read / seq.seconds);
+  fmt::print(" seq_s={:.3f} seq_cpu_s={:.3f} seq_mbps={:.1f} seq_cpu_mbps={:.1f} seq_pages_per_s={:.0f}", seq.seconds, seq.cpu,
+             mbps(seq.bytes, seq.seconds), mbps(seq.bytes, seq.cpu), seq.pages_read / seq.seconds);
   fmt::print(" rand_n={}", rand_warm.pages);
   if (cold)
     fmt::print(" rand_cold_pages_per_s={:.0f} rand_cold_med_us={:.2f} rand_cold_p99_us={:.2f}", rand_cold.pages / rand_cold.total,
@@ -347,6 +403,9 @@ int main(int argc, char** argv) {
   fmt::print(" rand_pages_per_s={:.0f} rand_med_us={:.2f} rand_p99_us={:.2f} hit_med_us={:.3f}",
              rand_warm.total > 0 ? rand_warm.pages / rand_warm.total : 0, rand_warm.median_us, rand_warm.p99_us, hit.median_us);
   fmt::print(" run_start={:#x} run_bytes={:#x}", seq.run_start, seq.run_pages * dump->info().page_size);
+  fmt::print(" runs={}", runs.size());
+  if (!runs_in.empty()) fmt::print(" range_s={:.4f} range_mbps={:.1f} range_cpu_mbps={:.1f}", range_s, mbps(range_bytes, range_s),
+               mbps(range_bytes, range_cpu));
   fmt::print(" rand_failed={} peak_rss_mib={:.1f} rss_anon_mib={:.1f} rss_file_mib={:.1f}\n",
              rand_warm.failed + rand_cold.failed + hit.failed, rss.hwm / 1024.0, rss.anon / 1024.0, rss.file / 1024.0);
   return 0;
