@@ -13,6 +13,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <typeindex>
+#include <unordered_map>
 #include <vector>
 
 #include "arch/arch.h"
@@ -82,6 +84,15 @@ class Kernel {
   // CPUs in a cpumask variable (cpu_online_mask / cpu_present_mask / cpu_possible_mask).
   Result<std::vector<int>> cpus_in_mask(std::string_view mask_symbol);
 
+  // Per-Kernel state of a higher-level component (the task table, the module list), made on
+  // first use and kept for the Kernel's lifetime: `k.extension<TaskTableCache>()`.
+  template <typename T>
+  T& extension() {
+    auto& slot = extensions_[std::type_index(typeid(T))];
+    if (!slot) slot = std::make_shared<T>();
+    return *static_cast<T*>(slot.get());
+  }
+
   // The release string of the vmlinux file (from its linux_banner), e.g. "6.1.0-56-cloud-amd64".
   std::string vmlinux_release() const;
 
@@ -98,6 +109,7 @@ class Kernel {
   std::vector<uint64_t> per_cpu_offsets_;
   std::unique_ptr<symbols::SourceLines> source_lines_;
   std::unique_ptr<symbols::DwarfInfo> dwarf_;
+  std::unordered_map<std::type_index, std::shared_ptr<void>> extensions_;
 };
 
 }  // namespace coroner::kernel

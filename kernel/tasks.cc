@@ -1,5 +1,6 @@
 #include "kernel/tasks.h"
 
+#include <algorithm>
 #include <unordered_set>
 
 #include "kernel/walkers.h"
@@ -7,21 +8,109 @@
 namespace coroner::kernel {
 namespace {
 
-Result<Task> read_task(Kernel& k, uint64_t addr) {
+// Where each field lives in this kernel's task_struct, resolved once.
+struct TaskLayout {
+  uint64_t pid, tgid, comm, real_parent, mm, flags, stack, thread_sp;
+  uint64_t cpu;          // thread_info.cpu (5.16+) or cpu
+  uint64_t state;        // __state (5.14+) or state
+  uint64_t state_size;
+  uint64_t exit_state;
+  std::optional<uint64_t> last_arrival;
+};
+
+Result<uint64_t> member_size(Kernel& k, std::string_view type, std::string_view path) {
+  auto& types = k.types();
+  auto t = TRY(types.find(type));
+  auto m = TRY(types.member(t, path));
+  return types.size_of(m.type);
+}
+
+Result<TaskLayout> task_layout(Kernel& k) {
+  TaskLayout l{};
+  const char* ts = "task_struct";
+  l.pid = TRY(k.offset_of(ts, "pid"));
+  l.tgid = TRY(k.offset_of(ts, "tgid"));
+  l.comm = TRY(k.offset_of(ts, "comm"));
+  l.real_parent = TRY(k.offset_of(ts, "real_parent"));
+  l.mm = TRY(k.offset_of(ts, "mm"));
+  l.flags = TRY(k.offset_of(ts, "flags"));
+  l.stack = TRY(k.offset_of(ts, "stack"));
+  l.thread_sp = TRY(k.offset_of(ts, "thread.sp"));
+  auto cpu = k.offset_of(ts, "thread_info.cpu");
+  l.cpu = cpu ? *cpu : TRY(k.offset_of(ts, "cpu"));
+  const char* state = k.types().has_member(ts, "__state") ? "__state" : "state";
+  l.state = TRY(k.offset_of(ts, state));
+  l.state_size = TRY(member_size(k, ts, state));
+  l.exit_state = TRY(k.offset_of(ts, "exit_state"));
+  if (auto la = k.offset_of(ts, "sched_info.last_arrival")) l.last_arrival = *la;
+  return l;
+}
+
+Result<Task> read_task(Kernel& k, const TaskLayout& l, uint64_t addr) {
   Task t;
   t.addr = addr;
-  t.pid = TRY(k.member<int32_t>(addr, "task_struct", "pid"));
-  t.tgid = TRY(k.member<int32_t>(addr, "task_struct", "tgid"));
-  uint64_t comm_off = TRY(k.offset_of("task_struct", "comm"));
+  t.pid = TRY(k.read_as<int32_t>(addr + l.pid));
+  t.tgid = TRY(k.read_as<int32_t>(addr + l.tgid));
   char comm[17] = {};
-  TRY(k.read(addr + comm_off, std::span(reinterpret_cast<uint8_t*>(comm), 16)));
+  TRY(k.read(addr + l.comm, std::span(reinterpret_cast<uint8_t*>(comm), 16)));
   t.comm = comm;
+  t.parent = TRY(k.read_u64(addr + l.real_parent));
+  t.mm = TRY(k.read_u64(addr + l.mm));
+  t.flags = TRY(k.read_u32(addr + l.flags));
+  t.stack = TRY(k.read_u64(addr + l.stack));
+  t.thread_sp = TRY(k.read_u64(addr + l.thread_sp));
+  t.cpu = static_cast<int>(TRY(k.read_u32(addr + l.cpu)));
+  t.state = l.state_size == 8 ? TRY(k.read_u64(addr + l.state)) : TRY(k.read_u32(addr + l.state));
+  t.exit_state = TRY(k.read_u32(addr + l.exit_state));
+  if (l.last_arrival) t.last_arrival = TRY(k.read_u64(addr + *l.last_arrival));
   return t;
 }
 
+// Task state bits (include/linux/sched.h), unchanged since 4.14. They are #defines, so
+// neither BTF nor DWARF carries them.
+constexpr uint64_t kInterruptible = 0x1, kUninterruptible = 0x2, kStopped = 0x4, kTraced = 0x8,
+                   kExitDead = 0x10, kExitZombie = 0x20, kParked = 0x40, kDead = 0x80, kWaking = 0x200,
+                   kNoload = 0x400, kNew = 0x800;
+
+struct TaskTableCache {
+  std::optional<Result<TaskTable>> table;
+};
+
 }  // namespace
 
+std::string task_state_code(Kernel&, const Task& t) {
+  uint64_t s = t.state | t.exit_state;
+  if (s == 0) return "RU";
+  if (s & kInterruptible) return "IN";
+  if (s & kUninterruptible) return (s & kNoload) ? "ID" : "UN";
+  if (s & kExitZombie) return "ZO";
+  if (s & kStopped) return "ST";
+  if (s & kTraced) return "TR";
+  if (s & (kExitDead | kDead)) return "DE";
+  if (s & kParked) return "PA";
+  if (s & kWaking) return "WA";
+  if (s & kNew) return "NE";
+  return "??";
+}
+
+std::string task_state_name(Kernel& k, const Task& t) {
+  std::string c = task_state_code(k, t);
+  if (c == "RU") return "TASK_RUNNING";
+  if (c == "IN") return "TASK_INTERRUPTIBLE";
+  if (c == "UN") return "TASK_UNINTERRUPTIBLE";
+  if (c == "ID") return "TASK_IDLE";
+  if (c == "ZO") return "EXIT_ZOMBIE";
+  if (c == "ST") return "TASK_STOPPED";
+  if (c == "TR") return "TASK_TRACED";
+  if (c == "DE") return "EXIT_DEAD";
+  if (c == "PA") return "TASK_PARKED";
+  if (c == "WA") return "TASK_WAKING";
+  if (c == "NE") return "TASK_NEW";
+  return "(unknown)";
+}
+
 Result<std::vector<Task>> all_tasks(Kernel& k) {
+  TaskLayout l = TRY(task_layout(k));
   std::vector<Task> out;
   std::unordered_set<uint64_t> seen;
   uint64_t init_task = TRY(k.symbol("init_task"));
@@ -37,7 +126,7 @@ Result<std::vector<Task>> all_tasks(Kernel& k) {
 
   auto add = [&](uint64_t addr) -> Result<void> {
     if (!seen.insert(addr).second) return ok();
-    out.push_back(TRY(read_task(k, addr)));
+    out.push_back(TRY(read_task(k, l, addr)));
     return ok();
   };
 
@@ -67,17 +156,138 @@ Result<std::vector<Task>> all_tasks(Kernel& k) {
       if (!rq) continue;
       auto idle = k.member<uint64_t>(*rq, "rq", "idle");
       if (!idle || !*idle) continue;
-      if (seen.count(*idle)) {
-        for (auto& t : out)
-          if (t.addr == *idle) t.idle = true, t.cpu = cpu;
-        continue;
-      }
-      TRY(add(*idle));
-      out.back().idle = true;
-      out.back().cpu = cpu;
+      if (!seen.count(*idle)) TRY(add(*idle));
+      for (auto& t : out)
+        if (t.addr == *idle) t.idle = true, t.idle_cpu = cpu;
     }
   }
+
+  std::unordered_map<uint64_t, int32_t> pid_of;
+  for (auto& t : out) pid_of[t.addr] = t.pid;
+  for (auto& t : out) {
+    auto it = pid_of.find(t.parent);
+    t.ppid = it != pid_of.end() && !t.idle ? it->second : 0;
+  }
   return out;
+}
+
+Result<const TaskTable*> task_table(Kernel& k) {
+  auto& cache = k.extension<TaskTableCache>();
+  if (!cache.table) {
+    cache.table = [&]() -> Result<TaskTable> {
+      TaskTable tt;
+      tt.tasks = TRY(all_tasks(k));
+      std::stable_sort(tt.tasks.begin(), tt.tasks.end(), [](const Task& a, const Task& b) {
+        if (a.pid != b.pid) return a.pid < b.pid;
+        return a.idle_cpu < b.idle_cpu;
+      });
+      // Present, not online: CPUs stopped by the panicking one have left cpu_online_mask.
+      auto online = k.cpus_in_mask("cpu_present_mask");
+      if (online && !online->empty()) {
+        tt.active.assign(online->back() + 1, 0);
+        for (int cpu : *online) {
+          auto rq = k.per_cpu("runqueues", cpu);
+          if (!rq) continue;
+          if (auto curr = k.member<uint64_t>(*rq, "rq", "curr")) tt.active[cpu] = *curr;
+        }
+      }
+      // panic() and crash_kexec() claim panic_cpu (atomic_t, -1 when nobody did).
+      if (auto pc = k.symbol("panic_cpu")) {
+        auto v = k.read_as<int32_t>(*pc);
+        if (v && *v >= 0 && static_cast<size_t>(*v) < tt.active.size() && tt.active[*v]) {
+          tt.panic_cpu = *v;
+          tt.panic = tt.active[*v];
+        }
+      }
+      return tt;
+    }();
+  }
+  if (!*cache.table) return cache.table->error();
+  return &**cache.table;
+}
+
+const Task* TaskTable::find(uint64_t addr) const {
+  for (auto& t : tasks)
+    if (t.addr == addr) return &t;
+  return nullptr;
+}
+
+std::vector<const Task*> TaskTable::by_pid(int32_t pid) const {
+  std::vector<const Task*> out;
+  for (auto& t : tasks)
+    if (t.pid == pid) out.push_back(&t);
+  return out;
+}
+
+bool TaskTable::is_active(uint64_t addr) const { return active_cpu(addr) >= 0; }
+
+int TaskTable::active_cpu(uint64_t addr) const {
+  for (size_t c = 0; c < active.size(); ++c)
+    if (active[c] == addr) return static_cast<int>(c);
+  return -1;
+}
+
+Result<TaskMemory> task_memory(Kernel& k, const Task& t) {
+  TaskMemory m;
+  if (!t.mm) return m;
+  uint64_t page_kb = k.dump().info().page_size / 1024;
+  uint64_t total_vm = TRY(k.member<uint64_t>(t.mm, "mm_struct", "total_vm"));
+  m.vsz_kb = total_vm * page_kb;
+
+  auto& types = k.types();
+  auto mm_t = TRY(types.find("mm_struct"));
+  auto rss_m = TRY(types.member(mm_t, "rss_stat"));
+  uint64_t rss_addr = t.mm + rss_m.offset();
+  std::vector<int64_t> counters;
+  const char* names[] = {"MM_FILEPAGES", "MM_ANONPAGES", "MM_SHMEMPAGES"};
+  std::vector<int64_t> idx;
+  for (auto* n : names)
+    if (auto v = types.enumerator(n)) idx.push_back(*v);
+  int64_t pages = 0;
+  auto arr = types.array(types.resolve(rss_m.type));
+  if (types.kind(types.resolve(rss_m.type)) == symbols::TypeKind::array && arr) {
+    // 6.2+: struct percpu_counter rss_stat[NR_MM_COUNTERS]: count plus every CPU's delta.
+    uint64_t esize = TRY(types.size_of(arr->first));
+    uint64_t count_off = TRY(k.offset_of("percpu_counter", "count"));
+    uint64_t counters_off = TRY(k.offset_of("percpu_counter", "counters"));
+    // Every present CPU's delta: CPUs stopped at the panic are offline but kept theirs.
+    auto online = TRY(k.cpus_in_mask("cpu_present_mask"));
+    for (int64_t i : idx) {
+      uint64_t pc = rss_addr + static_cast<uint64_t>(i) * esize;
+      int64_t v = TRY(k.read_as<int64_t>(pc + count_off));
+      uint64_t percpu = TRY(k.read_u64(pc + counters_off));
+      if (percpu)
+        for (int cpu : online) v += TRY(k.read_as<int32_t>(percpu + TRY(k.per_cpu_offset(cpu))));
+      pages += v;
+    }
+  } else {
+    // struct mm_rss_stat { atomic_long_t count[NR_MM_COUNTERS]; }, plus each thread's
+    // unsynced task_struct.rss_stat (SPLIT_RSS_COUNTING, before 6.2).
+    uint64_t count_off = TRY(k.offset_of("mm_rss_stat", "count"));
+    for (int64_t i : idx) pages += TRY(k.read_as<int64_t>(rss_addr + count_off + static_cast<uint64_t>(i) * 8));
+    if (auto split = k.offset_of("task_struct", "rss_stat.count")) {
+      auto tt = TRY(task_table(k));
+      for (auto& o : tt->tasks) {
+        if (o.mm != t.mm) continue;
+        for (int64_t i : idx) pages += TRY(k.read_as<int32_t>(o.addr + *split + static_cast<uint64_t>(i) * 4));
+      }
+    }
+  }
+  if (pages < 0) pages = 0;
+  m.rss_kb = static_cast<uint64_t>(pages) * page_kb;
+  uint64_t total_pages = 0;
+  {
+    uint64_t nodes = TRY(k.symbol("node_data"));
+    uint64_t present_off = TRY(k.offset_of("pglist_data", "node_present_pages"));
+    const symbols::Symbol* nd = k.symbols().find("node_data");
+    uint64_t max_nodes = nd && nd->size ? nd->size / 8 : 1;
+    for (uint64_t n = 0; n < max_nodes && n < 1024; ++n) {
+      uint64_t pgdat = TRY(k.read_u64(nodes + n * 8));
+      if (pgdat) total_pages += TRY(k.read_u64(pgdat + present_off));
+    }
+  }
+  if (total_pages) m.pct = static_cast<double>(pages) * 100.0 / static_cast<double>(total_pages);
+  return m;
 }
 
 }  // namespace coroner::kernel

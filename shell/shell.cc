@@ -76,16 +76,26 @@ std::vector<std::string> split_words(const std::string& line) {
   char quote = 0;
   for (size_t i = 0; i < line.size(); ++i) {
     char c = line[i];
+    // Like crash: single quotes stay in the word (`ps 'regex'` needs them), double quotes
+    // group words and go; a backslash escapes a blank or a quote and is kept before anything
+    // else (`ps \123` names a command made of digits).
     if (quote) {
-      if (c == quote) quote = 0;
-      else cur += c;
+      if (c == quote) {
+        quote = 0;
+        if (c == '\'') cur += c;
+      } else {
+        cur += c;
+      }
       continue;
     }
     if (c == '"' || c == '\'') {
       quote = c;
       in_word = true;
+      if (c == '\'') cur += c;
     } else if (c == '\\' && i + 1 < line.size()) {
-      cur += line[++i];
+      char n = line[++i];
+      if (n != ' ' && n != '\t' && n != '"' && n != '\'') cur += c;
+      cur += n;
       in_word = true;
     } else if (c == ' ' || c == '\t') {
       if (in_word) out.push_back(cur), cur.clear(), in_word = false;

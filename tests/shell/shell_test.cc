@@ -8,9 +8,10 @@ using namespace coroner;
 TEST(SplitWords, QuotesAndEscapes) {
   using V = std::vector<std::string>;
   EXPECT_EQ(shell::split_words("sym  -q  foo"), (V{"sym", "-q", "foo"}));
-  EXPECT_EQ(shell::split_words("ps 'a b' \"c d\" e\\ f"), (V{"ps", "a b", "c d", "e f"}));
+  EXPECT_EQ(shell::split_words("ps 'a b' \"c d\" e\\ f"), (V{"ps", "'a b'", "c d", "e f"}));
+  EXPECT_EQ(shell::split_words("ps \\123 'kworker.*'"), (V{"ps", "\\123", "'kworker.*'"}));
   EXPECT_EQ(shell::split_words("   "), V{});
-  EXPECT_EQ(shell::split_words("x ''"), (V{"x", ""}));
+  EXPECT_EQ(shell::split_words("x ''"), (V{"x", "''"}));
 }
 
 TEST(ParseArgs, OptionsFromTheSpec) {

@@ -1,0 +1,56 @@
+#include "commands/support/tasks.h"
+
+#include <regex.h>
+
+#include <charconv>
+
+#include <fmt/format.h>
+
+namespace coroner::commands {
+
+std::string task_header(const kernel::Task& t) {
+  int cpu = t.idle ? t.idle_cpu : t.cpu;
+  return fmt::format("PID: {:<8} TASK: {:x}  CPU: {:<3}  COMMAND: \"{}\"", t.pid, t.addr, cpu, t.comm);
+}
+
+Result<std::vector<const kernel::Task*>> select_tasks(const kernel::TaskTable& tt, const std::string& arg) {
+  std::vector<const kernel::Task*> out;
+  if (arg.size() >= 2 && arg.front() == '\'' && arg.back() == '\'') {
+    std::string rx = arg.substr(1, arg.size() - 2);
+    regex_t re;
+    if (regcomp(&re, rx.c_str(), REG_EXTENDED | REG_NOSUB) != 0)
+      return Error::make(Errc::usage, "invalid regular expression: {}", rx);
+    for (auto& t : tt.tasks)
+      if (regexec(&re, t.comm.c_str(), 0, nullptr, 0) == 0) out.push_back(&t);
+    regfree(&re);
+    return out;
+  }
+  const char* b = arg.data();
+  const char* e = arg.data() + arg.size();
+  bool all_digits = !arg.empty() && arg.find_first_not_of("0123456789") == std::string::npos;
+  if (all_digits) {
+    int64_t pid = 0;
+    auto [p, ec] = std::from_chars(b, e, pid, 10);
+    if (ec == std::errc() && p == e) {
+      for (auto* t : tt.by_pid(static_cast<int32_t>(pid))) out.push_back(t);
+      if (out.empty()) return Error::make(Errc::not_found, "invalid task or pid value: {}", arg);
+      return out;
+    }
+  }
+  std::string_view hex = arg;
+  if (hex.substr(0, 2) == "0x") hex.remove_prefix(2);
+  uint64_t addr = 0;
+  auto [p, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), addr, 16);
+  if (!hex.empty() && ec == std::errc() && p == hex.data() + hex.size() && hex.size() >= 8) {
+    if (const kernel::Task* t = tt.find(addr)) return std::vector<const kernel::Task*>{t};
+    return Error::make(Errc::not_found, "invalid task or pid value: {}", arg);
+  }
+  std::string name = arg;
+  if (!name.empty() && name[0] == '\\') name.erase(0, 1);
+  for (auto& t : tt.tasks)
+    if (t.comm == name) out.push_back(&t);
+  if (out.empty()) return Error::make(Errc::not_found, "invalid task or pid value: {}", arg);
+  return out;
+}
+
+}  // namespace coroner::commands
