@@ -33,6 +33,9 @@ struct WalkStep {
   std::string level;  // "PGD", "P4D", "PUD", "PMD", "PTE"
   uint64_t entry_paddr;
   uint64_t entry;
+  // On the step whose entry maps the page: the page's size (4 KiB, or 2 MiB / 1 GiB for a
+  // huge PMD / PUD); 0 on the steps that point to a next table or map nothing.
+  uint64_t page_size = 0;
 };
 
 class Arch {
@@ -42,11 +45,29 @@ class Arch {
   virtual uint16_t machine() const = 0;
   // Kernel virtual address -> physical address.
   virtual Result<uint64_t> kvtop(uint64_t vaddr) = 0;
-  // Walk the page tables rooted at `root_paddr` (a PGD), recording each step.
+  // Walk the page tables rooted at `root_paddr` (a PGD), recording each step. Fails with
+  // Errc::fault at a non-present entry (the step is recorded), and with an error naming the
+  // level and entry when a table cannot be read or an entry points back to a table above it.
   virtual Result<uint64_t> walk(uint64_t root_paddr, uint64_t vaddr, std::vector<WalkStep>* steps) = 0;
   // Physical address -> direct-map virtual address.
   virtual std::optional<uint64_t> ptov(uint64_t paddr) const = 0;
   virtual uint64_t page_size() const { return 4096; }
+
+  // What crash-compatible tools (`rd`, `vtop`) need beyond kvtop():
+  // Physical address of the kernel's top-level page table (init_top_pgt on x86_64).
+  virtual uint64_t kernel_root() const = 0;
+  // Kernel addresses start here (the direct map's base); lower addresses are user space
+  // when below user_top().
+  virtual bool is_kernel_vaddr(uint64_t vaddr) const = 0;
+  virtual bool is_user_vaddr(uint64_t vaddr) const = 0;
+  // The translation by arithmetic that crash (and the kernel's __pa()) uses for every kernel
+  // address outside the page-table-mapped regions (vmalloc, vmemmap, modules, fixmap...):
+  // the kernel image map and the direct map. nullopt for addresses that need a walk.
+  virtual std::optional<uint64_t> linear_vtop(uint64_t vaddr) const = 0;
+  // Names of the flags set in a page-table entry, '|'-separated, as crash prints them.
+  virtual std::string pte_flags(uint64_t entry) const = 0;
+  // Physical address bits of an entry (the next table, or the page).
+  virtual uint64_t entry_address(uint64_t entry) const = 0;
 };
 
 Result<std::unique_ptr<Arch>> make_arch(uint16_t machine, dumpfmt::Dump& dump, const KernelFacts& facts);
