@@ -134,8 +134,9 @@ for f in "${formats[@]}"; do
   c=$(for _ in $(seq "$runs"); do "$bench" --no-cold --random 1 --runs "$runsf" "${paths[@]}"; done | median_fields)
   awk -v label="$label" -v b="$bytes" -v p="$passes" -v tr="$t_rd" -v tq="$t_q" -v cm="$(field "$c" range_cpu_mbps)" 'BEGIN {
     d = tr - tq; mb = b * p / 1e6
-    printf "| %s | %.1f x %d | %.2f | %s | %.0f | %s |\n", label, b / 1e6, p, d,
-      d > 0.05 ? sprintf("%.0f", mb / d) : "(below noise)", cm, d > 0.05 ? sprintf("%.1fx", cm / (mb / d)) : "-" }'
+    rate = "(below noise)"; ratio = "-"
+    if (d > 0.05) { rate = sprintf("%.0f", mb / d); ratio = sprintf("%.1fx", cm / (mb / d)) }
+    printf "| %s | %.1f x %d | %.2f | %s | %.0f | %s |\n", label, b / 1e6, p, d, rate, cm, ratio }'
 done
 
 # ---- 3. flattened: direct vs makedumpfile -R ------------------------------------------------

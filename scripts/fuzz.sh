@@ -2,7 +2,7 @@
 # Builds the `fuzz` preset (clang, libFuzzer, ASan + UBSan) and runs every libFuzzer target for
 # SECONDS seconds each, starting from its checked-in seed corpus (fuzz/corpus/NAME/, read only:
 # new inputs go to a scratch corpus). Fails when a target crashes, leaks, times out or runs out
-# of memory; the reproducer is kept under fuzz/artifacts/NAME/ (not checked in) and its path
+# of memory; the reproducer is kept under BUILD_DIR/artifacts/NAME/ (build/fuzz by default) and its path
 # printed. To make it a regression test, copy it into fuzz/corpus/NAME/ once the bug is fixed.
 #
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
@@ -29,6 +29,7 @@ mapfile -t all < <(sed -n 's/^coroner_add_fuzzer(\([A-Za-z0-9_]*\) .*/\1/p' fuzz
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 cmake --build "$build" -j "$jobs" --target "${targets[@]/#/fuzz_}"
+build=$(cd "$build" && pwd)
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -39,7 +40,7 @@ summary=()
 for t in "${targets[@]}"; do
   bin="$build/fuzz/fuzz_$t"
   seeds="$repo/fuzz/corpus/$t"
-  art="$repo/fuzz/artifacts/$t"
+  art="$build/artifacts/$t"
   mkdir -p "$art" "$scratch/$t"
   [ -d "$seeds" ] || seeds=""
   log="$scratch/$t.log"
