@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,6 +72,7 @@ struct Session {
   kernel::Kernel& kernel;
   std::string program = "coroner";
   int value_history = 0;  // gdb's $N, numbered as crash's `p` numbers them
+  std::optional<uint64_t> current_task;  // `set`'s context; the panic task when unset
 };
 
 using Handler = std::function<Result<void>(Session&, const Args&, Output&)>;

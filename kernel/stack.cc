@@ -1,0 +1,188 @@
+#include "kernel/stack.h"
+
+#include "symbols/orc.h"
+
+namespace coroner::kernel {
+namespace {
+
+struct OrcCache {
+  std::optional<Result<symbols::OrcTable>> table;
+};
+
+Result<const symbols::OrcTable*> orc(Kernel& k) {
+  auto& c = k.extension<OrcCache>();
+  if (!c.table) c.table = symbols::OrcTable::from_vmlinux(k.vmlinux(), k.types());
+  if (!*c.table) return c.table->error();
+  return &**c.table;
+}
+
+constexpr size_t kMaxFrames = 256;
+
+struct Walker {
+  Kernel& k;
+  const symbols::OrcTable& orc;
+  uint64_t stack_lo, stack_hi;
+
+  bool on_stack(uint64_t a, uint64_t len = 8) const { return a >= stack_lo && a + len <= stack_hi && a + len > a; }
+
+  Result<uint64_t> read(uint64_t a) {
+    if (!on_stack(a)) return Error::make(Errc::out_of_bounds, "stack address {:x} outside the task's stack", a);
+    return k.read_u64(a);
+  }
+
+  // A return address: kernel text right after a call instruction (e8 rel32, or ff /2 in
+  // its register, memory and RIP-relative forms).
+  bool is_return_address(uint64_t a) {
+    auto hit = k.symbols().lookup(a);
+    if (!hit || (hit->symbol->type != 't' && hit->symbol->type != 'T') || a < 7) return false;
+    uint8_t b[7];
+    if (!k.read(a - 7, std::span(b, 7))) return false;
+    if (b[2] == 0xe8) return true;                                   // call rel32
+    if (b[5] == 0xff && (b[6] & 0xf8) == 0xd0) return true;          // call *%reg
+    if ((b[4] & 0xf0) == 0x40 && b[5] == 0xff && (b[6] & 0xf8) == 0xd0) return true;  // REX call *%r8-15
+    if (b[1] == 0xff && (b[2] == 0x15 || (b[2] & 0xf8) == 0x90)) return true;  // call *disp32(%rip|%reg)
+    if (b[4] == 0xff && (b[5] & 0xf8) == 0x50) return true;          // call *disp8(%reg)
+    if (b[0] == 0xff && b[1] == 0x14 && b[2] == 0x25) return true;   // call *abs32
+    return false;
+  }
+
+  Result<std::optional<uint64_t>> scan_for_return(uint64_t sp) {
+    for (uint64_t a = sp; on_stack(a); a += 8)
+      if (is_return_address(TRY(read(a)))) return std::optional<uint64_t>{a};
+    return std::optional<uint64_t>{};
+  }
+
+  // Walk from a frame whose pc was read at `slot` (a return address), with frame pointer bp.
+  Result<Backtrace> walk(uint64_t slot, uint64_t pc, uint64_t bp, FrameSource first) {
+    Backtrace bt;
+    bt.frames.push_back({slot, pc, first, std::nullopt});
+    uint64_t sp = slot + 8;
+    bool signal = false;  // pc is an interrupted instruction, not a return address
+    uint64_t reloc = k.kaslr_offset();
+    while (bt.frames.size() < kMaxFrames) {
+      auto e = orc.lookup(pc - reloc - (signal ? 0 : 1));
+      if (!e) {
+        bt.stopped = fmt::format("no ORC data for {:x}", pc);
+        return bt;
+      }
+      if (e->type == symbols::OrcType::end_of_stack) return bt;
+      if (e->type == symbols::OrcType::undefined) {
+        // objtool could not describe this code (inline asm, a noreturn call): find the
+        // caller's return address by scanning up the stack, as crash does everywhere.
+        auto next = TRY(scan_for_return(sp));
+        if (!next) {
+          bt.stopped = fmt::format("ORC data undefined at {:x} and no return address above {:x}", pc, sp);
+          return bt;
+        }
+        pc = TRY(read(*next));
+        sp = *next + 8;
+        signal = false;
+        bt.frames.push_back({*next, pc, FrameSource::scan, std::nullopt});
+        continue;
+      }
+      uint64_t cfa;
+      switch (e->sp_reg) {
+        case symbols::OrcReg::sp: cfa = sp + static_cast<uint64_t>(static_cast<int64_t>(e->sp_offset)); break;
+        case symbols::OrcReg::bp: cfa = bp + static_cast<uint64_t>(static_cast<int64_t>(e->sp_offset)); break;
+        case symbols::OrcReg::sp_indirect: cfa = TRY(read(sp)) + static_cast<uint64_t>(static_cast<int64_t>(e->sp_offset)); break;
+        case symbols::OrcReg::bp_indirect: cfa = TRY(read(bp + static_cast<uint64_t>(static_cast<int64_t>(e->sp_offset)))); break;
+        default:
+          bt.stopped = fmt::format("ORC at {:x} needs register {} not saved on the stack", pc, static_cast<int>(e->sp_reg));
+          return bt;
+      }
+      if (e->type == symbols::OrcType::call) {
+        uint64_t next_slot = cfa - 8;
+        if (next_slot < sp - 8 || !on_stack(next_slot)) {
+          if (next_slot == stack_hi - 8 || cfa == stack_hi) return bt;
+          bt.stopped = fmt::format("stack pointer {:x} does not move up or leaves the stack", next_slot);
+          return bt;
+        }
+        switch (e->bp_reg) {
+          case symbols::OrcReg::prev_sp: bp = TRY(read(cfa + static_cast<uint64_t>(static_cast<int64_t>(e->bp_offset)))); break;
+          case symbols::OrcReg::bp: bp = TRY(read(bp + static_cast<uint64_t>(static_cast<int64_t>(e->bp_offset)))); break;
+          default: break;
+        }
+        pc = TRY(read(next_slot));
+        if (!pc) return bt;
+        sp = cfa;
+        signal = false;
+        bt.frames.push_back({next_slot, pc, FrameSource::orc, std::nullopt});
+        continue;
+      }
+      // An entry or exception frame: full pt_regs at cfa, or just the IRET frame.
+      uint64_t ip_off = TRY(k.offset_of("pt_regs", "ip"));
+      uint64_t regs_addr = e->type == symbols::OrcType::regs ? cfa : cfa - ip_off;
+      if (!on_stack(regs_addr + ip_off, 40)) {
+        bt.stopped = fmt::format("exception frame at {:x} outside the task's stack", regs_addr);
+        return bt;
+      }
+      PtRegs r = TRY(read_pt_regs(k, regs_addr));
+      bt.frames.back().exception = r;
+      if (r.user_mode()) return bt;
+      bt.stopped = "kernel-mode exception frames are not followed yet";
+      return bt;
+    }
+    bt.stopped = fmt::format("more than {} frames", kMaxFrames);
+    return bt;
+  }
+};
+
+// THREAD_SIZE: the init task's stack as the kernel's linker script lays it out
+// (init_stack .. __end_init_stack, called __end_init_task before 6.2), else union thread_union.
+Result<uint64_t> thread_size(Kernel& k) {
+  auto lo = k.symbols().address_of("init_stack");
+  auto hi = k.symbols().address_of("__end_init_stack");
+  if (!hi) hi = k.symbols().address_of("__end_init_task");
+  if (lo && hi && *hi > *lo) return *hi - *lo;
+  return k.types().size_of_name("thread_union");
+}
+
+Result<std::pair<uint64_t, uint64_t>> stack_bounds(Kernel& k, const Task& t) {
+  uint64_t size = TRY(thread_size(k));
+  if (!t.stack || size == 0 || size > (1u << 20))
+    return Error::make(Errc::bad_data, "task {:x}: no usable kernel stack ({:x}, size {:#x})", t.addr, t.stack, size);
+  return std::pair{t.stack, t.stack + size};
+}
+
+}  // namespace
+
+Result<std::pair<uint64_t, uint64_t>> task_stack(Kernel& k, const Task& t) { return stack_bounds(k, t); }
+
+Result<PtRegs> read_pt_regs(Kernel& k, uint64_t addr) {
+  PtRegs r;
+  r.addr = addr;
+  auto get = [&](const char* m) -> Result<uint64_t> { return k.member<uint64_t>(addr, "pt_regs", m); };
+  r.r15 = TRY(get("r15")); r.r14 = TRY(get("r14")); r.r13 = TRY(get("r13")); r.r12 = TRY(get("r12"));
+  r.bp = TRY(get("bp")); r.bx = TRY(get("bx")); r.r11 = TRY(get("r11")); r.r10 = TRY(get("r10"));
+  r.r9 = TRY(get("r9")); r.r8 = TRY(get("r8")); r.ax = TRY(get("ax")); r.cx = TRY(get("cx"));
+  r.dx = TRY(get("dx")); r.si = TRY(get("si")); r.di = TRY(get("di")); r.orig_ax = TRY(get("orig_ax"));
+  r.ip = TRY(get("ip")); r.cs = TRY(get("cs")); r.flags = TRY(get("flags")); r.sp = TRY(get("sp"));
+  r.ss = TRY(get("ss"));
+  return r;
+}
+
+Result<Backtrace> unwind_from_slot(Kernel& k, const Task& t, uint64_t slot, uint64_t bp) {
+  auto [lo, hi] = TRY(stack_bounds(k, t));
+  const symbols::OrcTable* table = TRY(orc(k));
+  if (table->empty()) return Error::make(Errc::unsupported, "vmlinux has no ORC unwind data (.orc_unwind)");
+  Walker w{k, *table, lo, hi};
+  uint64_t pc = TRY(w.read(slot));
+  return w.walk(slot, pc, bp, FrameSource::registers);
+}
+
+Result<Backtrace> unwind_task(Kernel& k, const Task& t) {
+  auto [lo, hi] = TRY(stack_bounds(k, t));
+  const symbols::OrcTable* table = TRY(orc(k));
+  if (table->empty()) return Error::make(Errc::unsupported, "vmlinux has no ORC unwind data (.orc_unwind)");
+  Walker w{k, *table, lo, hi};
+  // switch_to() left an inactive_task_frame at thread.sp; its ret_addr returns into
+  // __schedule (or ret_from_fork for a task that never ran).
+  uint64_t ret_off = TRY(k.offset_of("inactive_task_frame", "ret_addr"));
+  uint64_t bp_off = TRY(k.offset_of("inactive_task_frame", "bp"));
+  uint64_t slot = t.thread_sp + ret_off;
+  uint64_t pc = TRY(w.read(slot));
+  uint64_t bp = TRY(w.read(t.thread_sp + bp_off));
+  return w.walk(slot, pc, bp, FrameSource::saved_context);
+}
+
+}  // namespace coroner::kernel

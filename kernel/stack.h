@@ -1,0 +1,51 @@
+// Kernel stack unwinding on x86_64: the kernel's own ORC data first, each frame knowing how
+// it was found; bounded (frame cap, the stack pointer must move up, reads stay on the
+// task's stacks) so a corrupt stack ends with a note instead of a hang.
+//
+//   auto bt = TRY(unwind_task(k, task, table));
+//   for (auto& f : bt.frames) fmt::print("{:x} {:x}\n", f.slot, f.pc);
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kernel/kernel.h"
+#include "kernel/tasks.h"
+
+namespace coroner::kernel {
+
+// struct pt_regs, in the kernel's member order (r15 ... ss), read through the type layer.
+struct PtRegs {
+  uint64_t addr = 0;  // where it lies on the stack
+  uint64_t r15, r14, r13, r12, bp, bx, r11, r10, r9, r8, ax, cx, dx, si, di, orig_ax, ip, cs, flags, sp, ss;
+  bool user_mode() const { return (cs & 3) != 0; }
+};
+
+// How a frame was found: the saved switch frame, ORC, the registers' starting point, or a
+// stack scan for a return address where ORC had nothing.
+enum class FrameSource { saved_context, orc, registers, scan };
+
+struct StackFrame {
+  uint64_t slot = 0;  // the stack address the frame's pc was read from (crash's [ADDR])
+  uint64_t pc = 0;
+  FrameSource how = FrameSource::orc;
+  std::optional<PtRegs> exception;  // an exception or entry frame found above this frame
+};
+
+struct Backtrace {
+  std::vector<StackFrame> frames;
+  std::string stopped;  // why the walk ended early (empty when it reached the stack's end)
+};
+
+// A task switched out: from thread.sp's inactive_task_frame.
+Result<Backtrace> unwind_task(Kernel& k, const Task& t);
+// From a return-address slot on the task's stack (crash's starting frame for active tasks).
+Result<Backtrace> unwind_from_slot(Kernel& k, const Task& t, uint64_t slot, uint64_t bp);
+Result<PtRegs> read_pt_regs(Kernel& k, uint64_t addr);
+// The task's kernel stack, [low, high).
+Result<std::pair<uint64_t, uint64_t>> task_stack(Kernel& k, const Task& t);
+
+}  // namespace coroner::kernel
