@@ -1,0 +1,144 @@
+// Loaded kernel modules: the `modules` list, each module's memory and its symbols from its own
+// kallsyms in the dump, and one address-to-symbol lookup covering the vmlinux and modules.
+//
+//   const ModuleTable* mods = TRY(modules(k));            // read once per Kernel, then cached
+//   for (const Module& m : mods->modules()) fmt::print("{} {:x} {}\n", m.name, m.base, m.size);
+//   if (auto s = symbol_at(k, addr)) fmt::print("{}+{} [{}]\n", s->name, s->offset, s->module);
+//
+// Layouts (chosen by what the type layer says exists, never by version number):
+//   - 6.4+ ("module: replace module_layout with module_memory"):
+//     `struct module_memory mem[MOD_MEM_NUM_TYPES]`, one region per `enum mod_mem_type`;
+//   - 4.5-6.3 ("module: use a structure to encapsulate layout"): `core_layout`, `init_layout`;
+//   - older: `module_core`/`core_size`, `module_init`/`init_size`.
+// Symbols come as crash 9 reads them: the exported symbols (`syms`, `gpl_syms`) first, then
+// the module's kallsyms copy (`core_kallsyms` where struct module has it, else `symtab`/`strtab`), whose ELF
+// `st_info` gives the type letter (local function 't', global function 'T', anything else '?').
+//
+// Caching: `modules(k)` keeps one table per Kernel object in a process-wide map keyed by the
+// Kernel's address, checked against the `modules` list head on every call so a new Kernel
+// at a reused address does not see a stale table. The table lives until the process ends.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+
+namespace coroner::kernel {
+
+class Kernel;
+
+// One memory region of a module.
+struct ModuleRegion {
+  // crash's label: "" for the core and "INIT" for init memory (before 6.4); the
+  // `enum mod_mem_type` name without "MOD_" ("TEXT", "DATA", "RODATA", ...) from 6.4.
+  std::string label;
+  uint64_t base = 0;
+  uint64_t size = 0;
+  // Where crash puts the "MODULE ... END" line: base + size before 6.4, base + size - 1 after.
+  uint64_t end_marker = 0;
+  // A symbol exactly at base + size still belongs to the region (crash's check before 6.4).
+  bool end_inclusive = false;
+  bool holds(uint64_t addr) const { return addr >= base && (addr < base + size || (end_inclusive && addr == base + size)); }
+};
+
+struct ModuleSymbol {
+  std::string name;
+  uint64_t value = 0;
+  char type = '?';  // 't', 'T' or '?' as crash shows module symbols
+};
+
+struct Module {
+  uint64_t address = 0;  // the struct module
+  std::string name;
+  uint64_t base = 0;  // core base (before 6.4) or mem[MOD_TEXT].base
+  uint64_t size = 0;  // core size (before 6.4) or the sum of every mem[] region
+  std::vector<ModuleRegion> regions;                  // non-empty regions, in crash's order
+  std::vector<std::pair<uint64_t, uint64_t>> text;    // [start, end) ranges of module text
+  std::vector<ModuleSymbol> symbols;                  // by address; ties keep crash's order
+  bool has_kallsyms = false;                          // symbols came from the module's kallsyms
+  std::string symbols_error;                          // why symbols could not be read, or ""
+
+  bool contains(uint64_t addr) const;
+  bool in_text(uint64_t addr) const;
+  // The region a symbol at `addr` is listed under (`sym -m`), or nullptr.
+  const ModuleRegion* region_of(uint64_t addr) const;
+};
+
+class ModuleTable {
+ public:
+  // Walks the kernel's `modules` list. Fails only when the list itself cannot be walked; a
+  // module whose symbols are unreadable is kept with `symbols_error` set.
+  static Result<ModuleTable> load(Kernel& k);
+
+  const std::vector<Module>& modules() const { return modules_; }  // by base address
+  // True on 6.4+ kernels (module_memory regions; crash's `mod` header says TEXT_BASE).
+  bool memory_regions() const { return memory_regions_; }
+  const Module* find(std::string_view name) const;
+  const Module* containing(uint64_t addr) const;
+
+ private:
+  std::vector<Module> modules_;
+  bool memory_regions_ = false;
+};
+
+// The module table of `k`, read on first use and cached (see the header comment).
+Result<const ModuleTable*> modules(Kernel& k);
+
+// A symbol for an address, in the vmlinux (inside [_text, _end)) or in a module.
+struct SymbolAt {
+  std::string_view name;
+  uint64_t offset = 0;          // addr - symbol address
+  uint64_t symbol_address = 0;
+  char type = '?';
+  std::string_view module;      // empty for the vmlinux
+};
+// For `rd -s`, `dis`, `bt`: the symbol containing or preceding `addr`; nullopt when `addr` is
+// in neither the kernel image nor a module (or the module list cannot be read).
+std::optional<SymbolAt> symbol_at(Kernel& k, uint64_t addr);
+
+// --- The parts below work on plain bytes, so tests can feed them synthesized memory. ---
+
+// Module memory copied out of the dump: one byte image per region.
+struct MemoryImage {
+  struct Piece {
+    uint64_t base;
+    std::vector<uint8_t> bytes;
+  };
+  std::vector<Piece> pieces;
+  // `len` bytes at `addr`, or an empty span when they are not all inside one piece.
+  std::span<const uint8_t> at(uint64_t addr, uint64_t len) const;
+  // The NUL-terminated string at `addr` (bounded by its piece), or nullopt.
+  std::optional<std::string_view> cstring(uint64_t addr) const;
+};
+
+struct ExportedSymbol {
+  std::string name;
+  uint64_t value;
+};
+
+struct KallsymsTable {
+  uint64_t symtab = 0;      // address of Elf64_Sym[num]
+  uint64_t num = 0;
+  uint64_t strtab = 0;
+};
+
+// crash's module symbol list: exported symbols in the module's regions (type '?'), then
+// each kallsyms entry in a region with a name (the same name and value as an exported one
+// just gives that one its type), names cut at ".isra.", ".part.", ".llvm."; sorted by address,
+// ties in that order. Fails naming the module and address when symtab/strtab lie outside
+// the module's memory.
+Result<std::vector<ModuleSymbol>> build_module_symbols(std::string_view module_name,
+                                                       const std::vector<ModuleRegion>& regions,
+                                                       const MemoryImage& image,
+                                                       const std::vector<ExportedSymbol>& exported,
+                                                       const KallsymsTable& kallsyms);
+
+// crash's type letter for a module ELF symbol's st_info.
+char module_symbol_type(uint8_t st_info);
+
+}  // namespace coroner::kernel
