@@ -68,6 +68,7 @@ class Arch {
   virtual std::string pte_flags(uint64_t entry) const = 0;
   // Physical address bits of an entry (the next table, or the page).
   virtual uint64_t entry_address(uint64_t entry) const = 0;
+  virtual bool entry_present(uint64_t entry) const = 0;
 };
 
 Result<std::unique_ptr<Arch>> make_arch(uint16_t machine, dumpfmt::Dump& dump, const KernelFacts& facts);

@@ -145,6 +145,7 @@ class X86_64 final : public Arch {
   }
 
   uint64_t entry_address(uint64_t entry) const override { return entry & kAddrMask; }
+  bool entry_present(uint64_t entry) const override { return entry & kPresent; }
 
  private:
   dumpfmt::Dump& dump_;

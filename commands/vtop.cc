@@ -1,0 +1,221 @@
+// vtop: translate a kernel virtual address as crash 9 shows it: the physical address, each
+// page-table entry on the way (PGD, P4D, PUD, PMD, PTE with the entry's address and value),
+// the mapping entry's flags, and the struct page of the physical page (its mapping, index,
+// reference count and flags named from the kernel's own pageflag_names table).
+// ptov: a physical address's direct-map virtual address.
+#include <charconv>
+#include <set>
+
+#include "commands/builtin.h"
+#include "kernel/kernel.h"
+
+namespace coroner::commands {
+namespace {
+
+std::optional<uint64_t> parse_hex(std::string_view s) {
+  if (s.substr(0, 2) == "0x" || s.substr(0, 2) == "0X") s.remove_prefix(2);
+  if (s.empty() || s.size() > 16) return std::nullopt;
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, 16);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// crash's mkstring(CENTER|LJUST or CENTER|RJUST): `s` centred in `width`, the odd space on
+// the right (ljust) or the left (rjust).
+std::string center(std::string_view s, size_t width, bool rjust) {
+  if (s.size() >= width) return std::string(s);
+  size_t extra = width - s.size();
+  size_t left = extra / 2 + ((extra % 2) && rjust ? 1 : 0);
+  return std::string(left, ' ') + std::string(s) + std::string(extra - left, ' ');
+}
+
+// crash's translate_pte(): a "PTE PHYSICAL FLAGS" table of one entry.
+void print_pte(kernel::Kernel& k, uint64_t pte, Output& out) {
+  std::string pte_s = fmt::format("{:x}", pte);
+  std::string phys_s = fmt::format("{:x}", k.arch().entry_address(pte));
+  size_t len1 = std::max<size_t>(pte_s.size(), 3), len2 = std::max<size_t>(phys_s.size(), 8);
+  std::string flags = pte ? k.arch().pte_flags(pte) : "no mapping";
+  out.print("{}  {}  FLAGS\n{}  {}  ({})\n", center("PTE", len1, false), center("PHYSICAL", len2, false),
+            center(pte_s, len1, true), center(phys_s, len2, true), flags);
+}
+
+// The kernel's names of page flags (mm/debug.c pageflag_names, {mask, name} pairs ending
+// with a zero mask since 4.6), as crash reads them.
+struct PageFlagName {
+  uint64_t mask;
+  std::string name;
+};
+Result<std::vector<PageFlagName>> page_flag_names(kernel::Kernel& k) {
+  uint64_t table = TRY(k.symbol("pageflag_names"));
+  uint64_t entry_size = TRY(k.types().size_of_name("trace_print_flags"));
+  uint64_t mask_off = TRY(k.offset_of("trace_print_flags", "mask"));
+  uint64_t name_off = TRY(k.offset_of("trace_print_flags", "name"));
+  std::vector<PageFlagName> names;
+  for (int i = 0; i < 128; ++i) {  // the kernel has fewer than 64 page flags
+    uint64_t e = table + i * entry_size;
+    uint64_t mask = TRY(k.read_u64(e + mask_off));
+    uint64_t name = TRY(k.read_u64(e + name_off));
+    if (!name) return names;  // {0, NULL} (4.6+) or {-1, NULL} (before) ends the table
+    names.push_back({mask, TRY(k.read_cstring(name, 64))});
+  }
+  return Error::make(Errc::bad_data, "pageflag_names at {:#x}: no end marker in 128 entries", table);
+}
+
+// crash prints the struct page header once: its HEADER_PRINTED flag outlives the command and
+// is cleared only when a command fails (crash's restart after an error). Per Kernel here, and
+// cleared when vtop fails.
+std::set<const kernel::Kernel*>& header_printed() {
+  static std::set<const kernel::Kernel*> printed;
+  return printed;
+}
+
+// dump_mem_map() for one physical page: the struct page in the vmemmap (sparsemem-vmemmap,
+// the only x86_64 memory model since 4.x).
+Result<void> print_page(kernel::Kernel& k, uint64_t paddr, Output& out) {
+  uint64_t vmemmap = TRY(k.read_u64(TRY(k.symbol("vmemmap_base"))));
+  uint64_t page_size = TRY(k.types().size_of_name("page"));
+  uint64_t phys = paddr & ~(k.arch().page_size() - 1);
+  uint64_t page = vmemmap + (phys / k.arch().page_size()) * page_size;
+  uint64_t flags = TRY(k.member_uint(page, "page", "flags"));
+  uint64_t mapping = TRY(k.member<uint64_t>(page, "page", "mapping"));
+  uint64_t index = TRY(k.member<uint64_t>(page, "page", "index"));
+  uint32_t count = TRY(k.member<uint32_t>(page, "page", "_refcount"));
+  std::string names = fmt::format("{:x}", flags);
+  if (flags) {
+    bool first = true;
+    for (const auto& f : TRY(page_flag_names(k)))
+      if (flags & f.mask) {
+        names += (first ? " " : ",") + f.name;
+        first = false;
+      }
+  }
+  if (header_printed().insert(&k).second)
+    out.print("{} {} {} {}CNT FLAGS\n", center("PAGE", 16, false), "PHYSICAL", center("MAPPING", 16, true),
+              center("INDEX", 8, true));
+  out.print("{:<16x} {:>8x} {:>16x} {:>8x} {:>2} {}\n", page, phys, mapping, index, static_cast<int32_t>(count), names);
+  return ok();
+}
+
+Result<void> vtop_kernel(Session& s, uint64_t vaddr, Output& out) {
+  kernel::Kernel& k = s.kernel;
+  arch::Arch& a = k.arch();
+  out.print("{:<16}  {:<16}\n", "VIRTUAL", "PHYSICAL");
+  std::vector<arch::WalkStep> steps;
+  auto walked = a.walk(a.kernel_root(), vaddr, &steps);
+  // crash translates the kernel image and the direct map by arithmetic, the rest by the walk.
+  std::optional<uint64_t> paddr = a.linear_vtop(vaddr);
+  if (!paddr && walked) paddr = *walked;
+  if (paddr)
+    out.print("{:<16x}  {:<16x}\n\n", vaddr, *paddr);
+  else
+    out.print("{:<16x}  (not mapped)\n\n", vaddr);
+
+  if (!walked && steps.empty()) return walked.error();  // the top-level table is unreadable
+  out.print("PGD DIRECTORY: {:x}\n", TRY(k.symbol(k.symbols().find("init_top_pgt") ? "init_top_pgt" : "init_level4_pgt")));
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const auto& st = steps[i];
+    if (i == 0)
+      out.print("PAGE DIRECTORY: {:x}\n", st.entry);
+    else
+      out.print("   {}: {:x} => {:x}\n", st.level, st.entry_paddr, st.entry);
+  }
+  if (walked) {
+    const auto& leaf = steps.back();
+    uint64_t base = a.entry_address(leaf.entry) & ~(leaf.page_size - 1);
+    if (leaf.page_size == (1ull << 30))
+      out.print("  PAGE: {:x}  (1GB)\n\n", base);
+    else if (leaf.page_size == (2ull << 20))
+      out.print("  PAGE: {:x}  (2MB)\n\n", base);
+    else
+      out.print("  PAGE: {:x}\n\n", base);
+    print_pte(k, leaf.entry, out);
+  } else if (steps.empty() || a.entry_present(steps.back().entry)) {
+    out.write("\n");
+    return walked.error();  // a table could not be read, or the tables loop
+  } else if (steps.back().level == "PTE" && steps.back().entry) {
+    out.write("\n");  // a PTE that is not present but not empty (swapped, PROT_NONE)
+    print_pte(k, steps.back().entry, out);
+  }
+  out.write("\n");
+
+  // The struct page, for memory the kernel manages (below high_memory).
+  if (paddr) {
+    uint64_t high_memory = TRY(k.read_u64(TRY(k.symbol("high_memory"))));
+    auto high = a.linear_vtop(high_memory);
+    if (high && *paddr < *high) TRY(print_page(k, *paddr, out));
+  }
+  return ok();
+}
+
+Result<void> vtop_addresses(Session& s, const Args& args, Output& out) {
+  auto usage = [&]() -> Result<void> {
+    out.print("Usage:\n  vtop [-c [pid | taskp]] [-u|-k] address ...\nEnter \"help vtop\" for details.\n");
+    return Error{Errc::usage, "", std::nullopt};
+  };
+  if (args.positional.empty()) return usage();
+  if (args.has('u') && args.has('k')) return Error::make(Errc::usage, "-u and -k options are mutually exclusive");
+  if (args.has('c')) return Error::make(Errc::unsupported, "-c (another task's page tables) is not supported yet");
+  kernel::Kernel& k = s.kernel;
+  bool others = false;
+  for (const std::string& w : args.positional) {
+    auto v = parse_hex(w);
+    if (!v) return Error::make(Errc::usage, "invalid input: \"{}\"", w);
+    if (others) out.write("\n");
+    others = true;
+    bool user = args.has('u') || (!args.has('k') && k.arch().is_user_vaddr(*v));
+    if (!user && !args.has('k') && !k.arch().is_kernel_vaddr(*v))
+      return Error::make(Errc::usage, "ambiguous address: {:x}  (requires -u or -k)", *v);
+    if (user) return Error::make(Errc::unsupported, "user virtual addresses are not supported yet: {:x}", *v);
+    TRY(vtop_kernel(s, *v, out));
+  }
+  return ok();
+}
+
+Result<void> run_vtop(Session& s, const Args& args, Output& out) {
+  auto r = vtop_addresses(s, args, out);
+  if (!r) header_printed().erase(&s.kernel);
+  return r;
+}
+
+Result<void> run_ptov(Session& s, const Args& args, Output& out) {
+  if (args.positional.empty()) {
+    out.print("Usage:\n  ptov [address | offset:cpuspec]\nEnter \"help ptov\" for details.\n");
+    return Error{Errc::usage, "", std::nullopt};
+  }
+  bool others = false;
+  for (const std::string& w : args.positional) {
+    if (w.find(':') != std::string::npos)
+      return Error::make(Errc::unsupported, "per-cpu offsets (offset:cpuspec) are not supported yet: {}", w);
+    auto p = parse_hex(w);
+    if (!p) return Error::make(Errc::usage, "invalid input: \"{}\"", w);
+    auto v = s.kernel.arch().ptov(*p);
+    if (!v) return Error::make(Errc::unsupported, "no direct map known: cannot translate {:x}", *p);
+    out.print("{}{:<16}  {:<16}\n{:<16x}  {:<16x}\n", others ? "\n" : "", "VIRTUAL", "PHYSICAL", *v, *p);
+    others = true;
+  }
+  return ok();
+}
+
+}  // namespace
+
+std::vector<Command> vtop_commands() {
+  return {Command{CommandSpec{"vtop",
+                              {},
+                              "virtual to physical",
+                              "[-c [pid | taskp]] [-u|-k] address ...",
+                              {{'u', false, "user virtual address (not supported yet)"},
+                               {'k', false, "kernel virtual address"},
+                               {'c', true, "translate with a task's page tables (not supported yet)"}},
+                              {"vtop ffffffffff600000", "vtop fffffe0000000000"}},
+                  run_vtop},
+          Command{CommandSpec{"ptov",
+                              {},
+                              "physical to virtual",
+                              "[address | offset:cpuspec]",
+                              {},
+                              {"ptov 1000", "ptov 1000 2000"}},
+                  run_ptov}};
+}
+
+}  // namespace coroner::commands
