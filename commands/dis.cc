@@ -1,0 +1,318 @@
+// dis: disassemble kernel text as crash 9 prints it (gdb's AT&T text, crash's symbol labels).
+// The bytes come from the dump, not the vmlinux: alternatives, static calls, jump labels and
+// ftrace rewrite kernel text at run time, and crash shows what ran.
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <deque>
+
+#include "commands/builtin.h"
+#include "commands/support/disasm.h"
+#include "commands/support/gdb_symbolizer.h"
+#include "kernel/kernel.h"
+
+namespace coroner::commands {
+namespace {
+
+// Whole functions are bounded: no kernel function comes near this.
+constexpr uint64_t kMaxFunctionBytes = 1u << 20;
+// Instructions one `dis ADDR COUNT` may print.
+constexpr uint64_t kMaxCount = 1u << 20;
+
+std::optional<uint64_t> parse_number(std::string_view s, int base) {
+  if (s.substr(0, 2) == "0x" || s.substr(0, 2) == "0X") {
+    s.remove_prefix(2);
+    base = 16;
+  }
+  if (s.empty()) return std::nullopt;
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+bool is_text(const symbols::Symbol& s) { return s.type == 't' || s.type == 'T' || s.type == 'W' || s.type == 'w'; }
+
+// crash's symbol for an address: the last of equal-address aliases inside a symbol, the first
+// when the address is the symbol's own (crash shows `<__memcpy>` then `<memcpy+5>`).
+struct SymbolAt {
+  const symbols::Symbol* symbol;
+  uint64_t offset;
+};
+
+std::optional<SymbolAt> symbol_at(const symbols::SymbolTable& st, uint64_t addr) {
+  auto hit = st.lookup(addr);
+  if (!hit) return std::nullopt;
+  const symbols::Symbol* s = hit->symbol;
+  if (hit->offset == 0) {
+    const symbols::Symbol* first = st.all().data();
+    for (const symbols::Symbol* p = s; p != first;) {
+      --p;
+      if (p->link_addr != s->link_addr) break;
+      if (!p->relocatable || p->type == 'A' || p->type == 'a') continue;
+      s = p;
+    }
+  }
+  return SymbolAt{s, hit->offset};
+}
+
+// crash's name for a symbol: compiler clone suffixes (.isra.N, .part.N, .llvm.N) dropped.
+std::string_view crash_name(std::string_view name) {
+  for (std::string_view s : {".isra.", ".part.", ".llvm."})
+    if (size_t p = name.find(s); p != std::string_view::npos) return name.substr(0, p);
+  return name;
+}
+
+std::string symstr(const SymbolAt& at, bool hex_offsets) {
+  std::string_view name = crash_name(at.symbol->name);
+  if (at.offset == 0) return std::string(name);
+  return hex_offsets ? fmt::format("{}+{:#x}", name, at.offset) : fmt::format("{}+{}", name, at.offset);
+}
+
+// A symbol by crash's name: the vmlinux's own name, else a clone named without its suffix.
+const symbols::Symbol* find_symbol(const symbols::SymbolTable& st, std::string_view name) {
+  if (const symbols::Symbol* s = st.find(name)) return s;
+  if (name.empty() || name.find('.') != std::string_view::npos) return nullptr;
+  for (const auto& s : st.all())
+    if (s.name.size() > name.size() && s.name.substr(0, name.size()) == name && crash_name(s.name) == name) return &s;
+  return nullptr;
+}
+
+struct Target {
+  uint64_t address;
+  bool bare_text_symbol;  // a text symbol named without offset: the whole function by default
+};
+
+struct Context {
+  kernel::Kernel& k;
+  Output& out;
+  std::string command;  // "dis"
+};
+
+// ADDR | SYMBOL | SYMBOL+OFF | (EXPRESSION): offsets after a symbol are decimal unless 0x,
+// bare numbers are hexadecimal, as crash reads them.
+Result<Target> resolve(Context& c, const std::string& arg) {
+  const auto& st = c.k.symbols();
+  std::string expr = arg;
+  if (expr.size() >= 2 && expr.front() == '(' && expr.back() == ')') expr = expr.substr(1, expr.size() - 2);
+  std::string_view e = expr;
+  uint64_t value = 0;
+  bool first = true, any_symbol = false, bare = true;
+  const symbols::Symbol* named = nullptr;
+  char sign = '+';
+  while (!e.empty()) {
+    while (!e.empty() && e.front() == ' ') e.remove_prefix(1);
+    size_t cut = e.find_first_of("+-", 1);
+    std::string term(e.substr(0, cut));
+    while (!term.empty() && term.back() == ' ') term.pop_back();
+    e.remove_prefix(cut == std::string_view::npos ? e.size() : cut);
+    uint64_t v = 0;
+    if (first) {
+      // crash refuses a name shared by several text symbols (static functions in two files).
+      auto all = st.find_all(term);
+      std::vector<const symbols::Symbol*> text;
+      for (auto* s : all)
+        if (is_text(*s)) text.push_back(s);
+      if (text.size() > 1) {
+        c.out.print("{}: {}: duplicate text symbols found:\n", c.command, term);
+        for (auto* s : text) {
+          std::string line = fmt::format("{:x} ({}) {}", st.address(*s), s->type, crash_name(s->name));
+          if (auto loc = c.k.source_lines().lookup(s->link_addr)) line += fmt::format(" {}: {}", loc->file, loc->line);
+          c.out.print("{}\n", line);
+        }
+        return Error{Errc::usage, "", std::nullopt};
+      }
+    }
+    if (const symbols::Symbol* s = find_symbol(st, term)) {
+      v = st.address(*s);
+      any_symbol = true;
+      if (first) named = s;
+      else bare = false;
+    } else {
+      bool has_hex_letters = std::any_of(term.begin(), term.end(), [](char ch) { return std::isalpha(static_cast<unsigned char>(ch)) && ch != 'x' && ch != 'X'; });
+      auto n = parse_number(term, (first || has_hex_letters || !any_symbol) ? 16 : 10);
+      if (!n) {
+        if (first && cut == std::string_view::npos) {
+          // Like crash: the symbols whose names contain the name, as alternatives.
+          c.out.print("symbol not found: {}\npossible alternatives:\n", term);
+          bool found = false;
+          for (const auto& sym : st.all())
+            if (crash_name(sym.name).find(term) != std::string_view::npos) {
+              c.out.print("  {:x} ({}) {}\n", st.address(sym), sym.type, crash_name(sym.name));
+              found = true;
+            }
+          if (!found) c.out.print("  (none found)\n");
+          return Error{Errc::not_found, "", std::nullopt};
+        }
+        return Error::make(Errc::usage, "invalid expression: {}", arg);
+      }
+      v = *n;
+      bare = false;
+    }
+    value = sign == '+' ? value + v : value - v;
+    first = false;
+    if (!e.empty()) {
+      sign = e.front();
+      e.remove_prefix(1);
+    }
+  }
+  if (first) return Error::make(Errc::usage, "no address given");
+  // SYMBOL+OFF must stay inside SYMBOL, as crash checks.
+  if (named && !bare) {
+    auto at = symbol_at(st, value);
+    if (at && at->symbol->link_addr != named->link_addr && at->symbol->name != named->name)
+      return Error::make(Errc::usage, "invalid expression: {} evaluates to: {}+{:x}", arg, crash_name(at->symbol->name), at->offset);
+  }
+  return Target{value, named && bare && is_text(*named)};
+}
+
+// The function containing an address: [start, end) from its symbol's size (or the next symbol).
+struct Function {
+  uint64_t start;
+  uint64_t end;
+};
+
+Result<Function> function_of(kernel::Kernel& k, uint64_t addr) {
+  const auto& st = k.symbols();
+  auto at = symbol_at(st, addr);
+  if (!at) return Error::make(Errc::not_found, "no kernel symbol contains {:#x}", addr);
+  uint64_t start = st.address(*at->symbol);
+  uint64_t size = at->symbol->size;
+  if (size == 0) {
+    const symbols::Symbol* last = st.all().data() + st.all().size();
+    for (const symbols::Symbol* p = at->symbol + 1; p < last; ++p)
+      if (p->link_addr > at->symbol->link_addr && p->relocatable) {
+        size = p->link_addr - at->symbol->link_addr;
+        break;
+      }
+  }
+  if (size == 0 || size > kMaxFunctionBytes)
+    return Error::make(Errc::bad_data, "{}: cannot tell where the function at {:#x} ends", at->symbol->name, start);
+  return Function{start, start + size};
+}
+
+class Printer {
+ public:
+  Printer(kernel::Kernel& k, Output& out, const disasm::X86Disassembler& d, bool lines, bool hex_offsets)
+      : k_(k), out_(out), d_(d), gdb_(k), lines_(lines), hex_(hex_offsets) {}
+
+  // Decodes the instruction at `addr`, reading at most up to `limit` when the dump allows.
+  Result<disasm::Instruction> decode(uint64_t addr) {
+    std::array<uint8_t, disasm::kMaxInstructionBytes> buf{};
+    size_t got = 0;
+    // Read as much as the dump holds, byte by byte at the end of a readable range.
+    if (k_.read(addr, buf)) {
+      got = buf.size();
+    } else {
+      while (got < buf.size() && k_.read(addr + got, std::span(buf.data() + got, 1))) ++got;
+      if (got == 0) return Error::fault(addr, fmt::format("cannot read kernel text at {:#x}", addr));
+    }
+    disasm::Symbolizer sym = [&](uint64_t a) -> std::optional<std::string> {
+      if (!gdb_.annotates(a)) return std::nullopt;
+      auto at = symbol_at(k_.symbols(), a);
+      if (!at) return std::nullopt;
+      return symstr(*at, hex_);
+    };
+    return d_.decode(addr, std::span<const uint8_t>(buf.data(), got), sym);
+  }
+
+  std::string format(const disasm::Instruction& insn) {
+    const auto& st = k_.symbols();
+    auto at = symbol_at(st, insn.address);
+    std::string line;
+    if (lines_) {
+      uint64_t link = insn.address - st.relocation();
+      if (auto loc = k_.source_lines().lookup(link)) {
+        if (!last_loc_ || loc->file != last_loc_->file || loc->line != last_loc_->line)
+          line += fmt::format("{}: {}\n", loc->file, loc->line);
+        last_loc_ = loc;
+      }
+    }
+    if (at)
+      line += fmt::format("{:#x} <{}>:\t{}", insn.address, symstr(*at, hex_), insn.text);
+    else
+      line += fmt::format("{:#x}:\t{}", insn.address, insn.text);
+    if (insn.is_ftrace_nop_form && at && at->offset == 0 && is_text(*at->symbol)) line += " [FTRACE NOP]";
+    line += "\n";
+    return line;
+  }
+
+ private:
+  kernel::Kernel& k_;
+  Output& out_;
+  const disasm::X86Disassembler& d_;
+  disasm::GdbSymbolizer gdb_;
+  bool lines_;
+  bool hex_;
+  std::optional<symbols::SourceLocation> last_loc_;
+};
+
+Result<void> run_dis(Session& s, const Args& args, Output& out) {
+  kernel::Kernel& k = s.kernel;
+  Context c{k, out, "dis"};
+  if (args.has('u')) return Error::make(Errc::unsupported, "-u (user addresses) is not supported");
+  if (args.has('s')) return Error::make(Errc::unsupported, "-s (source listing) is not supported");
+  if (args.positional.empty() || args.positional.size() > 2)
+    return Error::make(Errc::usage, "Usage:\n  dis [-rfludxs][-b [num]] [address | symbol | (expression)] [count]\nEnter \"help dis\" for details.");
+  std::optional<uint64_t> count;
+  if (args.positional.size() == 2) {
+    const std::string& cs = args.positional[1];
+    auto n = parse_number(cs, 10);
+    if (!n || *n == 0) return Error::make(Errc::usage, "invalid count argument: {}", cs);
+    if (*n > kMaxCount) return Error::make(Errc::out_of_bounds, "count {} exceeds {}", *n, kMaxCount);
+    count = *n;
+  }
+  Target t = TRY(resolve(c, args.positional[0]));
+  auto dis = TRY(disasm::X86Disassembler::create());
+  Printer p(k, out, dis, args.has('l'), args.has('x') && !args.has('d'));
+
+  // Decodes forward from `from`; `keep` says whether to go on after an instruction.
+  auto walk = [&](uint64_t from, uint64_t max_insns, auto&& keep) -> Result<std::vector<disasm::Instruction>> {
+    std::vector<disasm::Instruction> v;
+    uint64_t a = from;
+    while (v.size() < max_insns) {
+      auto insn = TRY(p.decode(a));
+      a += insn.size;
+      bool go_on = keep(insn);
+      v.push_back(std::move(insn));
+      if (!go_on) break;
+    }
+    return v;
+  };
+
+  std::vector<disasm::Instruction> insns;
+  if (args.has('r')) {
+    Function f = TRY(function_of(k, t.address));
+    // From the function's start through the instruction at (or first past) the address.
+    insns = TRY(walk(f.start, kMaxCount, [&](const disasm::Instruction& i) { return i.address < t.address; }));
+    if (count && insns.size() > *count) insns.erase(insns.begin(), insns.end() - static_cast<ptrdiff_t>(*count));
+  } else if (args.has('f') || (!count && t.bare_text_symbol)) {
+    Function f = TRY(function_of(k, t.address));
+    uint64_t limit = count.value_or(kMaxCount);
+    insns = TRY(walk(t.address, limit, [&](const disasm::Instruction& i) { return i.address + i.size < f.end; }));
+  } else {
+    insns = TRY(walk(t.address, count.value_or(1), [](const disasm::Instruction&) { return true; }));
+  }
+  for (const auto& i : insns) out.write(p.format(i));
+  return ok();
+}
+
+}  // namespace
+
+std::vector<Command> dis_commands() {
+  return {Command{CommandSpec{"dis",
+                              {},
+                              "disassemble",
+                              "[-rfldx] [address | symbol | (expression)] [count]",
+                              {{'r', false, "from the start of the routine up to and including the address"},
+                               {'f', false, "from the address to the end of the routine"},
+                               {'l', false, "show source file and line numbers"},
+                               {'u', false, "user virtual address (not supported)"},
+                               {'d', false, "decimal symbol offsets (the default)"},
+                               {'x', false, "hexadecimal symbol offsets"},
+                               {'s', false, "source listing (not supported)"}},
+                              {"dis schedule", "dis -l sysrq_handle_crash", "dis -r (do_exit+100)", "dis panic 20"}},
+                  run_dis}};
+}
+
+}  // namespace coroner::commands
