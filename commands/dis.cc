@@ -52,6 +52,17 @@ std::optional<SymbolAt> symbol_at(const symbols::SymbolTable& st, uint64_t addr)
       if (!p->relocatable || p->type == 'A' || p->type == 'a') continue;
       s = p;
     }
+    // crash passes over a region's start marker (`__noinstr_text_start`) and a syscall's
+    // `SyS_` alias to the next symbol at the same address.
+    const symbols::Symbol* last = first + st.all().size();
+    for (int i = 0; i < 2; ++i) {
+      bool marker = s->name.find("_text_start") != std::string_view::npos || s->name.substr(0, 4) == "SyS_" ||
+                    s->name.substr(0, 11) == "compat_SyS_";
+      const symbols::Symbol* next = s + 1;
+      while (next < last && next->link_addr == s->link_addr && (!next->relocatable || next->type == 'A' || next->type == 'a')) ++next;
+      if (!marker || next >= last || next->link_addr != s->link_addr) break;
+      s = next;
+    }
   }
   return SymbolAt{s, hit->offset};
 }
@@ -108,11 +119,12 @@ Result<Target> resolve(Context& c, const std::string& arg) {
     e.remove_prefix(cut == std::string_view::npos ? e.size() : cut);
     uint64_t v = 0;
     if (first) {
-      // crash refuses a name shared by several text symbols (static functions in two files).
-      auto all = st.find_all(term);
+      // crash refuses a name shared by several text symbols (static functions in two files,
+      // or a function and a clone whose suffix crash drops).
       std::vector<const symbols::Symbol*> text;
-      for (auto* s : all)
-        if (is_text(*s)) text.push_back(s);
+      if (!term.empty())
+        for (const auto& s : st.all())
+          if (is_text(s) && s.name.substr(0, term.size()) == term && crash_name(s.name) == term) text.push_back(&s);
       if (text.size() > 1) {
         c.out.print("{}: {}: duplicate text symbols found:\n", c.command, term);
         for (auto* s : text) {

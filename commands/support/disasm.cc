@@ -97,6 +97,12 @@ std::optional<StringOp> string_op(unsigned id) {
     case X86_INS_STOSB: case X86_INS_STOSW: case X86_INS_STOSD: case X86_INS_STOSQ: return StringOp{"stos", false, 1};
     case X86_INS_LODSB: case X86_INS_LODSW: case X86_INS_LODSD: case X86_INS_LODSQ: return StringOp{"lods", false, 2};
     case X86_INS_SCASB: case X86_INS_SCASW: case X86_INS_SCASD: case X86_INS_SCASQ: return StringOp{"scas", true, 3};
+    case X86_INS_INSB: return StringOp{"insb", false, 5};
+    case X86_INS_INSW: return StringOp{"insw", false, 5};
+    case X86_INS_INSD: return StringOp{"insl", false, 5};
+    case X86_INS_OUTSB: return StringOp{"outsb", false, 6};
+    case X86_INS_OUTSW: return StringOp{"outsw", false, 6};
+    case X86_INS_OUTSD: return StringOp{"outsl", false, 6};
     default: return std::nullopt;
   }
 }
@@ -147,7 +153,7 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
   if (code.size() >= 3 && code[0] == 0x0f && code[1] == 0xb9 && (code[2] >> 6) == 3) {
     static constexpr std::array<const char*, 8> r32 = {"%eax", "%ecx", "%edx", "%ebx", "%esp", "%ebp", "%esi", "%edi"};
     out.size = 3;
-    out.text = fmt::format("ud1    {},{}", r32[(code[2] >> 3) & 7], r32[code[2] & 7]);
+    out.text = fmt::format("ud1    {},{}", r32[code[2] & 7], r32[(code[2] >> 3) & 7]);
     return out;
   }
   cs_insn* insn = nullptr;
@@ -242,6 +248,8 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
       case 1: ops = {accumulator(id), rdi}; break;
       case 2: ops = {rsi, accumulator(id)}; break;
       case 3: ops = {rdi, accumulator(id)}; break;
+      case 5: ops = {"(%dx)", rdi}; break;
+      case 6: ops = {rsi, "(%dx)"}; break;
       default: ops = {rdi, rsi}; break;
     }
     rep_used = true;
@@ -275,6 +283,9 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
     if (mnemonic == "pushfq") mnemonic = "pushf";
     if (mnemonic == "popfq") mnemonic = "popf";
     if (mnemonic == "lretl") mnemonic = "lret";
+    if (mnemonic == "iretl") mnemonic = "iret";
+    // libopcodes calls both encodings of the left shift shl.
+    if (mnemonic.rfind("sal", 0) == 0) mnemonic.replace(0, 3, "shl");
 
     uint8_t opcode = x.opcode[0];
     bool shift_by_one = shape.is_shift && (opcode == 0xd0 || opcode == 0xd1);
@@ -286,6 +297,8 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
         case X86_OP_REG: {
           if (o.reg == X86_REG_CL) saw_cl = true;
           std::string r = reg_name(h, o.reg);
+          // The port register of in/out is written as an address.
+          if ((id == X86_INS_IN || id == X86_INS_OUT) && o.reg == X86_REG_DX) r = "(%dx)";
           ops.push_back(shape.indirect_capable ? "*" + r : r);
           break;
         }
@@ -307,6 +320,7 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
             if (id == X86_INS_PUSH || id == X86_INS_RET || id == X86_INS_INT || id == X86_INS_ENTER) size = o.size;
             if (shape.is_shift) size = 1;
             if (id == X86_INS_ENTER) size = i == 0 ? 2 : 1;
+            if (id == X86_INS_IN || id == X86_INS_OUT) size = 1;
             ops.push_back("$" + hex(mask_to_size(static_cast<uint64_t>(o.imm), size)));
           }
           break;
