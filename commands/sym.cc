@@ -92,12 +92,20 @@ Result<void> run_sym(Session& s, const Args& args, Output& out) {
   }
   if (args.has('q')) {
     std::string needle = args.value('q');
+    bool any = false;
     for (const auto& sym : st.all())
-      if (sym.name.find(needle) != std::string_view::npos) print_symbol(out, k, sym, 0, false);
+      if (sym.name.find(needle) != std::string_view::npos) {
+        print_symbol(out, k, sym, 0, false);
+        any = true;
+      }
     if (const auto* mods = module_table(k, out))
       for (const auto& m : mods->modules())
         for (const auto& sym : m.symbols)
-          if (sym.name.find(needle) != std::string::npos) print_module_symbol(out, m, sym, 0, true, false);
+          if (sym.name.find(needle) != std::string::npos) {
+            print_module_symbol(out, m, sym, 0, true, false);
+            any = true;
+          }
+    if (!any) out.print("(none found)\n");
     return ok();
   }
   if (args.positional.empty()) return Error::make(Errc::usage, "sym: no symbol or address given");
@@ -125,8 +133,8 @@ Result<void> run_sym(Session& s, const Args& args, Output& out) {
         }
       } else if (const kernel::Module* m = mods ? mods->containing(*addr) : nullptr) {
         if (auto hit = kernel::symbol_at(k, *addr)) {
-          kernel::ModuleSymbol sym{std::string(hit->name), hit->symbol_address, hit->type};
-          print_module_symbol(out, *m, sym, hit->offset, true, true);
+          kernel::ModuleSymbol sym{hit->name, hit->symbol_address, hit->type};
+          print_module_symbol(out, *m, sym, hit->offset, !hit->region_end, !hit->region_end);
           continue;
         }
       }

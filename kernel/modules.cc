@@ -6,8 +6,6 @@
 #include <array>
 #include <cstring>
 #include <memory>
-#include <mutex>
-#include <unordered_map>
 
 #include "kernel/kernel.h"
 #include "kernel/walkers.h"
@@ -354,24 +352,17 @@ const Module* ModuleTable::containing(uint64_t addr) const {
   return nullptr;
 }
 
+namespace {
+// The per-Kernel slot (Kernel::extension) holding the table once read.
+struct ModuleCache {
+  std::unique_ptr<ModuleTable> table;
+};
+}  // namespace
+
 Result<const ModuleTable*> modules(Kernel& k) {
-  struct Entry {
-    uint64_t list_first;  // modules.next when read: a different kernel at this address differs
-    std::string vmlinux;
-    std::unique_ptr<ModuleTable> table;
-  };
-  static std::mutex mu;
-  static std::unordered_map<const Kernel*, Entry> cache;
-  uint64_t head = TRY(k.symbol("modules"));
-  uint64_t first = TRY(k.read_u64(head));
-  std::lock_guard lock(mu);
-  auto it = cache.find(&k);
-  if (it != cache.end() && it->second.list_first == first && it->second.vmlinux == k.vmlinux_path())
-    return it->second.table.get();
-  auto table = TRY(ModuleTable::load(k));
-  auto& e = cache[&k];
-  e = Entry{first, k.vmlinux_path(), std::make_unique<ModuleTable>(std::move(table))};
-  return e.table.get();
+  auto& cache = k.extension<ModuleCache>();
+  if (!cache.table) cache.table = std::make_unique<ModuleTable>(TRY(ModuleTable::load(k)));
+  return cache.table.get();
 }
 
 std::optional<SymbolAt> symbol_at(Kernel& k, uint64_t addr) {
@@ -381,20 +372,29 @@ std::optional<SymbolAt> symbol_at(Kernel& k, uint64_t addr) {
   if (text && end && addr >= *text && addr < *end) {
     auto hit = st.lookup(addr);
     if (!hit) return std::nullopt;
-    return SymbolAt{hit->symbol->name, hit->offset, st.address(*hit->symbol), hit->symbol->type, {}};
+    return SymbolAt{std::string(hit->symbol->name), hit->offset, st.address(*hit->symbol), hit->symbol->type, {}};
   }
   auto table = modules(k);
   if (!table) return std::nullopt;
   const Module* m = (*table)->containing(addr);
   if (!m) return std::nullopt;
-  // crash's choice among symbols at one address: the first for an exact hit, else the last.
-  auto exact = std::lower_bound(m->symbols.begin(), m->symbols.end(), addr,
-                                [](const ModuleSymbol& s, uint64_t a) { return s.value < a; });
-  if (exact != m->symbols.end() && exact->value == addr)
-    return SymbolAt{exact->name, 0, exact->value, exact->type, m->name};
-  if (exact == m->symbols.begin()) return std::nullopt;
-  const ModuleSymbol& s = *(exact - 1);
-  return SymbolAt{s.name, addr - s.value, s.value, s.type, m->name};
+  const ModuleRegion* region = nullptr;
+  for (const auto& r : m->regions)
+    if (addr >= r.base && addr - r.base < r.size) region = &r;
+  if (!region) return std::nullopt;
+  if (!region->end_inclusive && addr == region->end_marker)
+    return SymbolAt{fmt::format("({} module)", m->name), addr - region->base, region->base, '?', m->name, true};
+  const ModuleSymbol* best = nullptr;
+  for (const auto& s : m->symbols) {  // sorted by address
+    if (s.value > addr) break;
+    if (m->region_of(s.value) != region) continue;
+    if (s.value == addr) return SymbolAt{s.name, 0, s.value, s.type, m->name};
+    best = &s;
+  }
+  if (best) return SymbolAt{best->name, addr - best->value, best->value, best->type, m->name};
+  std::string start = region->label.empty() ? fmt::format("_MODULE_START_{}", m->name)
+                                            : fmt::format("_MODULE_{}_START_{}", region->label, m->name);
+  return SymbolAt{std::move(start), addr - region->base, region->base, 'm', m->name};
 }
 
 }  // namespace coroner::kernel

@@ -14,9 +14,9 @@
 // the module's kallsyms copy (`core_kallsyms` where struct module has it, else `symtab`/`strtab`), whose ELF
 // `st_info` gives the type letter (local function 't', global function 'T', anything else '?').
 //
-// Caching: `modules(k)` keeps one table per Kernel object in a process-wide map keyed by the
-// Kernel's address, checked against the `modules` list head on every call so a new Kernel
-// at a reused address does not see a stale table. The table lives until the process ends.
+// Caching: `modules(k)` reads the table on first use and keeps it in the Kernel's own
+// extension slot (Kernel::extension), so it lives and dies with that Kernel. A failed read is
+// not cached: the next call tries again.
 #pragma once
 
 #include <cstdint>
@@ -86,19 +86,24 @@ class ModuleTable {
   bool memory_regions_ = false;
 };
 
-// The module table of `k`, read on first use and cached (see the header comment).
+// The module table of `k`, read on first use and kept with the Kernel (see the header comment).
 Result<const ModuleTable*> modules(Kernel& k);
 
 // A symbol for an address, in the vmlinux (inside [_text, _end)) or in a module.
 struct SymbolAt {
-  std::string_view name;
+  std::string name;
   uint64_t offset = 0;          // addr - symbol address
   uint64_t symbol_address = 0;
   char type = '?';
   std::string_view module;      // empty for the vmlinux
+  // crash's name for the last byte of a 6.4+ module region: "(NAME module)", offset from the
+  // region's base, printed without " [NAME]".
+  bool region_end = false;
 };
 // For `rd -s`, `dis`, `bt`: the symbol containing or preceding `addr`; nullopt when `addr` is
-// in neither the kernel image nor a module (or the module list cannot be read).
+// in neither the kernel image nor a module (or the module list cannot be read). In a module,
+// as crash 9 answers: the first symbol at exactly `addr`, else the last one before it in the
+// same region, else the region's start ("_MODULE_START_NAME", "_MODULE_DATA_START_NAME", type 'm').
 std::optional<SymbolAt> symbol_at(Kernel& k, uint64_t addr);
 
 // --- The parts below work on plain bytes, so tests can feed them synthesized memory. ---
