@@ -72,10 +72,35 @@ std::set<const kernel::Kernel*>& header_printed() {
 
 // dump_mem_map() for one physical page: the struct page in the vmemmap (sparsemem-vmemmap,
 // the only x86_64 memory model since 4.x).
+// crash's valid_section_nr(): whether sparsemem has the section of `pfn` (SPARSEMEM_EXTREME,
+// 4.15+: mem_section is an array of root pointers, VMCOREINFO records its value). Sections
+// beyond NR_MEM_SECTIONS get crash's warning.
+Result<bool> section_present(kernel::Kernel& k, uint64_t pfn, Output& out) {
+  const auto& vi = k.vmcoreinfo();
+  auto section_bits = vi.number("NUMBER(SECTION_SIZE_BITS)");
+  auto physmem_bits = vi.number("NUMBER(MAX_PHYSMEM_BITS)");
+  auto roots = vi.symbol("mem_section");
+  if (!section_bits || !physmem_bits || !roots || *section_bits <= 12 || *physmem_bits > 64 ||
+      *physmem_bits <= *section_bits)
+    return Error::make(Errc::no_debug_info, "VMCOREINFO lacks the sparsemem layout (SECTION_SIZE_BITS, MAX_PHYSMEM_BITS, mem_section)");
+  uint64_t nr = pfn >> (*section_bits - 12);
+  if (nr >= (1ull << (*physmem_bits - *section_bits))) {
+    out.print("WARNING: sparsemem: invalid section number: {}\n", nr);
+    return false;
+  }
+  uint64_t section_size = TRY(k.types().size_of_name("mem_section"));
+  uint64_t per_root = k.arch().page_size() / section_size;
+  uint64_t root = TRY(k.read_u64(*roots + (nr / per_root) * 8));
+  if (!root) return false;
+  uint64_t map = TRY(k.member<uint64_t>(root + (nr % per_root) * section_size, "mem_section", "section_mem_map"));
+  return (map & 1) != 0;  // SECTION_MARKED_PRESENT, bit 0 of the encoded mem_map
+}
+
 Result<void> print_page(kernel::Kernel& k, uint64_t paddr, Output& out) {
+  uint64_t phys = paddr & ~(k.arch().page_size() - 1);
+  if (!TRY(section_present(k, phys / k.arch().page_size(), out))) return ok();
   uint64_t vmemmap = TRY(k.read_u64(TRY(k.symbol("vmemmap_base"))));
   uint64_t page_size = TRY(k.types().size_of_name("page"));
-  uint64_t phys = paddr & ~(k.arch().page_size() - 1);
   uint64_t page = vmemmap + (phys / k.arch().page_size()) * page_size;
   uint64_t flags = TRY(k.member_uint(page, "page", "flags"));
   uint64_t mapping = TRY(k.member<uint64_t>(page, "page", "mapping"));
@@ -139,12 +164,8 @@ Result<void> vtop_kernel(Session& s, uint64_t vaddr, Output& out) {
   }
   out.write("\n");
 
-  // The struct page, for memory the kernel manages (below high_memory).
-  if (paddr) {
-    uint64_t high_memory = TRY(k.read_u64(TRY(k.symbol("high_memory"))));
-    auto high = a.linear_vtop(high_memory);
-    if (high && *paddr < *high) TRY(print_page(k, *paddr, out));
-  }
+  // The struct page, when sparsemem has one for the physical address.
+  if (paddr) TRY(print_page(k, *paddr, out));
   return ok();
 }
 
