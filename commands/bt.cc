@@ -19,13 +19,27 @@ std::string frame_name(kernel::Kernel& k, uint64_t pc) {
 }
 
 void print_regs(Output& out, const kernel::PtRegs& r) {
+  // crash omits ORIG_RAX for registers that came from a dump note.
   out.print("    RIP: {:016x}  RSP: {:016x}  RFLAGS: {:08x}\n", r.ip, r.sp, r.flags);
   out.print("    RAX: {:016x}  RBX: {:016x}  RCX: {:016x}\n", r.ax, r.bx, r.cx);
   out.print("    RDX: {:016x}  RSI: {:016x}  RDI: {:016x}\n", r.dx, r.si, r.di);
   out.print("    RBP: {:016x}   R8: {:016x}   R9: {:016x}\n", r.bp, r.r8, r.r9);
   out.print("    R10: {:016x}  R11: {:016x}  R12: {:016x}\n", r.r10, r.r11, r.r12);
   out.print("    R13: {:016x}  R14: {:016x}  R15: {:016x}\n", r.r13, r.r14, r.r15);
-  out.print("    ORIG_RAX: {:016x}  CS: {:04x}  SS: {:04x}\n", r.orig_ax, r.cs, r.ss);
+  if (r.from_cpu_note) out.print("    CS: {:04x}  SS: {:04x}\n", r.cs, r.ss);
+  else out.print("    ORIG_RAX: {:016x}  CS: {:04x}  SS: {:04x}\n", r.orig_ax, r.cs, r.ss);
+}
+
+// A kernel-mode frame names the interrupted instruction first: `[exception RIP: sym+off]`.
+void print_exception(kernel::Kernel& k, Output& out, const kernel::PtRegs& r) {
+  if (!r.user_mode()) {
+    auto hit = k.symbols().lookup(r.ip);
+    std::string where = !hit ? fmt::format("unknown or invalid address")
+                        : hit->offset ? fmt::format("{}+{}", hit->symbol->name, hit->offset)
+                                      : std::string(hit->symbol->name);
+    out.print("    [exception RIP: {}]\n", where);
+  }
+  print_regs(out, r);
 }
 
 // Where crash starts an active task's trace in a kdump: the first word on the task's stack,
@@ -35,7 +49,7 @@ Result<std::optional<uint64_t>> active_start_slot(kernel::Kernel& k, const Task&
   uint64_t size = hi - lo;
   std::vector<uint64_t> words(size / 8);
   TRY(k.read(t.stack, std::span(reinterpret_cast<uint8_t*>(words.data()), size)));
-  static const std::set<std::string_view> starts = {"crash_kexec", "machine_kexec", "crash_nmi_callback"};
+  static const std::set<std::string_view> starts = {"crash_kexec", "machine_kexec", "crash_nmi_callback", "panic"};
   for (size_t i = 0; i < words.size(); ++i) {
     auto hit = k.symbols().lookup(words[i]);
     if (!hit || (hit->symbol->type != 't' && hit->symbol->type != 'T')) continue;
@@ -49,12 +63,18 @@ Result<void> print_bt(Session& s, const kernel::TaskTable& tt, const Task& t, Ou
   out.print("{}\n", task_header(t));
   Result<kernel::Backtrace> bt = Error{Errc::not_found, "", std::nullopt};
   if (tt.is_active(t.addr)) {
+    // The crash path's own frames when the stack holds them, else the CPU's registers.
     auto slot = TRY(active_start_slot(k, t));
-    if (!slot) {
-      out.print("bt: cannot find the starting frame of active task {:x}\n", t.addr);
-      return ok();
+    if (slot) {
+      bt = kernel::unwind_from_slot(k, t, *slot, 0);
+    } else {
+      auto regs = kernel::cpu_registers(k, tt.active_cpu(t.addr));
+      if (!regs) {
+        out.print("bt: cannot find the starting frame of active task {:x}: {}\n", t.addr, regs.error().message);
+        return ok();
+      }
+      bt = kernel::unwind_from_registers(k, t, *regs);
     }
-    bt = kernel::unwind_from_slot(k, t, *slot, 0);
   } else {
     bt = kernel::unwind_task(k, t);
   }
@@ -62,10 +82,11 @@ Result<void> print_bt(Session& s, const kernel::TaskTable& tt, const Task& t, Ou
     out.print("bt: {}\n", bt.error().message);
     return ok();
   }
+  if (bt->start) print_exception(k, out, *bt->start);
   for (size_t i = 0; i < bt->frames.size(); ++i) {
     auto& f = bt->frames[i];
     out.print("{:>3} [{:x}] {} at {:x}\n", fmt::format("#{}", i), f.slot, frame_name(k, f.pc), f.pc);
-    if (f.exception) print_regs(out, *f.exception);
+    if (f.exception) print_exception(k, out, *f.exception);
   }
   if (!bt->stopped.empty()) out.print("bt: {}\n", bt->stopped);
   return ok();
@@ -85,6 +106,9 @@ Result<std::vector<const Task*>> bt_targets(Session& s, const kernel::TaskTable&
     return out;
   }
   for (auto& a : args.positional) {
+    // Like crash, bt takes PIDs and task addresses, not command names.
+    if (a.empty() || a.find_first_not_of("0123456789abcdefABCDEFx") != std::string::npos)
+      return Error::make(Errc::usage, "invalid task or pid value: {}", a);
     auto r = TRY(select_tasks(tt, a));
     for (auto* t : r) out.push_back(t);
   }

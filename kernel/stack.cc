@@ -1,5 +1,7 @@
 #include "kernel/stack.h"
 
+#include <cstring>
+
 #include "symbols/orc.h"
 
 namespace coroner::kernel {
@@ -56,23 +58,38 @@ struct Walker {
   Result<Backtrace> walk(uint64_t slot, uint64_t pc, uint64_t bp, FrameSource first) {
     Backtrace bt;
     bt.frames.push_back({slot, pc, first, std::nullopt});
-    uint64_t sp = slot + 8;
-    bool signal = false;  // pc is an interrupted instruction, not a return address
+    TRY(run(bt, pc, slot + 8, bp, false, bp != 0));
+    return bt;
+  }
+
+  // From a CPU's registers: pc is the interrupted instruction itself.
+  Result<Backtrace> walk_regs(const PtRegs& r) {
+    Backtrace bt;
+    bt.start = r;
+    TRY(run(bt, r.ip, r.sp, r.bp, true, true));
+    return bt;
+  }
+
+  // `signal`: pc is an interrupted instruction, not a return address.
+  // `bp_known`: bp holds the frame pointer's real value (not so when a walk starts from a
+  // stack slot found by a scan); a frame that needs an unknown bp is found by scanning.
+  Result<void> run(Backtrace& bt, uint64_t pc, uint64_t sp, uint64_t bp, bool signal, bool bp_known) {
     uint64_t reloc = k.kaslr_offset();
     while (bt.frames.size() < kMaxFrames) {
       auto e = orc.lookup(pc - reloc - (signal ? 0 : 1));
       if (!e) {
         bt.stopped = fmt::format("no ORC data for {:x}", pc);
-        return bt;
+        return ok();
       }
-      if (e->type == symbols::OrcType::end_of_stack) return bt;
-      if (e->type == symbols::OrcType::undefined) {
+      if (e->type == symbols::OrcType::end_of_stack) return ok();
+      bool needs_bp = e->sp_reg == symbols::OrcReg::bp || e->sp_reg == symbols::OrcReg::bp_indirect;
+      if (e->type == symbols::OrcType::undefined || (needs_bp && !bp_known)) {
         // objtool could not describe this code (inline asm, a noreturn call): find the
         // caller's return address by scanning up the stack, as crash does everywhere.
         auto next = TRY(scan_for_return(sp));
         if (!next) {
           bt.stopped = fmt::format("ORC data undefined at {:x} and no return address above {:x}", pc, sp);
-          return bt;
+          return ok();
         }
         pc = TRY(read(*next));
         sp = *next + 8;
@@ -88,22 +105,27 @@ struct Walker {
         case symbols::OrcReg::bp_indirect: cfa = TRY(read(bp + static_cast<uint64_t>(static_cast<int64_t>(e->sp_offset)))); break;
         default:
           bt.stopped = fmt::format("ORC at {:x} needs register {} not saved on the stack", pc, static_cast<int>(e->sp_reg));
-          return bt;
+          return ok();
       }
       if (e->type == symbols::OrcType::call) {
         uint64_t next_slot = cfa - 8;
         if (next_slot < sp - 8 || !on_stack(next_slot)) {
-          if (next_slot == stack_hi - 8 || cfa == stack_hi) return bt;
+          if (next_slot == stack_hi - 8 || cfa == stack_hi) return ok();
           bt.stopped = fmt::format("stack pointer {:x} does not move up or leaves the stack", next_slot);
-          return bt;
+          return ok();
         }
         switch (e->bp_reg) {
-          case symbols::OrcReg::prev_sp: bp = TRY(read(cfa + static_cast<uint64_t>(static_cast<int64_t>(e->bp_offset)))); break;
-          case symbols::OrcReg::bp: bp = TRY(read(bp + static_cast<uint64_t>(static_cast<int64_t>(e->bp_offset)))); break;
+          case symbols::OrcReg::prev_sp:
+            bp = TRY(read(cfa + static_cast<uint64_t>(static_cast<int64_t>(e->bp_offset))));
+            bp_known = true;
+            break;
+          case symbols::OrcReg::bp:
+            if (bp_known) bp = TRY(read(bp + static_cast<uint64_t>(static_cast<int64_t>(e->bp_offset))));
+            break;
           default: break;
         }
         pc = TRY(read(next_slot));
-        if (!pc) return bt;
+        if (!pc) return ok();
         sp = cfa;
         signal = false;
         bt.frames.push_back({next_slot, pc, FrameSource::orc, std::nullopt});
@@ -114,16 +136,29 @@ struct Walker {
       uint64_t regs_addr = e->type == symbols::OrcType::regs ? cfa : cfa - ip_off;
       if (!on_stack(regs_addr + ip_off, 40)) {
         bt.stopped = fmt::format("exception frame at {:x} outside the task's stack", regs_addr);
-        return bt;
+        return ok();
       }
       PtRegs r = TRY(read_pt_regs(k, regs_addr));
+      if (bt.frames.empty()) {
+        bt.stopped = fmt::format("exception frame at {:x} before any frame", regs_addr);
+        return ok();
+      }
       bt.frames.back().exception = r;
-      if (r.user_mode()) return bt;
-      bt.stopped = "kernel-mode exception frames are not followed yet";
-      return bt;
+      if (r.user_mode()) return ok();
+      // A kernel-mode exception: go on from the interrupted instruction.
+      if (r.sp < sp || !on_stack(r.sp)) {
+        bt.stopped = fmt::format("exception frame's stack pointer {:x} leaves the task's stack", r.sp);
+        return ok();
+      }
+      pc = r.ip;
+      sp = r.sp;
+      bp = r.bp;
+      bp_known = true;
+      signal = true;
+      continue;
     }
     bt.stopped = fmt::format("more than {} frames", kMaxFrames);
-    return bt;
+    return ok();
   }
 };
 
@@ -170,6 +205,15 @@ Result<Backtrace> unwind_from_slot(Kernel& k, const Task& t, uint64_t slot, uint
   return w.walk(slot, pc, bp, FrameSource::registers);
 }
 
+Result<Backtrace> unwind_from_registers(Kernel& k, const Task& t, const PtRegs& regs) {
+  auto [lo, hi] = TRY(stack_bounds(k, t));
+  const symbols::OrcTable* table = TRY(orc(k));
+  if (table->empty()) return Error::make(Errc::unsupported, "vmlinux has no ORC unwind data (.orc_unwind)");
+  Walker w{k, *table, lo, hi};
+  if (!w.on_stack(regs.sp)) return Error::make(Errc::unsupported, "stack pointer {:x} is not on the task's stack", regs.sp);
+  return w.walk_regs(regs);
+}
+
 Result<Backtrace> unwind_task(Kernel& k, const Task& t) {
   auto [lo, hi] = TRY(stack_bounds(k, t));
   const symbols::OrcTable* table = TRY(orc(k));
@@ -183,6 +227,30 @@ Result<Backtrace> unwind_task(Kernel& k, const Task& t) {
   uint64_t pc = TRY(w.read(slot));
   uint64_t bp = TRY(w.read(t.thread_sp + bp_off));
   return w.walk(slot, pc, bp, FrameSource::saved_context);
+}
+
+}  // namespace coroner::kernel
+
+namespace coroner::kernel {
+
+Result<PtRegs> cpu_registers(Kernel& k, int cpu) {
+  // elf_prstatus (x86_64): pr_reg, a user_regs_struct, at offset 112: r15 r14 r13 r12 bp bx
+  // r11 r10 r9 r8 ax cx dx si di orig_ax ip cs flags sp ss ... (the kernel's ELF core ABI).
+  constexpr size_t kPrReg = 112, kNRegs = 21;
+  for (const auto& n : k.dump().info().cpus) {
+    if (n.kind != dumpfmt::CpuNote::Kind::prstatus || n.index != cpu) continue;
+    if (n.raw.size() < kPrReg + kNRegs * 8)
+      return Error::make(Errc::bad_data, "NT_PRSTATUS of CPU {}: {} bytes, too short", cpu, n.raw.size());
+    uint64_t v[kNRegs];
+    std::memcpy(v, n.raw.data() + kPrReg, sizeof v);
+    PtRegs r;
+    r.r15 = v[0]; r.r14 = v[1]; r.r13 = v[2]; r.r12 = v[3]; r.bp = v[4]; r.bx = v[5]; r.r11 = v[6];
+    r.r10 = v[7]; r.r9 = v[8]; r.r8 = v[9]; r.ax = v[10]; r.cx = v[11]; r.dx = v[12]; r.si = v[13];
+    r.di = v[14]; r.orig_ax = v[15]; r.ip = v[16]; r.cs = v[17]; r.flags = v[18]; r.sp = v[19]; r.ss = v[20];
+    r.from_cpu_note = true;
+    return r;
+  }
+  return Error::make(Errc::not_found, "the dump has no registers for CPU {}", cpu);
 }
 
 }  // namespace coroner::kernel

@@ -21,6 +21,7 @@ namespace coroner::kernel {
 struct PtRegs {
   uint64_t addr = 0;  // where it lies on the stack
   uint64_t r15, r14, r13, r12, bp, bx, r11, r10, r9, r8, ax, cx, dx, si, di, orig_ax, ip, cs, flags, sp, ss;
+  bool from_cpu_note = false;  // read from a dump note, which has no orig_ax
   bool user_mode() const { return (cs & 3) != 0; }
 };
 
@@ -36,6 +37,7 @@ struct StackFrame {
 };
 
 struct Backtrace {
+  std::optional<PtRegs> start;  // the CPU registers the walk began from, when it did
   std::vector<StackFrame> frames;
   std::string stopped;  // why the walk ended early (empty when it reached the stack's end)
 };
@@ -44,7 +46,11 @@ struct Backtrace {
 Result<Backtrace> unwind_task(Kernel& k, const Task& t);
 // From a return-address slot on the task's stack (crash's starting frame for active tasks).
 Result<Backtrace> unwind_from_slot(Kernel& k, const Task& t, uint64_t slot, uint64_t bp);
+// From a CPU's registers as the dump recorded them (an interrupted instruction).
+Result<Backtrace> unwind_from_registers(Kernel& k, const Task& t, const PtRegs& regs);
 Result<PtRegs> read_pt_regs(Kernel& k, uint64_t addr);
+// A CPU's registers from the dump's notes (NT_PRSTATUS, else QEMU's CPU state).
+Result<PtRegs> cpu_registers(Kernel& k, int cpu);
 // The task's kernel stack, [low, high).
 Result<std::pair<uint64_t, uint64_t>> task_stack(Kernel& k, const Task& t);
 
