@@ -10,6 +10,6 @@ cmake --build --preset default
 set_dir=$(bash fixtures/make-fixtures.sh "${1:-linux-image-6.1.0-56-cloud-amd64}")
 cmds=$(mktemp)
 trap 'rm -f "$cmds"' EXIT
-printf 'sys\nlog | tail\n' > "$cmds"
+printf 'sys\nbt\nlog | tail\n' > "$cmds"
 cd "$set_dir"
 "$OLDPWD/build/default/shell/coroner" -i "$cmds" vmlinux kdump.elf

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup-deps.sh
 cmake --preset ci
 cmake --build --preset ci
-for pkg in ${CORONER_KERNELS:-linux-image-6.1.0-56-cloud-amd64}; do
+for pkg in ${CORONER_KERNELS:-linux-image-6.1.0-56-cloud-amd64 linux-image-6.12.117+deb12-cloud-amd64}; do
   bash fixtures/make-fixtures.sh "$pkg" >/dev/null
 done
 ctest --preset ci -j2
