@@ -2,8 +2,9 @@
 # Symbol and type latency: coroner against crash 9.0.2 and drgn 0.3.0 (from the oracle chroot)
 # on the same fixture dump, measured in one run, median of RUNS runs each.
 #
-# Rows (each tool runs the same thing as a script, then exits; wall time and peak RSS from GNU
-# time's %M):
+# Rows (each tool runs the same thing as a script, then exits; bench/rusage.py measures wall
+# time, CPU time = user + system of all its processes, which a shared machine disturbs less,
+# and peak RSS):
 #   start+exit         reach the prompt and quit (coroner -s, crash -s, drgn with an empty script)
 #   struct task_struct the type definition printed (drgn: print(prog.type("struct task_struct")))
 #   whatis jiffies     a variable's type: coroner needs its DWARF name index for it. "cold" runs
@@ -12,7 +13,7 @@
 #                      (drgn: print(prog["jiffies"].type_))
 #   first start, OS page cache cold: vmlinux and dump dropped from the page cache
 #                      (POSIX_FADV_DONTNEED) before each run; with a cold index for coroner
-# The latency of a command is its row minus the start+exit row of the same tool. crash and
+# The latency of a command is its row's CPU time minus the start+exit row's, same tool. crash and
 # drgn run through in_oracle (unshare + bind mount + chroot); that overhead is its own row and
 # is not subtracted. crash and drgn keep no cache between runs, so they have no "cold index"
 # row: their whatis row is the same in both.
@@ -31,7 +32,6 @@ runs=${3:-5}
 coroner=${CORONER:-$repo/build/default/shell/coroner}
 coroner=$(readlink -f "$coroner")
 [ -x "$coroner" ] || die "no coroner binary at $coroner (build first)"
-[ -x /usr/bin/time ] || die "GNU time is needed (apt-get install time)"
 
 # The chroot cannot follow the set's symlinks: hard-link the real files into a scratch dir.
 work="$FIXTURE_ROOT/bench-symbols-$$"
@@ -74,20 +74,19 @@ export -f run_once drop_os_cache in_oracle die log
 export work dump coroner cache ORACLE_ROOT
 
 # measure ROW TOOL KIND: $runs timed runs after one untimed warm-up; prints
-# "ROW<TAB>TOOL<TAB>median_seconds<TAB>median_maxrss_kib".
+# "ROW<TAB>TOOL<TAB>median wall s<TAB>median CPU s (user+system)<TAB>median maxrss KiB".
 measure() {
   local row=$1 tool=$2 kind=$3
   bash -c "run_once $tool $kind" >/dev/null 2>&1 </dev/null || true
-  local times=() rss=() out
+  local wall=() cpu=() rss=() out
   for _ in $(seq "$runs"); do
-    /usr/bin/time -o "$work/time.out" -f '%e %M' bash -c "run_once $tool $kind" >/dev/null 2>"$work/err" </dev/null ||
+    "$here/rusage.py" -o "$work/time.out" bash -c "run_once $tool $kind" >/dev/null 2>"$work/err" </dev/null ||
       { echo "warning: $tool $kind failed: $(tail -n2 "$work/err")" >&2; }
-    out=$(tail -n1 "$work/time.out")
-    times+=("${out% *}"); rss+=("${out#* }")
+    read -r e u m < "$work/time.out"
+    wall+=("$e"); cpu+=("$u"); rss+=("$m")
   done
-  printf '%s\t%s\t%s\t%s\n' "$row" "$tool" \
-    "$(printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')" \
-    "$(printf '%s\n' "${rss[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"
+  med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+  printf '%s\t%s\t%s\t%s\t%s\n' "$row" "$tool" "$(med "${wall[@]}")" "$(med "${cpu[@]}")" "$(med "${rss[@]}")"
 }
 
 results="$work/results.tsv"
@@ -103,19 +102,22 @@ results="$work/results.tsv"
 } > "$results"
 echo "bench: $(basename "$set_dir")/$dump, median of $runs runs, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs"
 awk -F'\t' '
-  { key = $1 SUBSEP $2; t[key] = $3; r[key] = $4; if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }
-  function cell(row, tool) { return ((row SUBSEP tool) in t) ? sprintf("%.3f", t[row SUBSEP tool]) : "-" }
-  function ratio(row, tool,   a, b) {
-    if (!((row SUBSEP tool) in t) || !((row SUBSEP "coroner") in t)) return "-"
-    a = t[row SUBSEP tool]; b = t[row SUBSEP "coroner"]; return b > 0 ? sprintf("%.1fx", a / b) : "-"
+  { key = $1 SUBSEP $2; w[key] = $3; c[key] = $4; r[key] = $5; if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }
+  function has(row, tool) { return (row SUBSEP tool) in w }
+  function cell(row, tool) { return has(row, tool) ? sprintf("%.3f / %.3f", w[row SUBSEP tool], c[row SUBSEP tool]) : "-" }
+  function ratio(row, tool,   k, b) {
+    if (!has(row, tool) || !has(row, "coroner")) return "-"
+    k = row SUBSEP tool; b = row SUBSEP "coroner"
+    return sprintf("%.1fx / %.1fx", w[b] > 0 ? w[k] / w[b] : 0, c[b] > 0 ? c[k] / c[b] : 0)
   }
-  function lat(row, tool,   base) {
-    base = (row ~ /OS cache/) ? "" : "start+exit"
-    if (base == "" || row == base || !((row SUBSEP tool) in t)) return "-"
-    return sprintf("%.3f", t[row SUBSEP tool] - t[base SUBSEP tool])
+  function lat(row, tool,   base, d) {
+    base = "start+exit"
+    if (row ~ /OS cache/ || row == base || !has(row, tool)) return "-"
+    d = c[row SUBSEP tool] - c[base SUBSEP tool]
+    return d < 0.005 ? "~0" : sprintf("%.3f", d)
   }
   END {
-    print "| measurement | coroner (s) | crash 9.0.2 (s) | drgn 0.3.0 (s) | crash / coroner | drgn / coroner | latency over start+exit: coroner / crash / drgn (s) |"
+    print "| measurement | coroner: wall / CPU (s) | crash 9.0.2: wall / CPU (s) | drgn 0.3.0: wall / CPU (s) | crash / coroner: wall / CPU | drgn / coroner: wall / CPU | CPU over start+exit: coroner / crash / drgn (s) |"
     print "|---|---|---|---|---|---|---|"
     for (i = 1; i <= n; i++) {
       row = order[i]
@@ -129,12 +131,13 @@ awk -F'\t' '
     for (i = 1; i <= n; i++) {
       row = order[i]
       if (row ~ /^chroot/) continue
-      c = (row SUBSEP "coroner") in r ? r[row SUBSEP "coroner"] / 1024 : 0
-      k = (row SUBSEP "crash") in r ? r[row SUBSEP "crash"] / 1024 : 0
-      d = (row SUBSEP "drgn") in r ? r[row SUBSEP "drgn"] / 1024 : 0
-      printf "| %s | %s | %s | %s | %s | %s |\n", row, c ? sprintf("%.1f", c) : "-", k ? sprintf("%.1f", k) : "-",
-        d ? sprintf("%.1f", d) : "-", (c && k) ? sprintf("%.1fx", k / c) : "-", (c && d) ? sprintf("%.1fx", d / c) : "-"
+      a = has(row, "coroner") ? r[row SUBSEP "coroner"] / 1024 : 0
+      k = has(row, "crash") ? r[row SUBSEP "crash"] / 1024 : 0
+      d = has(row, "drgn") ? r[row SUBSEP "drgn"] / 1024 : 0
+      printf "| %s | %s | %s | %s | %s | %s |\n", row, a ? sprintf("%.1f", a) : "-", k ? sprintf("%.1f", k) : "-",
+        d ? sprintf("%.1f", d) : "-", (a && k) ? sprintf("%.1fx", k / a) : "-", (a && d) ? sprintf("%.1fx", d / a) : "-"
     }
     print ""
-    printf "chroot overhead in the crash and drgn times (in_oracle true): %.3f s\n", t["chroot overhead (in_oracle true)" SUBSEP "chroot"]
+    k = "chroot overhead (in_oracle true)" SUBSEP "chroot"
+    printf "chroot overhead included in the crash and drgn figures (in_oracle true): %.3f s wall, %.3f s CPU\n", w[k], c[k]
   }' "$results"
