@@ -322,7 +322,6 @@ Result<void> run_rd(Session& s, const Args& args, Output& out) {
   };
   if (args.has('m')) return Error::make(Errc::unsupported, "-m option only applies to xen architecture");
   if (args.has('f')) return Error::make(Errc::unsupported, "-f (dump file offsets) is not supported");
-  if (args.has('R')) return Error::make(Errc::unsupported, "-R (reverse order) is not supported yet");
   if (args.has('S')) return Error::make(Errc::unsupported, "-S (slab cache names) is not supported yet");
 
   Format f;
@@ -402,6 +401,8 @@ Result<void> run_rd(Session& s, const Args& args, Output& out) {
   if (*count == 0) return Error::make(Errc::usage, "invalid count request: {}", *count);
   if (*count > kMaxCount) return Error::make(Errc::out_of_bounds, "count {} is more than {} items", *count, kMaxCount);
 
+  // -R: the `count` items that end with the one at the address.
+  if (args.has('R') && !raw && !f.ascii) addr -= (*count - 1) * f.size;
   if (type == MemType::kvaddr && !k.arch().is_kernel_vaddr(addr)) type = MemType::uvaddr;
   MemReader mem(k, type);
 
@@ -448,7 +449,7 @@ std::vector<Command> rd_commands() {
                    {'m', false, "xen host machine address (not supported)"},
                    {'f', false, "dump file offset (not supported)"},
                    {'N', false, "network byte order (16- and 32-bit display)"},
-                   {'R', false, "reverse order (not supported yet)"},
+                   {'R', false, "display the memory that ends at the address"},
                    {'o', true, "offset the starting address"},
                    {'e', true, "display memory up to this ending address"},
                    {'r', true, "copy the raw bytes to a file (needs a count or -e)"}},

@@ -199,6 +199,43 @@ Result<void> run_vtop(Session& s, const Args& args, Output& out) {
   return r;
 }
 
+// crash's cpu specification: "" (the current CPU: the one that panicked), "a" or "all", or
+// lists and ranges "1,3,5-7" of CPUs below the number of CPUs.
+Result<std::vector<int>> cpu_spec(kernel::Kernel& k, std::string_view spec) {
+  auto present = TRY(k.cpus_in_mask("cpu_present_mask"));
+  int ncpus = present.empty() ? 1 : present.back() + 1;
+  const std::string whole(spec);
+  auto invalid = [&]() { return Error::make(Errc::usage, "invalid cpu specification: {}", whole); };
+  if (spec.empty()) {
+    int cpu = 0;
+    if (auto pc = k.symbols().address_of("panic_cpu"))
+      if (auto v = k.read_as<int32_t>(*pc); v && *v >= 0 && *v < ncpus) cpu = *v;
+    return std::vector<int>{cpu};
+  }
+  std::vector<int> cpus;
+  if (spec == "a" || spec == "all") {
+    for (int c = 0; c < ncpus; ++c) cpus.push_back(c);
+    return cpus;
+  }
+  std::vector<bool> chosen(ncpus, false);
+  while (!spec.empty()) {
+    std::string_view item = spec.substr(0, spec.find(','));
+    spec.remove_prefix(std::min(spec.size(), item.size() + 1));
+    std::string_view lo_s = item.substr(0, item.find('-'));
+    std::string_view hi_s = item.find('-') == std::string_view::npos ? lo_s : item.substr(item.find('-') + 1);
+    int lo = -1, hi = -1;
+    auto r1 = std::from_chars(lo_s.data(), lo_s.data() + lo_s.size(), lo);
+    auto r2 = std::from_chars(hi_s.data(), hi_s.data() + hi_s.size(), hi);
+    if (lo_s.empty() || hi_s.empty() || r1.ptr != lo_s.data() + lo_s.size() || r2.ptr != hi_s.data() + hi_s.size() ||
+        lo < 0 || hi < lo || hi >= ncpus)
+      return invalid();
+    for (int c = lo; c <= hi; ++c) chosen[c] = true;
+  }
+  for (int c = 0; c < ncpus; ++c)
+    if (chosen[c]) cpus.push_back(c);
+  return cpus;
+}
+
 Result<void> run_ptov(Session& s, const Args& args, Output& out) {
   if (args.positional.empty()) {
     out.print("Usage:\n  ptov [address | offset:cpuspec]\nEnter \"help ptov\" for details.\n");
@@ -206,8 +243,15 @@ Result<void> run_ptov(Session& s, const Args& args, Output& out) {
   }
   bool others = false;
   for (const std::string& w : args.positional) {
-    if (w.find(':') != std::string::npos)
-      return Error::make(Errc::unsupported, "per-cpu offsets (offset:cpuspec) are not supported yet: {}", w);
+    if (auto colon = w.find(':'); colon != std::string::npos) {
+      auto off = parse_hex(std::string_view(w).substr(0, colon));
+      if (!off) return Error::make(Errc::usage, "invalid input: \"{}\"", w);
+      auto cpus = TRY(cpu_spec(s.kernel, std::string_view(w).substr(colon + 1)));
+      out.print("{}PER-CPU OFFSET: {:x}\n  CPU    {:<16}\n", others ? "\n" : "", *off, "VIRTUAL");
+      for (int cpu : cpus) out.print("  [{}]  {:x}\n", cpu, *off + TRY(s.kernel.per_cpu_offset(cpu)));
+      others = true;
+      continue;
+    }
     auto p = parse_hex(w);
     if (!p) return Error::make(Errc::usage, "invalid input: \"{}\"", w);
     auto v = s.kernel.arch().ptov(*p);
