@@ -1,5 +1,8 @@
 #include "kernel/stack.h"
 
+#include <capstone/capstone.h>
+
+#include <algorithm>
 #include <cstring>
 
 #include "symbols/orc.h"
@@ -30,6 +33,52 @@ struct Walker {
   Result<uint64_t> read(uint64_t a) {
     if (!on_stack(a)) return Error::make(Errc::out_of_bounds, "stack address {:x} outside the task's stack", a);
     return k.read_u64(a);
+  }
+
+  // For a function with the `push %rbp; mov %rsp,%rbp` prologue: how far below %rbp its
+  // stack pointer sits once the prologue's pushes and `sub $N,%rsp` are done. Nothing when the
+  // prologue is not of that shape or realigns the stack.
+  std::optional<uint64_t> rbp_distance(uint64_t pc) {
+    auto hit = k.symbols().lookup(pc);
+    if (!hit || hit->offset > (1u << 20)) return std::nullopt;
+    uint64_t start = pc - hit->offset;
+    uint8_t code[96];
+    size_t len = std::min<uint64_t>(sizeof code, hit->offset);
+    if (len == 0 || !k.read(start, std::span(code, len))) return std::nullopt;
+    csh cs;
+    if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK) return std::nullopt;
+    cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
+    cs_insn* insn = nullptr;
+    size_t n = cs_disasm(cs, code, len, start, 24, &insn);
+    std::optional<uint64_t> result;
+    bool framed = false, pushed_bp = false;
+    uint64_t below = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const cs_insn& in = insn[i];
+      const cs_x86& x = in.detail->x86;
+      bool op_reg0 = x.op_count >= 1 && x.operands[0].type == X86_OP_REG;
+      if (in.id == X86_INS_PUSH && op_reg0 && x.operands[0].reg == X86_REG_RBP && !framed) {
+        pushed_bp = true;
+      } else if (in.id == X86_INS_MOV && x.op_count == 2 && op_reg0 && x.operands[0].reg == X86_REG_RBP &&
+                 x.operands[1].type == X86_OP_REG && x.operands[1].reg == X86_REG_RSP && pushed_bp) {
+        framed = true;  // capstone lists the destination first
+      } else if (framed && in.id == X86_INS_PUSH) {
+        below += 8;
+      } else if (framed && in.id == X86_INS_SUB && x.op_count == 2 && op_reg0 && x.operands[0].reg == X86_REG_RSP &&
+                 x.operands[1].type == X86_OP_IMM) {
+        below += static_cast<uint64_t>(x.operands[1].imm);
+        result = below;
+        break;
+      } else if (framed && (in.id == X86_INS_AND || in.id == X86_INS_CALL || in.id == X86_INS_JMP ||
+                            in.id == X86_INS_RET || (op_reg0 && x.operands[0].reg == X86_REG_RSP))) {
+        if (in.id != X86_INS_AND && !(op_reg0 && x.operands[0].reg == X86_REG_RSP)) result = below;
+        break;
+      }
+      if (in.address + in.size > pc) break;
+    }
+    if (n) cs_free(insn, n);
+    cs_close(&cs);
+    return result;
   }
 
   // A return address: kernel text right after a call instruction (e8 rel32, or ff /2 in
@@ -83,6 +132,14 @@ struct Walker {
       }
       if (e->type == symbols::OrcType::end_of_stack) return ok();
       bool needs_bp = e->sp_reg == symbols::OrcReg::bp || e->sp_reg == symbols::OrcReg::bp_indirect;
+      if (needs_bp && !bp_known && !signal) {
+        // %rbp is unknown (the walk began at a scanned slot): a frame-pointer function's
+        // prologue fixes the distance from %rbp to %rsp at its call sites.
+        if (auto below = rbp_distance(pc)) {
+          bp = sp + *below;
+          bp_known = true;
+        }
+      }
       if (e->type == symbols::OrcType::undefined || (needs_bp && !bp_known)) {
         // objtool could not describe this code (inline asm, a noreturn call): find the
         // caller's return address by scanning up the stack, as crash does everywhere.

@@ -104,9 +104,7 @@ def main():
         seen.add(r[0])
     commands = [r[0] for r in cmd_rows]
     how = {r[0]: (r[1] if len(r) > 1 else "exact") for r in cmd_rows}
-    # Optional third column: a glob of the dumps the command is compared on (default all).
-    # Used only for comparisons known to fail elsewhere; each such line says why.
-    dumps_for = {r[0]: (r[2] if len(r) > 2 and r[2] else "*") for r in cmd_rows}
+
     # Entries: set glob, dump glob, command, line regex, reason. Only the lines matching the
     # regex are exempt (they must be present on both sides, the same number of times); every
     # other line must still match exactly.
@@ -150,8 +148,6 @@ def main():
                 if p.stderr.strip():
                     print(f"note {name}: coroner stderr: {p.stderr.strip()[:2000]}")
                 for cmd in commands:
-                    if not fnmatch.fnmatch(name, dumps_for[cmd]):
-                        continue
                     want_path = os.path.join(crash_dir, safe_name(cmd))
                     got_path = os.path.join(outdir, safe_name(cmd))
                     want = normalise(open(want_path, errors="replace").read(), how[cmd])
