@@ -327,6 +327,7 @@ const ModuleRegion* Module::region_of(uint64_t addr) const {
 
 Result<ModuleTable> ModuleTable::load(Kernel& k) {
   ModuleTable t;
+  if (!k.symbols().find("modules")) return t;  // a kernel built without CONFIG_MODULES
   uint64_t head = TRY(k.symbol("modules"));
   uint64_t list_off = TRY(k.offset_of("module", "list"));
   auto nodes = list_walk(k, head, kMaxModules);
