@@ -78,7 +78,7 @@ Result<void> list_taints(kernel::Kernel& k, const kernel::ModuleTable& table, Ou
 Result<void> run_mod(Session& s, const Args& args, Output& out) {
   for (char unsupported : {'s', 'S', 'd', 'D', 'r', 'R', 'o', 'g'})
     if (args.has(unsupported))
-      return Error::make(Errc::unsupported, "mod: -{}: loading module object files is not supported yet", unsupported);
+      return Error::make(Errc::unsupported, "-{}: loading module object files is not supported yet", unsupported);
   const kernel::ModuleTable* table = TRY(kernel::modules(s.kernel));
   if (args.has('t')) return list_taints(s.kernel, *table, out);
   return list_modules(*table, out);

@@ -86,7 +86,7 @@ Result<void> run_sym(Session& s, const Args& args, Output& out) {
     // Like crash: an unknown module name prints nothing.
     if (const auto* m = mods->find(args.value('m'))) {
       print_module_block(out, *m);
-      if (!m->symbols_error.empty()) return Error::make(Errc::bad_data, "sym: {}", m->symbols_error);
+      if (!m->symbols_error.empty()) return Error::make(Errc::bad_data, "{}", m->symbols_error);
     }
     return ok();
   }
