@@ -40,6 +40,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "base/bytes.h"
 #include "base/mapped_file.h"
 #include "dumpfmt/dump.h"
 
@@ -212,7 +213,9 @@ Result<CodecResult> codec_bench(const std::string& path) {
     count += std::popcount(w);
   }
   const uint64_t desc_off = (1 + uint64_t{sub_blocks} + bitmap_blocks) * bs;
-  auto descs = TRY(v.sub(desc_off, count * 24, "page descriptors"));
+  auto desc_bytes = coroner::checked_mul(count, 24);
+  if (!desc_bytes) return coroner::Error::make(coroner::Errc::bad_data, "{}: {} page descriptors overflow", path, count);
+  auto descs = TRY(v.sub(desc_off, *desc_bytes, "page descriptors"));
 
   // Fault the whole file in first: this measures the codecs, not the disk.
   file->advise_sequential(0, file->size());

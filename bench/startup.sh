@@ -5,6 +5,8 @@
 #
 # Usage: bench/startup.sh [SET_DIR] [DUMP] [RUNS]
 #   defaults: the first fixture set, qemu.elf, 5 runs. CORONER=path/to/coroner overrides the binary.
+# bench/symbols.sh measures more (CPU time, struct and whatis latency, cold index); see
+# docs/benchmarks.md.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
