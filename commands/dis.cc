@@ -221,6 +221,7 @@ class Printer {
     }
     disasm::Symbolizer sym = [&](uint64_t a) -> std::optional<std::string> {
       if (!gdb_.annotates(a)) return std::nullopt;
+      // crash rewrites gdb's `<...>` with its own name for the address.
       auto at = symbol_at(k_.symbols(), a);
       if (!at) return std::nullopt;
       return symstr(*at, hex_);
@@ -299,9 +300,12 @@ Result<void> run_dis(Session& s, const Args& args, Output& out) {
     insns = TRY(walk(f.start, kMaxCount, [&](const disasm::Instruction& i) { return i.address < t.address; }));
     if (count && insns.size() > *count) insns.erase(insns.begin(), insns.end() - static_cast<ptrdiff_t>(*count));
   } else if (args.has('f') || (!count && t.bare_text_symbol)) {
+    // Decoded from the function's start, so an address inside an instruction starts at the
+    // next one, as crash shows it.
     Function f = TRY(function_of(k, t.address));
-    uint64_t limit = count.value_or(kMaxCount);
-    insns = TRY(walk(t.address, limit, [&](const disasm::Instruction& i) { return i.address + i.size < f.end; }));
+    insns = TRY(walk(f.start, kMaxCount, [&](const disasm::Instruction& i) { return i.address + i.size < f.end; }));
+    std::erase_if(insns, [&](const disasm::Instruction& i) { return i.address < t.address; });
+    if (count && insns.size() > *count) insns.resize(*count);
   } else {
     insns = TRY(walk(t.address, count.value_or(1), [](const disasm::Instruction&) { return true; }));
   }

@@ -340,12 +340,6 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
     if (x.prefix[2] == 0x66) opsize_used = true;
   }
 
-  // 66 is consumed by a 16-bit operation (the last 66 counts; earlier ones print as data16).
-  bool uses_opsize = false;
-  for (int i = 0; i < x.op_count; ++i)
-    if (x.operands[i].size == 2) uses_opsize = true;
-  if (!mnemonic.empty() && mnemonic.back() == 'w' && mnemonic != "movzbw" && mnemonic != "movsbw") uses_opsize = true;
-  if (id == X86_INS_NOP && x.prefix[2] == 0x66) uses_opsize = true;
   (void)opsize_used;
 
   std::vector<std::string> names;
@@ -366,7 +360,8 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
         else if (!rep_used) names.push_back("repnz");
         break;
       case 0x66:
-        if (static_cast<int>(i) == last66 && uses_opsize) break;
+        // The last 66 is the operand-size (or mandatory SSE) prefix the instruction decoded with.
+        if (static_cast<int>(i) == last66) break;
         names.push_back("data16");
         break;
       case 0x67:
