@@ -1,0 +1,113 @@
+// dis's renderer on synthesized bytes: each case is an instruction seen in a real kernel with
+// the text gdb (through crash 9) prints for it, so formatting regressions show without a dump.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "commands/support/disasm.h"
+
+namespace coroner::commands::disasm {
+namespace {
+
+constexpr uint64_t kAt = 0xffffffff81000000;
+
+// A symbolizer for a fake kernel image at [kAt, kAt + 1 MiB): "fn" at kAt, "var" at kAt + 0x80000.
+std::optional<std::string> fake_symbols(uint64_t a) {
+  if (a < kAt || a >= kAt + 0x100000) return std::nullopt;
+  if (a >= kAt + 0x80000) return a == kAt + 0x80000 ? std::string("var") : fmt::format("var+{}", a - kAt - 0x80000);
+  return a == kAt ? std::string("fn") : fmt::format("fn+{}", a - kAt);
+}
+
+Instruction decode(std::vector<uint8_t> bytes, uint64_t at = kAt) {
+  static auto d = X86Disassembler::create();
+  EXPECT_TRUE(d.ok());
+  return d->decode(at, bytes, fake_symbols);
+}
+
+struct Case {
+  std::vector<uint8_t> bytes;
+  const char* text;
+};
+
+TEST(Disasm, GdbTextForKernelInstructions) {
+  const std::vector<Case> cases = {
+      {{0x55}, "push   %rbp"},
+      {{0x41, 0x54}, "push   %r12"},
+      {{0x48, 0x89, 0xe5}, "mov    %rsp,%rbp"},
+      {{0x65, 0x48, 0x8b, 0x1c, 0x25, 0x80, 0xfb, 0x01, 0x00}, "mov    %gs:0x1fb80,%rbx"},
+      {{0x8b, 0x43, 0x18}, "mov    0x18(%rbx),%eax"},
+      {{0x48, 0x8b, 0x7d, 0xf8}, "mov    -0x8(%rbp),%rdi"},
+      {{0x48, 0xc7, 0xc7, 0xb9, 0x97, 0xb6, 0x90}, "mov    $0xffffffff90b697b9,%rdi"},
+      {{0xbe, 0x01, 0x00, 0x00, 0x00}, "mov    $0x1,%esi"},
+      {{0x83, 0xc8, 0xff}, "or     $0xffffffff,%eax"},
+      {{0x48, 0x81, 0xe4, 0xff, 0xe7, 0xff, 0xff}, "and    $0xffffffffffffe7ff,%rsp"},
+      {{0x6a, 0x2b}, "push   $0x2b"},
+      {{0x6a, 0xda}, "push   $0xffffffffffffffda"},
+      {{0x65, 0xff, 0x34, 0x25, 0x14, 0x60, 0x00, 0x00}, "push   %gs:0x6014"},
+      {{0xf6, 0x40, 0x19, 0x10}, "testb  $0x10,0x19(%rax)"},
+      {{0xa8, 0x30}, "test   $0x30,%al"},
+      {{0x48, 0xd1, 0xeb}, "shr    $1,%rbx"},
+      {{0x48, 0xc1, 0xe9, 0x03}, "shr    $0x3,%rcx"},
+      {{0x48, 0xd3, 0xe0}, "shl    %cl,%rax"},
+      {{0x40, 0x0f, 0xb6, 0xf6}, "movzbl %sil,%esi"},
+      {{0x48, 0x63, 0xf6}, "movslq %esi,%rsi"},
+      {{0x48, 0xb8, 1, 1, 1, 1, 1, 1, 1, 1}, "movabs $0x101010101010101,%rax"},
+      {{0x48, 0x0f, 0x44, 0xc2}, "cmove  %rdx,%rax"},
+      {{0x48, 0x98}, "cltq"},
+      {{0x0f, 0x1f, 0x44, 0x00, 0x00}, "nopl   0x0(%rax,%rax,1)"},
+      {{0x0f, 0x1f, 0x00}, "nopl   (%rax)"},
+      {{0x66, 0x90}, "xchg   %ax,%ax"},
+      {{0x66, 0x66, 0x2e, 0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0}, "data16 cs nopw 0x0(%rax,%rax,1)"},
+      {{0xf0, 0x0f, 0xb1, 0x17}, "lock cmpxchg %edx,(%rdi)"},
+      {{0xf3, 0x48, 0xab}, "rep stos %rax,%es:(%rdi)"},
+      {{0xf3, 0xaa}, "rep stos %al,%es:(%rdi)"},
+      {{0xf3, 0x48, 0xa5}, "rep movsq %ds:(%rsi),%es:(%rdi)"},
+      {{0xc3}, "ret"},
+      {{0xcc}, "int3"},
+      {{0x0f, 0x0b}, "ud2"},
+      {{0x0f, 0xb9, 0xcc}, "ud1    %esp,%ecx"},
+      {{0xf3, 0x0f, 0x1e, 0xfa}, "endbr64"},
+      {{0x9c}, "pushf"},
+      {{0x0f, 0x01, 0xf8}, "swapgs"},
+      {{0x0f, 0x20, 0xdc}, "mov    %cr3,%rsp"},
+      {{0xf3, 0x48, 0x0f, 0xae, 0xc0}, "rdfsbase %rax"},
+      {{0x66, 0x0f, 0x38, 0x82, 0x04, 0x24}, "invpcid (%rsp),%rax"},
+      {{0xff, 0xe0}, "jmp    *%rax"},
+      {{0x41, 0xff, 0xd3}, "call   *%r11"},
+      {{0xec}, "in     (%dx),%al"},
+      {{0xee}, "out    %al,(%dx)"},
+  };
+  for (const auto& c : cases) {
+    Instruction i = decode(c.bytes);
+    EXPECT_EQ(i.text, c.text) << "bytes " << fmt::format("{:02x}", fmt::join(c.bytes, " "));
+    EXPECT_EQ(i.size, c.bytes.size()) << c.text;
+  }
+}
+
+TEST(Disasm, BranchTargetsAndRipRelativeOperandsAreSymbolized) {
+  // call rel32 to fn+0x100 from fn+0x10; a jump to a target outside the image has no name.
+  EXPECT_EQ(decode({0xe8, 0xeb, 0x00, 0x00, 0x00}, kAt + 0x10).text, "call   0xffffffff81000100 <fn+256>");
+  EXPECT_EQ(decode({0x74, 0x2c}, kAt).text, "je     0xffffffff8100002e <fn+46>");
+  EXPECT_EQ(decode({0xe9, 0x00, 0x00, 0x00, 0x80}, kAt).text, "jmp    0xffffffff01000005");
+  // mov 0x7fff9(%rip),%rax at fn: target var (fn + 7 + 0x7fff9).
+  EXPECT_EQ(decode({0x48, 0x8b, 0x05, 0xf9, 0xff, 0x07, 0x00}, kAt).text,
+            "mov    0x7fff9(%rip),%rax        # 0xffffffff81080000 <var>");
+  EXPECT_EQ(decode({0xc6, 0x05, 0xf9, 0xff, 0x07, 0x00, 0x01}, kAt).text,
+            "movb   $0x1,0x7fff9(%rip)        # 0xffffffff81080000 <var>");
+  // A per-CPU offset through %gs: the 64-bit wrap-around gives a small, unnamed address.
+  EXPECT_EQ(decode({0x65, 0xff, 0x05, 0x39, 0xfb, 0x01, 0x7f}, kAt).text, "incl   %gs:0x7f01fb39(%rip)        # 0x1fb40");
+}
+
+TEST(Disasm, FtraceNopAndUndecodableBytes) {
+  EXPECT_TRUE(decode({0x0f, 0x1f, 0x44, 0x00, 0x00}).is_ftrace_nop_form);
+  EXPECT_FALSE(decode({0x0f, 0x1f, 0x40, 0x00}).is_ftrace_nop_form);
+  Instruction bad = decode({0x06});  // push %es: invalid in 64-bit mode
+  EXPECT_EQ(bad.text, "(bad)");
+  EXPECT_EQ(bad.size, 1u);
+  EXPECT_EQ(decode({}).text, "(bad)");
+}
+
+}  // namespace
+}  // namespace coroner::commands::disasm
