@@ -147,7 +147,7 @@ Result<void> vtop_kernel(Session& s, uint64_t vaddr, Output& out) {
   }
   if (walked) {
     const auto& leaf = steps.back();
-    uint64_t base = a.entry_address(leaf.entry) & ~(leaf.page_size - 1);
+    uint64_t base = a.entry_address(leaf.entry);  // as crash prints it (PAT bit 12 of a huge entry kept)
     if (leaf.page_size == (1ull << 30))
       out.print("  PAGE: {:x}  (1GB)\n\n", base);
     else if (leaf.page_size == (2ull << 20))
