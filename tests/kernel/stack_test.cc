@@ -1,0 +1,792 @@
+// The ORC unwinder (kernel/stack.h) on a synthesized kernel: a vmlinux written with libelf
+// (.text, .symtab, .BTF made with libbpf, .orc_unwind_ip/.orc_unwind in either kernel's
+// encoding) and an ELF dump of its image holding a hand-made task stack. Covers CALL frames,
+// REGS frames from user and kernel mode, REGS_PARTIAL (IRET) frames, END, frames found through
+// %rbp (ORC's bp-based CFA, and the prologue decoding when %rbp is unknown), the stack scan
+// where ORC is undefined, KASLR, and corrupt stacks (garbage return addresses, a stack pointer
+// that leaves the stack or moves down, a scan finding nothing), each ending with a note.
+// Also OrcTable alone: both encodings, lookup boundaries, unsorted tables, malformed sections.
+#include <bpf/btf.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <gtest/gtest.h>
+#include <libelf.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <deque>
+#include <map>
+
+#include "kernel/kernel.h"
+#include "kernel/stack.h"
+#include "symbols/btf_types.h"
+#include "symbols/orc.h"
+#include "tests/dumpfmt/dump_builder.h"
+
+using namespace coroner;
+using namespace coroner::kernel;
+using symbols::OrcReg;
+using symbols::OrcType;
+using Bytes = std::vector<uint8_t>;
+
+namespace {
+
+// struct orc_entry after its two s16 offsets, sp_reg:4 and bp_reg:4 (as 6.1 and 6.12 have it):
+// before 6.4: type:2 (CALL 0, REGS 1, REGS_PARTIAL 2), end:1;
+// 6.4+: type:3 (UNDEFINED 0, END_OF_STACK 1, CALL 2, REGS 3, REGS_PARTIAL 4), signal:1.
+enum class OrcLayout { before_6_4, since_6_4 };
+
+// One ORC entry as the tests think of it; encoded per layout by encode_orc().
+struct Orc {
+  OrcType type = OrcType::call;
+  OrcReg sp_reg = OrcReg::sp;
+  int16_t sp_offset = 8;
+  OrcReg bp_reg = OrcReg::undefined;
+  int16_t bp_offset = 0;
+};
+
+Bytes encode_orc(OrcLayout l, const Orc& o) {
+  Bytes b(6, 0);
+  std::memcpy(&b[0], &o.sp_offset, 2);
+  std::memcpy(&b[2], &o.bp_offset, 2);
+  uint8_t sp_reg = static_cast<uint8_t>(o.sp_reg), bp_reg = static_cast<uint8_t>(o.bp_reg);
+  uint8_t type = 0, end = 0;
+  if (l == OrcLayout::since_6_4) {
+    switch (o.type) {
+      case OrcType::undefined: type = 0; break;
+      case OrcType::end_of_stack: type = 1; break;
+      case OrcType::call: type = 2; break;
+      case OrcType::regs: type = 3; break;
+      case OrcType::regs_partial: type = 4; break;
+    }
+    b[5] = type;
+  } else {
+    switch (o.type) {
+      case OrcType::undefined: sp_reg = 0; break;  // UNWIND_HINT_UNDEFINED: sp_reg undefined
+      case OrcType::end_of_stack: sp_reg = 0, end = 1; break;
+      case OrcType::call: type = 0; break;
+      case OrcType::regs: type = 1; break;
+      case OrcType::regs_partial: type = 2; break;
+    }
+    b[5] = static_cast<uint8_t>(type | (end << 2));
+  }
+  b[4] = static_cast<uint8_t>(sp_reg | (bp_reg << 4));
+  return b;
+}
+
+std::vector<uint8_t> btf_bytes(struct btf* b) {
+  uint32_t size = 0;
+  const void* raw = btf__raw_data(b, &size);
+  return {static_cast<const uint8_t*>(raw), static_cast<const uint8_t*>(raw) + size};
+}
+
+// The kernel types the unwinder reads: struct orc_entry (either layout), struct
+// inactive_task_frame (x86_64: r15 r14 r13 r12 bx bp ret_addr) and struct pt_regs.
+Bytes make_btf(OrcLayout l) {
+  struct btf* b = btf__new_empty();
+  int u64 = btf__add_int(b, "long unsigned int", 8, 0);
+  int s16 = btf__add_int(b, "short int", 2, BTF_INT_SIGNED);
+  int u32 = btf__add_int(b, "unsigned int", 4, 0);
+  btf__add_struct(b, "orc_entry", 6);
+  btf__add_field(b, "sp_offset", s16, 0, 0);
+  btf__add_field(b, "bp_offset", s16, 16, 0);
+  btf__add_field(b, "sp_reg", u32, 32, 4);
+  btf__add_field(b, "bp_reg", u32, 36, 4);
+  if (l == OrcLayout::since_6_4) {
+    btf__add_field(b, "type", u32, 40, 3);
+    btf__add_field(b, "signal", u32, 43, 1);
+  } else {
+    btf__add_field(b, "type", u32, 40, 2);
+    btf__add_field(b, "end", u32, 42, 1);
+  }
+  const char* frame[] = {"r15", "r14", "r13", "r12", "bx", "bp", "ret_addr"};
+  btf__add_struct(b, "inactive_task_frame", 8 * 7);
+  for (uint32_t i = 0; i < 7; ++i) btf__add_field(b, frame[i], u64, 64 * i, 0);
+  const char* regs[] = {"r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax",
+                        "cx",  "dx",  "si",  "di",  "orig_ax", "ip", "cs", "flags", "sp", "ss"};
+  btf__add_struct(b, "pt_regs", 8 * 21);
+  for (uint32_t i = 0; i < 21; ++i) btf__add_field(b, regs[i], u64, 64 * i, 0);
+  Bytes out = btf_bytes(b);
+  btf__free(b);
+  return out;
+}
+
+Bytes orc_ips(uint64_t ip_base, const std::vector<uint64_t>& ips) {
+  Bytes out(ips.size() * 4);
+  for (size_t i = 0; i < ips.size(); ++i) {
+    int32_t rel = static_cast<int32_t>(static_cast<int64_t>(ips[i] - (ip_base + 4 * i)));
+    std::memcpy(&out[4 * i], &rel, 4);
+  }
+  return out;
+}
+
+// Offsets inside the fake kernel image [_text, _end).
+constexpr uint64_t kLinkText = 0xffffffff81000000ull;
+constexpr uint64_t kStartKernelMap = 0xffffffff80000000ull;
+constexpr uint64_t kTextSize = 0x2000;
+constexpr uint64_t kStackOff = 0x4000, kThreadSize = 0x4000;
+constexpr uint64_t kImageSize = 0x10000;
+constexpr uint64_t kOrcIpLink = kLinkText + 0x40000;  // vmlinux-only sections
+constexpr size_t kPtRegsSize = 8 * 21;
+// Offsets of struct pt_regs members in make_btf()'s layout (what the tests write; the
+// unwinder reads them through the type layer).
+constexpr uint64_t kRegsBp = 4 * 8, kRegsIp = 16 * 8, kRegsCs = 17 * 8, kRegsSp = 19 * 8;
+constexpr uint64_t kFrameBp = 5 * 8, kFrameRet = 6 * 8;  // struct inactive_task_frame
+
+// The functions of the fake text, as (offset, size); each gets an ORC entry at its start.
+struct Fn {
+  const char* name;
+  uint64_t off, size;
+};
+constexpr Fn kSched{"fake_schedule", 0x100, 0x100};
+constexpr Fn kB{"fake_b", 0x200, 0x100};
+constexpr Fn kC{"fake_c", 0x300, 0x100};
+constexpr Fn kEntry{"fake_entry", 0x400, 0x100};
+constexpr Fn kIrq{"fake_irq_entry", 0x500, 0x100};
+constexpr Fn kFp{"fake_framed", 0x600, 0x100};
+
+class FakeKernel {
+ public:
+  explicit FakeKernel(OrcLayout layout, uint64_t kaslr = 0) : layout_(layout), kaslr_(kaslr), image_(kImageSize, 0) {
+    std::memset(image_.data(), 0x90, kTextSize);  // nop
+    for (const Fn& f : {kSched, kB, kC, kEntry, kIrq, kFp}) fns_.push_back(f);
+  }
+
+  // Runtime (relocated) addresses.
+  uint64_t at(const Fn& f, uint64_t off) const { return kLinkText + kaslr_ + f.off + off; }
+  uint64_t stack_lo() const { return kLinkText + kaslr_ + kStackOff; }
+  uint64_t stack_hi() const { return stack_lo() + kThreadSize; }
+
+  void code(const Fn& f, uint64_t off, std::initializer_list<uint8_t> bytes) {
+    std::copy(bytes.begin(), bytes.end(), image_.begin() + static_cast<ptrdiff_t>(f.off + off));
+  }
+  // A `call rel32` ending at f+end_off: f+end_off is then a return address.
+  void call_before(const Fn& f, uint64_t end_off) { code(f, end_off - 5, {0xe8, 0, 0, 0, 0}); }
+  void put(uint64_t addr, uint64_t value) {
+    uint64_t off = addr - (kLinkText + kaslr_);
+    ASSERT_LE(off + 8, kImageSize) << std::hex << addr;
+    std::memcpy(image_.data() + off, &value, 8);
+  }
+  void orc(const Fn& f, Orc e, uint64_t off = 0) { orc_[f.off + off] = e; }
+  // pt_regs at `addr` with the given ip, cs, sp and bp.
+  void regs(uint64_t addr, uint64_t ip, uint64_t cs, uint64_t sp, uint64_t bp = 0) {
+    put(addr + kRegsIp, ip);
+    put(addr + kRegsCs, cs);
+    put(addr + kRegsSp, sp);
+    put(addr + kRegsBp, bp);
+  }
+
+  Kernel& open() {
+    if (kernel_) return *kernel_;
+    std::string dir = ::testing::TempDir();
+    static int serial = 0;
+    std::string tag = std::to_string(::getpid()) + "-" + std::to_string(serial++);
+    std::string vmlinux = dir + "/coroner-stack-test-" + tag + ".vmlinux";
+    write_vmlinux(vmlinux);
+    dumpfmt::testing::ElfSpec spec;
+    spec.loads.push_back({kLinkText + kaslr_ - kStartKernelMap, image_});
+    spec.vmcoreinfo = fmt::format("OSRELEASE=6.1.0-test\nPAGESIZE=4096\nNUMBER(phys_base)=0\nKERNELOFFSET={:x}\n", kaslr_);
+    std::string dump = dumpfmt::testing::write_temp(dumpfmt::testing::build_elf(spec), "coroner-stack-test-" + tag + ".elf");
+    auto k = Kernel::open(vmlinux, {dump}, {});
+    EXPECT_TRUE(k) << k.error().message;
+    if (!k) std::abort();
+    kernel_ = std::move(*k);
+    return *kernel_;
+  }
+
+  // A task switched out with its inactive_task_frame at `thread_sp`.
+  Task task(uint64_t thread_sp, uint64_t ret_addr, uint64_t bp = 0) {
+    put(thread_sp + kFrameRet, ret_addr);
+    put(thread_sp + kFrameBp, bp);
+    Task t;
+    t.addr = 0xffff888000100000ull;
+    t.pid = 42;
+    t.comm = "fake";
+    t.stack = stack_lo();
+    t.thread_sp = thread_sp;
+    return t;
+  }
+
+ private:
+  void write_vmlinux(const std::string& path) {
+    std::deque<Bytes> keep;  // section contents must outlive elf_update()
+    Bytes shstr{0};
+    auto name = [&](const char* n) {
+      auto off = static_cast<uint32_t>(shstr.size());
+      shstr.insert(shstr.end(), n, n + std::strlen(n) + 1);
+      return off;
+    };
+    // Symbols: functions in .text (section 1), data in .data (section 2).
+    Bytes strtab{0};
+    std::vector<Elf64_Sym> syms(1);
+    auto sym = [&](const char* n, uint64_t addr, uint64_t size, int type, uint16_t shndx) {
+      Elf64_Sym s{};
+      s.st_name = static_cast<uint32_t>(strtab.size());
+      strtab.insert(strtab.end(), n, n + std::strlen(n) + 1);
+      s.st_value = addr;
+      s.st_size = size;
+      s.st_info = static_cast<unsigned char>(ELF64_ST_INFO(STB_GLOBAL, type));
+      s.st_shndx = shndx;
+      syms.push_back(s);
+    };
+    sym("_text", kLinkText, 0, STT_NOTYPE, 1);
+    for (const Fn& f : fns_) sym(f.name, kLinkText + f.off, f.size, STT_FUNC, 1);
+    sym("init_top_pgt", kLinkText + 0x3000, 0x1000, STT_OBJECT, 2);
+    sym("init_stack", kLinkText + kStackOff, kThreadSize, STT_OBJECT, 2);
+    sym("__end_init_stack", kLinkText + kStackOff + kThreadSize, 0, STT_NOTYPE, 2);
+    sym("_end", kLinkText + kImageSize, 0, STT_NOTYPE, 2);
+
+    // ORC: one entry per recorded offset, deliberately out of order (the kernel's build
+    // sorts them; the table must not rely on it), plus an undefined entry ending the text.
+    std::vector<uint64_t> ips;
+    Bytes entries;
+    std::map<uint64_t, Orc> all = orc_;
+    all.emplace(kTextSize, Orc{OrcType::undefined, OrcReg::undefined, 0});
+    for (auto it = all.rbegin(); it != all.rend(); ++it) {
+      ips.push_back(kLinkText + it->first);
+      Bytes e = encode_orc(layout_, it->second);
+      entries.insert(entries.end(), e.begin(), e.end());
+    }
+
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
+    ASSERT_GE(fd, 0) << path;
+    elf_version(EV_CURRENT);
+    Elf* e = elf_begin(fd, ELF_C_WRITE, nullptr);
+    ASSERT_NE(e, nullptr) << elf_errmsg(-1);
+    Elf64_Ehdr* eh = elf64_newehdr(e);
+    eh->e_ident[EI_DATA] = ELFDATA2LSB;
+    eh->e_type = ET_EXEC;
+    eh->e_machine = EM_X86_64;
+    eh->e_version = EV_CURRENT;
+    auto section = [&](const char* n, uint32_t type, uint64_t flags, uint64_t addr, Bytes bytes, uint32_t link = 0,
+                       uint32_t info = 0, uint64_t entsize = 0) {
+      Elf_Scn* s = elf_newscn(e);
+      keep.push_back(std::move(bytes));
+      Elf_Data* d = elf_newdata(s);
+      d->d_buf = keep.back().data();
+      d->d_size = keep.back().size();
+      d->d_type = ELF_T_BYTE;
+      d->d_align = 8;
+      d->d_version = EV_CURRENT;
+      Elf64_Shdr* sh = elf64_getshdr(s);
+      sh->sh_name = name(n);
+      sh->sh_type = type;
+      sh->sh_flags = flags;
+      sh->sh_addr = addr;
+      sh->sh_link = link;
+      sh->sh_info = info;
+      sh->sh_entsize = entsize;
+      sh->sh_addralign = 8;
+      return elf_ndxscn(s);
+    };
+    section(".text", SHT_PROGBITS, SHF_ALLOC | SHF_EXECINSTR, kLinkText, Bytes(image_.begin(), image_.begin() + kTextSize));
+    section(".data", SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, kLinkText + kTextSize,
+            Bytes(image_.begin() + kTextSize, image_.end()));
+    section(".orc_unwind_ip", SHT_PROGBITS, SHF_ALLOC, kOrcIpLink, orc_ips(kOrcIpLink, ips));
+    section(".orc_unwind", SHT_PROGBITS, SHF_ALLOC, kOrcIpLink + 0x10000, entries);
+    section(".BTF", SHT_PROGBITS, 0, 0, make_btf(layout_));
+    Bytes symbytes(syms.size() * sizeof(Elf64_Sym));
+    std::memcpy(symbytes.data(), syms.data(), symbytes.size());
+    size_t symtab = section(".symtab", SHT_SYMTAB, 0, 0, symbytes, 0, 1, sizeof(Elf64_Sym));
+    size_t str = section(".strtab", SHT_STRTAB, 0, 0, strtab);
+    elf64_getshdr(elf_getscn(e, symtab))->sh_link = static_cast<uint32_t>(str);
+    name(".shstrtab");
+    size_t shstrndx = elf_ndxscn(elf_newscn(e));
+    {
+      Elf_Scn* s = elf_getscn(e, shstrndx);
+      keep.push_back(shstr);
+      Elf_Data* d = elf_newdata(s);
+      d->d_buf = keep.back().data();
+      d->d_size = keep.back().size();
+      d->d_type = ELF_T_BYTE;
+      d->d_align = 1;
+      d->d_version = EV_CURRENT;
+      Elf64_Shdr* sh = elf64_getshdr(s);
+      sh->sh_name = static_cast<uint32_t>(shstr.size() - std::strlen(".shstrtab") - 1);
+      sh->sh_type = SHT_STRTAB;
+    }
+    eh->e_shstrndx = static_cast<uint16_t>(shstrndx);
+    ASSERT_GE(elf_update(e, ELF_C_WRITE), 0) << elf_errmsg(-1);
+    elf_end(e);
+    ::close(fd);
+  }
+
+  OrcLayout layout_;
+  uint64_t kaslr_;
+  Bytes image_;
+  std::vector<Fn> fns_;
+  std::map<uint64_t, Orc> orc_;
+  std::unique_ptr<Kernel> kernel_;
+};
+
+// How the tests see a walk: (slot, pc, source) per frame.
+using FrameRow = std::tuple<uint64_t, uint64_t, FrameSource>;
+std::vector<FrameRow> rows(const Backtrace& bt) {
+  std::vector<FrameRow> out;
+  for (const auto& f : bt.frames) out.emplace_back(f.slot, f.pc, f.how);
+  return out;
+}
+
+class Unwind : public ::testing::TestWithParam<OrcLayout> {};
+
+// The common case: __schedule's callers, each a CALL frame, up to an END entry.
+//   fake_schedule (sp+24) <- fake_b (sp+16) <- fake_c (sp+8) <- fake_entry (END)
+TEST_P(Unwind, CallFramesUpToEndOfStack) {
+  FakeKernel f(GetParam());
+  f.orc(kSched, {OrcType::call, OrcReg::sp, 24});
+  f.orc(kB, {OrcType::call, OrcReg::sp, 16});
+  f.orc(kC, {OrcType::call, OrcReg::sp, 8});
+  f.orc(kEntry, {OrcType::end_of_stack, OrcReg::undefined, 0});
+  uint64_t thread_sp = f.stack_hi() - 0x200;
+  uint64_t slot0 = thread_sp + kFrameRet;
+  uint64_t slot1 = slot0 + 24, slot2 = slot1 + 16, slot3 = slot2 + 8;
+  f.put(slot1, f.at(kB, 0x30));
+  f.put(slot2, f.at(kC, 0x20));
+  f.put(slot3, f.at(kEntry, 0x10));
+  Task t = f.task(thread_sp, f.at(kSched, 0x40));
+  auto bt = unwind_task(f.open(), t);
+  ASSERT_TRUE(bt) << bt.error().message;
+  std::vector<FrameRow> want{{slot0, f.at(kSched, 0x40), FrameSource::saved_context},
+                             {slot1, f.at(kB, 0x30), FrameSource::orc},
+                             {slot2, f.at(kC, 0x20), FrameSource::orc},
+                             {slot3, f.at(kEntry, 0x10), FrameSource::orc}};
+  EXPECT_EQ(rows(*bt), want);
+  EXPECT_EQ(bt->stopped, "");
+}
+
+// A return address right at the next function's first byte (the caller ended in a call to
+// a noreturn function): the entry used is the caller's (pc - 1), not the next function's.
+TEST_P(Unwind, ReturnAddressAtFunctionEndUsesTheCallersEntry) {
+  FakeKernel f(GetParam());
+  f.orc(kSched, {OrcType::call, OrcReg::sp, 8});
+  f.orc(kB, {OrcType::call, OrcReg::sp, 8});
+  f.orc(kC, {OrcType::end_of_stack, OrcReg::undefined, 0});  // would end the walk at once
+  uint64_t thread_sp = f.stack_hi() - 0x200;
+  uint64_t slot0 = thread_sp + kFrameRet;
+  f.put(slot0 + 8, f.at(kC, 0));  // returns "into" fake_c's first byte: a call at fake_b's end
+  f.put(slot0 + 16, f.at(kEntry, 0x10));
+  f.orc(kEntry, {OrcType::end_of_stack, OrcReg::undefined, 0});
+  Task t = f.task(thread_sp, f.at(kSched, 0x40));
+  auto bt = unwind_task(f.open(), t);
+  ASSERT_TRUE(bt) << bt.error().message;
+  ASSERT_EQ(bt->frames.size(), 3u) << bt->stopped;
+  EXPECT_EQ(bt->frames[2].pc, f.at(kEntry, 0x10));
+}
+
+// A system call's entry: REGS at the top of the stack, from user mode: the walk ends there
+// with the user registers attached to the last frame.
+TEST_P(Unwind, RegsFromUserModeEndTheWalk) {
+  FakeKernel f(GetParam());
+  f.orc(kSched, {OrcType::call, OrcReg::sp, 8});
+  f.orc(kEntry, {OrcType::regs, OrcReg::sp, 0});
+  uint64_t regs = f.stack_hi() - kPtRegsSize;
+  uint64_t slot0 = regs - 16;
+  f.put(slot0 + 8, f.at(kEntry, 0x20));
+  f.regs(regs, 0x401000, 0x33, 0x7ffc0000);
+  Task t = f.task(slot0 - kFrameRet, f.at(kSched, 0x40));
+  auto bt = unwind_task(f.open(), t);
+  ASSERT_TRUE(bt) << bt.error().message;
+  ASSERT_EQ(bt->frames.size(), 2u) << bt->stopped;
+  EXPECT_EQ(bt->stopped, "");
+  ASSERT_TRUE(bt->frames[1].exception);
+  EXPECT_EQ(bt->frames[1].exception->addr, regs);
+  EXPECT_EQ(bt->frames[1].exception->ip, 0x401000u);
+  EXPECT_TRUE(bt->frames[1].exception->user_mode());
+}
+
+// An interrupt in kernel mode: full pt_regs (REGS), then the walk goes on from the
+// interrupted instruction (its own entry, pc not minus one) and the interrupted stack.
+TEST_P(Unwind, RegsFromKernelModeGoOnAtTheInterruptedInstruction) {
+  FakeKernel f(GetParam());
+  f.orc(kSched, {OrcType::call, OrcReg::sp, 8});
+  f.orc(kIrq, {OrcType::regs, OrcReg::sp, 0});
+  // The entry starting at the interrupted instruction (0x25) is the one that applies; the
+  // one before it (what pc - 1 would pick) would put the return address elsewhere.
+  f.orc(kC, {OrcType::call, OrcReg::sp, 16}, 0);
+  f.orc(kC, {OrcType::call, OrcReg::sp, 8}, 0x25);
+  f.orc(kEntry, {OrcType::end_of_stack, OrcReg::undefined, 0});
+  uint64_t thread_sp = f.stack_lo() + 0x1000;
+  uint64_t slot0 = thread_sp + kFrameRet;
+  uint64_t regs = slot0 + 16;
+  f.put(slot0 + 8, f.at(kIrq, 0x10));
+  uint64_t interrupted_sp = regs + kPtRegsSize + 0x40;
+  f.regs(regs, f.at(kC, 0x25), 0x10, interrupted_sp, 0x1234);
+  f.put(interrupted_sp, f.at(kEntry, 0x30));
+  Task t = f.task(thread_sp, f.at(kSched, 0x40));
+  auto bt = unwind_task(f.open(), t);
+  ASSERT_TRUE(bt) << bt.error().message;
+  std::vector<FrameRow> want{{slot0, f.at(kSched, 0x40), FrameSource::saved_context},
+                             {slot0 + 8, f.at(kIrq, 0x10), FrameSource::orc},
+                             {interrupted_sp, f.at(kEntry, 0x30), FrameSource::orc}};
+  EXPECT_EQ(rows(*bt), want);
+  EXPECT_EQ(bt->stopped, "");
+  ASSERT_TRUE(bt->frames[1].exception);
+  EXPECT_FALSE(bt->frames[1].exception->user_mode());
+  EXPECT_EQ(bt->frames[1].exception->ip, f.at(kC, 0x25));
+}
+
+// REGS_PARTIAL: only the IRET frame (ip cs flags sp ss) is at the CFA; pt_regs starts below.
+TEST_P(Unwind, RegsPartialIsTheIretFrame) {
+  FakeKernel f(GetParam());
+  f.orc(kSched, {OrcType::call, OrcReg::sp, 8});
+  f.orc(kIrq, {OrcType::regs_partial, OrcReg::sp, 8});
+  f.orc(kC, {OrcType::call, OrcReg::sp, 8});
+  f.orc(kEntry, {OrcType::end_of_stack, OrcReg::undefined, 0});
+  uint64_t thread_sp = f.stack_lo() + 0x1000;
+  uint64_t slot0 = thread_sp + kFrameRet;
+  f.put(slot0 + 8, f.at(kIrq, 0x10));
+  uint64_t cfa = slot0 + 16 + 8;  // sp after fake_irq_entry's frame + sp_offset 8
+  uint64_t regs = cfa - kRegsIp;
+  uint64_t interrupted_sp = cfa + 0x100;
+  f.regs(regs, f.at(kC, 0x40), 0x10, interrupted_sp);
+  f.put(interrupted_sp, f.at(kEntry, 0x30));
+  Task t = f.task(thread_sp, f.at(kSched, 0x40));
+  auto bt = unwind_task(f.open(), t);
+  ASSERT_TRUE(bt) << bt.error().message;
+  ASSERT_EQ(bt->frames.size(), 3u) << bt->stopped;
+  ASSERT_TRUE(bt->frames[1].exception);
+  EXPECT_EQ(bt->frames[1].exception->addr, regs);
+  EXPECT_EQ(bt->frames[2].pc, f.at(kEntry, 0x30));
+  EXPECT_EQ(bt->frames[2].slot, interrupted_sp);
+  EXPECT_EQ(bt->stopped, "");
+}
+
+// Frame-pointer frames described by ORC (sp_reg = bp): the CFA is %rbp + 16 and the caller's
+// %rbp is read from the stack (bp_reg = prev_sp), a chain of saved %rbp values.
+TEST_P(Unwind, FramePointerChainThroughOrc) {
+  FakeKernel f(GetParam());
+  Orc framed{OrcType::call, OrcReg::bp, 16, OrcReg::prev_sp, -16};
+  f.orc(kSched, framed);
+  f.orc(kB, framed);
+  f.orc(kEntry, {OrcType::end_of_stack, OrcReg::undefined, 0});
+  uint64_t thread_sp = f.stack_lo() + 0x800;
+  uint64_t bp1 = thread_sp + 0x100, bp2 = bp1 + 0x80;
+  f.put(bp1, bp2);
+  f.put(bp1 + 8, f.at(kB, 0x50));
+  f.put(bp2, 0);
+  f.put(bp2 + 8, f.at(kEntry, 0x20));
+  Task t = f.task(thread_sp, f.at(kSched, 0x40), bp1);
+  auto bt = unwind_task(f.open(), t);
+  ASSERT_TRUE(bt) << bt.error().message;
+  std::vector<FrameRow> want{{thread_sp + kFrameRet, f.at(kSched, 0x40), FrameSource::saved_context},
+                             {bp1 + 8, f.at(kB, 0x50), FrameSource::orc},
+                             {bp2 + 8, f.at(kEntry, 0x20), FrameSource::orc}};
+  EXPECT_EQ(rows(*bt), want);
+  EXPECT_EQ(bt->stopped, "");
+}
+
+// A walk that starts at a stack slot (crash's starting frame for an active task) does not
+// know %rbp: for a bp-based ORC entry, the function's prologue tells how far above its
+// stack pointer %rbp is (push %rbp; mov %rsp,%rbp; push %rbx; sub $0x10,%rsp: 24 bytes).
+TEST_P(Unwind, UnknownFramePointerComesFromThePrologue) {
+  FakeKernel f(GetParam());
+  f.code(kFp, 0, {0x55, 0x48, 0x89, 0xe5, 0x53, 0x48, 0x83, 0xec, 0x10, 0xe8, 0, 0, 0, 0});
+  f.orc(kFp, {OrcType::call, OrcReg::sp, 8});
+  f.orc(kFp, {OrcType::call, OrcReg::bp, 16, OrcReg::prev_sp, -16}, 4);
+  f.orc(kEntry, {OrcType::end_of_stack, OrcReg::undefined, 0});
+  uint64_t slot0 = f.stack_lo() + 0x1000;
+  uint64_t sp = slot0 + 8;  // fake_framed's %rsp at its call
+  uint64_t bp = sp + 24;
+  f.put(slot0, f.at(kFp, 14));
+  f.put(bp, 0);
+  f.put(bp + 8, f.at(kEntry, 0x20));
+  Task t = f.task(f.stack_lo() + 0x100, f.at(kSched, 0));
+  auto bt = unwind_from_slot(f.open(), t, slot0, 0);
+  ASSERT_TRUE(bt) << bt.error().message;
+  std::vector<FrameRow> want{{slot0, f.at(kFp, 14), FrameSource::registers},
+                             {bp + 8, f.at(kEntry, 0x20), FrameSource::orc}};
+  EXPECT_EQ(rows(*bt), want);
+  EXPECT_EQ(bt->stopped, "");
+}
+
+// Where ORC is undefined (objtool could not describe the code), the caller is found by
+// scanning up the stack for a return address: kernel text right after a call instruction.
+// Words that are not text, or text not preceded by a call, are skipped.
+TEST_P(Unwind, UndefinedOrcScansForAReturnAddress) {
+  FakeKernel f(GetParam());
+  f.orc(kSched, {OrcType::call, OrcReg::sp, 8});
+  f.orc(kB, {OrcType::undefined, OrcReg::undefined, 0});
+  f.orc(kC, {OrcType::call, OrcReg::sp, 8});
+  f.orc(kEntry, {OrcType::end_of_stack, OrcReg::undefined, 0});
+  f.call_before(kC, 0x20);
+  uint64_t thread_sp = f.stack_lo() + 0x800;
+  uint64_t slot0 = thread_sp + kFrameRet;
+  f.put(slot0 + 8, f.at(kB, 0x30));
+  f.put(slot0 + 16, 0x1234);                 // not an address
+  f.put(slot0 + 24, f.at(kC, 0x30));         // text, but no call before it
+  f.put(slot0 + 32, 0xffff888001234000ull);  // a data pointer
+  f.put(slot0 + 40, f.at(kC, 0x20));         // a return address
+  f.put(slot0 + 48, f.at(kEntry, 0x10));
+  Task t = f.task(thread_sp, f.at(kSched, 0x40));
+  auto bt = unwind_task(f.open(), t);
+  ASSERT_TRUE(bt) << bt.error().message;
+  std::vector<FrameRow> want{{slot0, f.at(kSched, 0x40), FrameSource::saved_context},
+                             {slot0 + 8, f.at(kB, 0x30), FrameSource::orc},
+                             {slot0 + 40, f.at(kC, 0x20), FrameSource::scan},
+                             {slot0 + 48, f.at(kEntry, 0x10), FrameSource::orc}};
+  EXPECT_EQ(rows(*bt), want);
+  EXPECT_EQ(bt->stopped, "");
+}
+
+// KASLR: the dump's addresses are relocated, the ORC table is at link-time addresses.
+TEST_P(Unwind, RelocatedKernel) {
+  FakeKernel f(GetParam(), 0x2a00000);
+  f.orc(kSched, {OrcType::call, OrcReg::sp, 16});
+  f.orc(kEntry, {OrcType::end_of_stack, OrcReg::undefined, 0});
+  uint64_t thread_sp = f.stack_hi() - 0x100;
+  uint64_t slot0 = thread_sp + kFrameRet;
+  f.put(slot0 + 16, f.at(kEntry, 0x10));
+  Task t = f.task(thread_sp, f.at(kSched, 0x40));
+  Kernel& k = f.open();
+  EXPECT_EQ(k.kaslr_offset(), 0x2a00000u);
+  auto bt = unwind_task(k, t);
+  ASSERT_TRUE(bt) << bt.error().message;
+  ASSERT_EQ(bt->frames.size(), 2u) << bt->stopped;
+  EXPECT_EQ(bt->frames[1].pc, f.at(kEntry, 0x10));
+}
+
+// --- corrupt stacks: each walk ends, with a note saying why, never a hang.
+
+TEST_P(Unwind, GarbageReturnAddressStopsWithANote) {
+  FakeKernel f(GetParam());
+  f.orc(kSched, {OrcType::call, OrcReg::sp, 8});
+  uint64_t thread_sp = f.stack_lo() + 0x800;
+  f.put(thread_sp + kFrameRet + 8, 0xdeadbeef);
+  Task t = f.task(thread_sp, f.at(kSched, 0x40));
+  auto bt = unwind_task(f.open(), t);
+  ASSERT_TRUE(bt) << bt.error().message;
+  ASSERT_EQ(bt->frames.size(), 2u);
+  EXPECT_EQ(bt->frames[1].pc, 0xdeadbeefu);
+  EXPECT_EQ(bt->stopped, "no ORC data for deadbeef");
+}
+
+TEST_P(Unwind, StackPointerLeavingTheStackStopsWithANote) {
+  FakeKernel f(GetParam());
+  f.orc(kSched, {OrcType::call, OrcReg::sp, 0x7ff0});
+  uint64_t thread_sp = f.stack_hi() - 0x200;
+  Task t = f.task(thread_sp, f.at(kSched, 0x40));
+  auto bt = unwind_task(f.open(), t);
+  ASSERT_TRUE(bt) << bt.error().message;
+  EXPECT_EQ(bt->frames.size(), 1u);
+  EXPECT_NE(bt->stopped.find("does not move up or leaves the stack"), std::string::npos) << bt->stopped;
+}
+
+TEST_P(Unwind, FramePointerPointingDownTheStackStopsWithANote) {
+  FakeKernel f(GetParam());
+  f.orc(kSched, {OrcType::call, OrcReg::bp, 16, OrcReg::prev_sp, -16});
+  uint64_t thread_sp = f.stack_lo() + 0x800;
+  Task t = f.task(thread_sp, f.at(kSched, 0x40), thread_sp - 0x100);  // %rbp below %rsp
+  auto bt = unwind_task(f.open(), t);
+  ASSERT_TRUE(bt) << bt.error().message;
+  EXPECT_EQ(bt->frames.size(), 1u);
+  EXPECT_EQ(bt->stopped, fmt::format("stack pointer {:x} does not move up or leaves the stack", thread_sp - 0x100 + 8));
+}
+
+TEST_P(Unwind, ScanFindingNothingStopsWithANote) {
+  FakeKernel f(GetParam());
+  f.orc(kSched, {OrcType::undefined, OrcReg::undefined, 0});
+  uint64_t thread_sp = f.stack_hi() - 0x100;
+  Task t = f.task(thread_sp, f.at(kSched, 0x40));
+  auto bt = unwind_task(f.open(), t);
+  ASSERT_TRUE(bt) << bt.error().message;
+  EXPECT_EQ(bt->frames.size(), 1u);
+  EXPECT_EQ(bt->stopped, fmt::format("ORC data undefined at {:x} and no return address above {:x}", f.at(kSched, 0x40),
+                                     thread_sp + kFrameRet + 8));
+}
+
+TEST_P(Unwind, KernelExceptionFrameWhoseStackPointerGoesDownStops) {
+  FakeKernel f(GetParam());
+  f.orc(kSched, {OrcType::call, OrcReg::sp, 8});
+  f.orc(kIrq, {OrcType::regs, OrcReg::sp, 0});
+  uint64_t thread_sp = f.stack_lo() + 0x1000;
+  uint64_t slot0 = thread_sp + kFrameRet;
+  f.put(slot0 + 8, f.at(kIrq, 0x10));
+  f.regs(slot0 + 16, f.at(kC, 0x25), 0x10, f.stack_lo() + 0x10);
+  Task t = f.task(thread_sp, f.at(kSched, 0x40));
+  auto bt = unwind_task(f.open(), t);
+  ASSERT_TRUE(bt) << bt.error().message;
+  EXPECT_EQ(bt->frames.size(), 2u);
+  EXPECT_EQ(bt->stopped, fmt::format("exception frame's stack pointer {:x} leaves the task's stack", f.stack_lo() + 0x10));
+}
+
+// A loop the stack-pointer check cannot see (every CALL frame moves up by 8, the stack is
+// long): the frame cap ends it.
+TEST_P(Unwind, FrameCapBoundsEveryWalk) {
+  FakeKernel f(GetParam());
+  f.orc(kSched, {OrcType::call, OrcReg::sp, 8});
+  uint64_t thread_sp = f.stack_lo();
+  for (uint64_t a = thread_sp + kFrameRet + 8; a < f.stack_hi(); a += 8) f.put(a, f.at(kSched, 0x40));
+  Task t = f.task(thread_sp, f.at(kSched, 0x40));
+  auto bt = unwind_task(f.open(), t);
+  ASSERT_TRUE(bt) << bt.error().message;
+  EXPECT_EQ(bt->frames.size(), 256u);
+  EXPECT_EQ(bt->stopped, "more than 256 frames");
+}
+
+TEST_P(Unwind, SavedStackPointerOffTheStackIsAnError) {
+  FakeKernel f(GetParam());
+  Task t = f.task(f.stack_lo() + 0x100, f.at(kSched, 0x40));
+  t.thread_sp = f.stack_hi() + 0x1000;
+  auto bt = unwind_task(f.open(), t);
+  ASSERT_FALSE(bt);
+  EXPECT_EQ(bt.error().message, fmt::format("stack address {:x} outside the task's stack", t.thread_sp + kFrameRet));
+}
+
+TEST_P(Unwind, TaskWithoutAStackIsAnError) {
+  FakeKernel f(GetParam());
+  Task t = f.task(f.stack_lo() + 0x100, f.at(kSched, 0x40));
+  t.stack = 0;
+  auto bt = unwind_task(f.open(), t);
+  ASSERT_FALSE(bt);
+  EXPECT_NE(bt.error().message.find("no usable kernel stack"), std::string::npos) << bt.error().message;
+}
+
+TEST_P(Unwind, RegistersOffTheStackAreRefused) {
+  FakeKernel f(GetParam());
+  Task t = f.task(f.stack_lo() + 0x100, f.at(kSched, 0x40));
+  PtRegs r{};
+  r.ip = f.at(kSched, 0x10);
+  r.sp = 0xffffc90000000000ull;
+  auto bt = unwind_from_registers(f.open(), t, r);
+  ASSERT_FALSE(bt);
+  EXPECT_EQ(bt.error().message, "stack pointer ffffc90000000000 is not on the task's stack");
+}
+
+// From a CPU's registers: the first lookup is at ip itself (an interrupted instruction).
+TEST_P(Unwind, FromRegistersUsesTheInstructionItself) {
+  FakeKernel f(GetParam());
+  f.orc(kC, {OrcType::call, OrcReg::sp, 8});
+  f.orc(kC, {OrcType::call, OrcReg::sp, 24}, 0x10);
+  f.orc(kEntry, {OrcType::end_of_stack, OrcReg::undefined, 0});
+  Task t = f.task(f.stack_lo() + 0x100, f.at(kSched, 0));
+  PtRegs r{};
+  r.ip = f.at(kC, 0x10);
+  r.sp = f.stack_lo() + 0x2000;
+  f.put(r.sp + 16, f.at(kEntry, 0x10));
+  auto bt = unwind_from_registers(f.open(), t, r);
+  ASSERT_TRUE(bt) << bt.error().message;
+  ASSERT_TRUE(bt->start);
+  std::vector<FrameRow> want{{r.sp + 16, f.at(kEntry, 0x10), FrameSource::orc}};
+  EXPECT_EQ(rows(*bt), want);
+}
+
+INSTANTIATE_TEST_SUITE_P(OrcLayouts, Unwind, ::testing::Values(OrcLayout::before_6_4, OrcLayout::since_6_4),
+                         [](const ::testing::TestParamInfo<OrcLayout>& p) {
+                           return std::string(p.param == OrcLayout::before_6_4 ? "Before6_4" : "Since6_4");
+                         });
+
+// --- OrcTable alone
+
+class OrcTableTest : public ::testing::TestWithParam<OrcLayout> {
+ protected:
+  void SetUp() override {
+    btf_ = make_btf(GetParam());
+    auto t = symbols::BtfTypes::from_bytes(btf_, "test.btf");
+    ASSERT_TRUE(t) << t.error().message;
+    types_ = std::move(*t);
+  }
+  Result<symbols::OrcTable> table(const std::vector<std::pair<uint64_t, Orc>>& entries, uint64_t base = 0x1000) {
+    std::vector<uint64_t> ips;
+    Bytes raw;
+    for (auto& [ip, o] : entries) {
+      ips.push_back(ip);
+      Bytes e = encode_orc(GetParam(), o);
+      raw.insert(raw.end(), e.begin(), e.end());
+    }
+    ips_ = orc_ips(base, ips);
+    raw_ = raw;
+    return symbols::OrcTable::from_sections(base, ips_, raw_, *types_);
+  }
+  Bytes btf_, ips_, raw_;
+  std::unique_ptr<symbols::BtfTypes> types_;
+};
+
+TEST_P(OrcTableTest, DecodesEveryTypeAndRegister) {
+  auto t = table({{0x100, {OrcType::call, OrcReg::sp, 8}},
+                  {0x200, {OrcType::regs, OrcReg::sp, 0}},
+                  {0x300, {OrcType::regs_partial, OrcReg::sp, 8}},
+                  {0x400, {OrcType::end_of_stack, OrcReg::undefined, 0}},
+                  {0x500, {OrcType::undefined, OrcReg::undefined, 0}},
+                  {0x600, {OrcType::call, OrcReg::bp, 16, OrcReg::prev_sp, -16}},
+                  {0x700, {OrcType::call, OrcReg::sp_indirect, -8, OrcReg::bp, 0}},
+                  {0x800, {OrcType::call, OrcReg::r10, 0, OrcReg::undefined, 0}}});
+  ASSERT_TRUE(t) << t.error().message;
+  EXPECT_EQ(t->size(), 8u);
+  auto e = t->lookup(0x100);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->type, OrcType::call);
+  EXPECT_EQ(e->sp_reg, OrcReg::sp);
+  EXPECT_EQ(e->sp_offset, 8);
+  EXPECT_FALSE(e->signal);
+  EXPECT_EQ(t->lookup(0x200)->type, OrcType::regs);
+  EXPECT_EQ(t->lookup(0x300)->type, OrcType::regs_partial);
+  EXPECT_EQ(t->lookup(0x300)->sp_offset, 8);
+  EXPECT_EQ(t->lookup(0x400)->type, OrcType::end_of_stack);
+  EXPECT_EQ(t->lookup(0x500)->type, OrcType::undefined);
+  e = t->lookup(0x600);
+  EXPECT_EQ(e->sp_reg, OrcReg::bp);
+  EXPECT_EQ(e->bp_reg, OrcReg::prev_sp);
+  EXPECT_EQ(e->sp_offset, 16);
+  EXPECT_EQ(e->bp_offset, -16);
+  EXPECT_EQ(t->lookup(0x700)->sp_reg, OrcReg::sp_indirect);
+  EXPECT_EQ(t->lookup(0x700)->sp_offset, -8);
+  EXPECT_EQ(t->lookup(0x800)->sp_reg, OrcReg::r10);
+}
+
+TEST_P(OrcTableTest, LookupBoundaries) {
+  auto t = table({{0x100, {OrcType::call, OrcReg::sp, 8}}, {0x200, {OrcType::call, OrcReg::sp, 16}}});
+  ASSERT_TRUE(t) << t.error().message;
+  EXPECT_FALSE(t->lookup(0));
+  EXPECT_FALSE(t->lookup(0xff));
+  EXPECT_EQ(t->lookup(0x100)->sp_offset, 8);
+  EXPECT_EQ(t->lookup(0x1ff)->sp_offset, 8);
+  EXPECT_EQ(t->lookup(0x200)->sp_offset, 16);
+  EXPECT_EQ(t->lookup(~0ull)->sp_offset, 16);  // the last entry covers everything above it
+}
+
+TEST_P(OrcTableTest, UnsortedTablesAreSortedWithTheirEntries) {
+  // ip offsets are relative to each slot, so the order of slots and of addresses differ.
+  auto t = table({{0x300, {OrcType::call, OrcReg::sp, 24}},
+                  {0x100, {OrcType::call, OrcReg::sp, 8}},
+                  {0x200, {OrcType::call, OrcReg::sp, 16}}});
+  ASSERT_TRUE(t) << t.error().message;
+  EXPECT_EQ(t->lookup(0x150)->sp_offset, 8);
+  EXPECT_EQ(t->lookup(0x250)->sp_offset, 16);
+  EXPECT_EQ(t->lookup(0x350)->sp_offset, 24);
+}
+
+TEST_P(OrcTableTest, MalformedSectionsAreErrors) {
+  ASSERT_TRUE(table({{0x100, {OrcType::call, OrcReg::sp, 8}}}));
+  Bytes short_ips(ips_.begin(), ips_.end() - 1);
+  auto t = symbols::OrcTable::from_sections(0x1000, short_ips, raw_, *types_);
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().message, ".orc_unwind_ip: size 0x3 is not a multiple of 4");
+  Bytes long_raw = raw_;
+  long_raw.push_back(0);
+  t = symbols::OrcTable::from_sections(0x1000, ips_, long_raw, *types_);
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().message, ".orc_unwind: size 0x7 does not match 1 entries of .orc_unwind_ip");
+  t = symbols::OrcTable::from_sections(0x1000, {}, {}, *types_);
+  ASSERT_TRUE(t);
+  EXPECT_TRUE(t->empty());
+  EXPECT_FALSE(t->lookup(0x100));
+}
+
+INSTANTIATE_TEST_SUITE_P(OrcLayouts, OrcTableTest, ::testing::Values(OrcLayout::before_6_4, OrcLayout::since_6_4),
+                         [](const ::testing::TestParamInfo<OrcLayout>& p) {
+                           return std::string(p.param == OrcLayout::before_6_4 ? "Before6_4" : "Since6_4");
+                         });
+
+TEST(OrcTable, KernelWithoutOrcEntryTypeIsAnError) {
+  struct btf* b = btf__new_empty();
+  btf__add_int(b, "int", 4, BTF_INT_SIGNED);
+  Bytes raw = btf_bytes(b);
+  btf__free(b);
+  auto types = symbols::BtfTypes::from_bytes(raw, "test.btf");
+  ASSERT_TRUE(types) << types.error().message;
+  auto t = symbols::OrcTable::from_sections(0, {}, {}, **types);
+  ASSERT_FALSE(t);
+}
+
+}  // namespace
