@@ -8,6 +8,14 @@
 #include <cstring>
 
 namespace coroner::symbols {
+namespace {
+// A name from the BTF string section; "" (never NULL) when the offset lies outside it, which
+// the loader reports as bad data before anything else looks.
+const char* name_at(const struct btf* b, uint32_t off) {
+  const char* n = btf__name_by_offset(b, off);
+  return n ? n : "";
+}
+}  // namespace
 
 Result<uint64_t> Types::offset_of(std::string_view type, std::string_view path) {
   std::string key = fmt::format("{}.{}", type, path);
@@ -48,18 +56,27 @@ Result<std::unique_ptr<BtfTypes>> BtfTypes::from_bytes(std::span<const uint8_t> 
     const struct btf_type* bt = btf__type_by_id(t->btf_, id);
     if (!bt) continue;
     int k = btf_kind(bt);
+    if (!btf__name_by_offset(t->btf_, bt->name_off))
+      return Error::make(Errc::bad_data, ".BTF: type {} names string offset {:#x}, outside the string section", id, bt->name_off);
+    if (k == BTF_KIND_ENUM || k == BTF_KIND_ENUM64)
+      for (int i = 0; i < btf_vlen(bt); ++i) {
+        uint32_t off = k == BTF_KIND_ENUM ? btf_enum(bt)[i].name_off : btf_enum64(bt)[i].name_off;
+        if (!btf__name_by_offset(t->btf_, off))
+          return Error::make(Errc::bad_data, ".BTF: enum type {} value {} names string offset {:#x}, outside the string section",
+                             id, i, off);
+      }
     if (k == BTF_KIND_ENUM) {
       const struct btf_enum* e = btf_enum(bt);
-      for (int i = 0; i < btf_vlen(bt); ++i) t->enumerators_.emplace(btf__name_by_offset(t->btf_, e[i].name_off), e[i].val);
+      for (int i = 0; i < btf_vlen(bt); ++i) t->enumerators_.emplace(name_at(t->btf_, e[i].name_off), e[i].val);
     } else if (k == BTF_KIND_ENUM64) {
       const struct btf_enum64* e = btf_enum64(bt);
       for (int i = 0; i < btf_vlen(bt); ++i)
-        t->enumerators_.emplace(btf__name_by_offset(t->btf_, e[i].name_off), static_cast<int64_t>(btf_enum64_value(&e[i])));
+        t->enumerators_.emplace(name_at(t->btf_, e[i].name_off), static_cast<int64_t>(btf_enum64_value(&e[i])));
     }
     if (!bt->name_off) continue;
     if (k == BTF_KIND_STRUCT || k == BTF_KIND_UNION || k == BTF_KIND_ENUM || k == BTF_KIND_ENUM64 ||
         k == BTF_KIND_TYPEDEF || k == BTF_KIND_INT || k == BTF_KIND_FLOAT)
-      t->by_name_.emplace(btf__name_by_offset(t->btf_, bt->name_off), id);
+      t->by_name_.emplace(name_at(t->btf_, bt->name_off), id);
   }
   return t;
 }
@@ -121,7 +138,7 @@ TypeKind BtfTypes::kind(TypeRef t) {
 std::string BtfTypes::name(TypeRef t) {
   const struct btf_type* bt = btf__type_by_id(btf_, t.id);
   if (!bt) return "?";
-  const char* n = btf__name_by_offset(btf_, bt->name_off);
+  const char* n = name_at(btf_, bt->name_off);
   switch (btf_kind(bt)) {
     case BTF_KIND_STRUCT: return fmt::format("struct {}", n);
     case BTF_KIND_UNION: return fmt::format("union {}", n);
@@ -155,7 +172,7 @@ bool BtfTypes::find_member(uint32_t type_id, std::string_view name, uint64_t& bi
   if (!bt || !btf_is_composite(bt)) return false;
   const struct btf_member* m = btf_members(bt);
   for (int i = 0; i < btf_vlen(bt); ++i) {
-    const char* mn = btf__name_by_offset(btf_, m[i].name_off);
+    const char* mn = name_at(btf_, m[i].name_off);
     uint64_t off = btf_member_bit_offset(bt, i);
     if (mn && *mn) {
       if (name == mn) {
@@ -235,7 +252,7 @@ std::string c_spelling(std::string_view n) {
 std::string BtfTypes::base_name(uint32_t id) {
   const struct btf_type* bt = btf__type_by_id(btf_, id);
   if (!bt) return "void";
-  const char* n = btf__name_by_offset(btf_, bt->name_off);
+  const char* n = name_at(btf_, bt->name_off);
   std::string name = n ? n : "";
   switch (btf_kind(bt)) {
     case BTF_KIND_STRUCT: return name.empty() ? "struct {...}" : "struct " + name;
@@ -248,7 +265,7 @@ std::string BtfTypes::base_name(uint32_t id) {
       int64_t expect = 0;
       for (int i = 0; i < btf_vlen(bt); ++i) {
         bool e32 = btf_is_enum(bt);
-        const char* en = btf__name_by_offset(btf_, e32 ? btf_enum(bt)[i].name_off : btf_enum64(bt)[i].name_off);
+        const char* en = name_at(btf_, e32 ? btf_enum(bt)[i].name_off : btf_enum64(bt)[i].name_off);
         int64_t v = e32 ? btf_enum(bt)[i].val : static_cast<int64_t>(btf_enum64_value(&btf_enum64(bt)[i]));
         list += fmt::format("{}{}", i ? ", " : "", en);
         if (v != expect) list += fmt::format(" = {}", v);
@@ -333,7 +350,7 @@ void BtfTypes::print_members(std::string& out, uint32_t id, uint64_t base_bits, 
     return;
   }
   for (int i = 0; i < btf_vlen(bt); ++i) {
-    const char* mn = btf__name_by_offset(btf_, m[i].name_off);
+    const char* mn = name_at(btf_, m[i].name_off);
     std::string name = mn ? mn : "";
     if (only && std::find(only->begin(), only->end(), name) == only->end()) continue;
     uint64_t bits = base_bits + btf_member_bit_offset(bt, i);
@@ -374,7 +391,7 @@ Result<std::string> BtfTypes::definition(TypeRef t, bool offsets, const std::vec
   if (btf_is_enum(bt) || btf_is_enum64(bt)) {
     out = base_name(t.id) + " {\n";
     for (int i = 0; i < btf_vlen(bt); ++i) {
-      const char* en = btf__name_by_offset(btf_, btf_is_enum(bt) ? btf_enum(bt)[i].name_off : btf_enum64(bt)[i].name_off);
+      const char* en = name_at(btf_, btf_is_enum(bt) ? btf_enum(bt)[i].name_off : btf_enum64(bt)[i].name_off);
       int64_t v = btf_is_enum(bt) ? btf_enum(bt)[i].val : static_cast<int64_t>(btf_enum64_value(&btf_enum64(bt)[i]));
       out += fmt::format("  {} = {}\n", en, v);
     }
@@ -382,7 +399,7 @@ Result<std::string> BtfTypes::definition(TypeRef t, bool offsets, const std::vec
   }
   if (btf_is_typedef(bt)) {
     // whatis TYPEDEF: the target expanded ("typedef struct {...} atomic_t;"), then its size.
-    const char* tn = btf__name_by_offset(btf_, bt->name_off);
+    const char* tn = name_at(btf_, bt->name_off);
     // gdb resolves a chain of typedefs to the first real type (u64 -> __u64 -> unsigned long long).
     uint32_t target_id = bt->type;
     const struct btf_type* target = btf__type_by_id(btf_, target_id);
@@ -392,7 +409,7 @@ Result<std::string> BtfTypes::definition(TypeRef t, bool offsets, const std::vec
     std::string body;
     if (target && btf_is_composite(target)) {
       body = (btf_is_union(target) ? std::string("union") : std::string("struct")) +
-             (target->name_off ? std::string(" ") + btf__name_by_offset(btf_, target->name_off) : std::string()) + " {\n";
+             (target->name_off ? std::string(" ") + name_at(btf_, target->name_off) : std::string()) + " {\n";
       print_members(body, target_id, 0, 1, 0, 6, nullptr, 1);
       body += fmt::format("}} {}", tn);
     } else {
@@ -508,7 +525,7 @@ void BtfTypes::value(std::string& out, uint32_t id, std::span<const uint8_t> b, 
         bool e32 = btf_is_enum(bt);
         uint64_t v = e32 ? static_cast<uint32_t>(btf_enum(bt)[i].val) : btf_enum64_value(&btf_enum64(bt)[i]);
         if (v == raw) {
-          out += btf__name_by_offset(btf_, e32 ? btf_enum(bt)[i].name_off : btf_enum64(bt)[i].name_off);
+          out += name_at(btf_, e32 ? btf_enum(bt)[i].name_off : btf_enum64(bt)[i].name_off);
           return;
         }
       }
@@ -595,7 +612,7 @@ void BtfTypes::value(std::string& out, uint32_t id, std::span<const uint8_t> b, 
       const struct btf_member* m = btf_members(bt);
       std::string inner(static_cast<size_t>(2 * (indent + 1)), ' ');
       for (int i = 0; i < btf_vlen(bt); ++i) {
-        const char* mn = btf__name_by_offset(btf_, m[i].name_off);
+        const char* mn = name_at(btf_, m[i].name_off);
         out += inner;
         if (mn && *mn) out += std::string(mn) + " = ";
         value(out, m[i].type, b, bit_off + btf_member_bit_offset(bt, i), btf_member_bitfield_size(bt, i), ctx, indent + 1,
