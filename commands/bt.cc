@@ -1,5 +1,6 @@
 // bt: kernel stack backtraces in crash's layout, unwound with the kernel's ORC data.
 // foreach: run a task command (bt, ps-style selection) over a set of tasks.
+#include <charconv>
 #include <set>
 
 #include "commands/builtin.h"
@@ -13,11 +14,6 @@ namespace {
 
 using kernel::Task;
 
-std::string frame_name(kernel::Kernel& k, uint64_t pc) {
-  auto hit = k.symbols().lookup(pc);
-  return hit ? std::string(hit->symbol->name) : fmt::format("{:x}", pc);
-}
-
 void print_regs(Output& out, const kernel::PtRegs& r) {
   // crash omits ORIG_RAX for registers that came from a dump note.
   out.print("    RIP: {:016x}  RSP: {:016x}  RFLAGS: {:08x}\n", r.ip, r.sp, r.flags);
@@ -30,13 +26,26 @@ void print_regs(Output& out, const kernel::PtRegs& r) {
   else out.print("    ORIG_RAX: {:016x}  CS: {:04x}  SS: {:04x}\n", r.orig_ax, r.cs, r.ss);
 }
 
+std::vector<std::string> split_list(const std::string& v) {
+  std::vector<std::string> out;
+  size_t b = 0;
+  while (b <= v.size()) {
+    size_t e = v.find(',', b);
+    if (e == std::string::npos) e = v.size();
+    out.push_back(v.substr(b, e - b));
+    b = e + 1;
+  }
+  return out;
+}
+
 // A kernel-mode frame names the interrupted instruction first: `[exception RIP: sym+off]`.
 void print_exception(kernel::Kernel& k, Output& out, const kernel::PtRegs& r) {
   if (!r.user_mode()) {
     auto hit = k.symbols().lookup(r.ip);
+    std::string_view name = hit ? symbols::display_name(hit->symbol->name) : std::string_view();
     std::string where = !hit ? fmt::format("unknown or invalid address")
-                        : hit->offset ? fmt::format("{}+{}", hit->symbol->name, hit->offset)
-                                      : std::string(hit->symbol->name);
+                        : hit->offset ? fmt::format("{}+{}", name, hit->offset)
+                                      : std::string(name);
     out.print("    [exception RIP: {}]\n", where);
   }
   print_regs(out, r);
@@ -58,34 +67,98 @@ Result<std::optional<uint64_t>> active_start_slot(kernel::Kernel& k, const Task&
   return std::optional<uint64_t>{};
 }
 
-Result<void> print_bt(Session& s, const kernel::TaskTable& tt, const Task& t, Output& out) {
+// What bt prints beyond the frames, from its options.
+struct BtOptions {
+  bool frames_data = false;  // -f: the stack words of each frame
+  bool lines = false;        // -l: file and line of each frame
+  bool offsets = false;      // -s: name+offset
+  bool hex = false;          // -x: offsets (and -f words) in hex; -d decimal (the default)
+  bool text = false;         // -t: text addresses on the stack from the starting frame up
+  bool all_text = false;     // -T: text addresses on the whole stack
+  bool raw = false;          // -r: the raw stack
+};
+
+std::string frame_label(kernel::Kernel& k, uint64_t pc, const BtOptions& o) {
+  auto hit = k.symbols().lookup(pc);
+  if (!hit) return fmt::format("{:x}", pc);
+  std::string_view name = symbols::display_name(hit->symbol->name);
+  if (!o.offsets || hit->offset == 0) return std::string(name);
+  return o.hex ? fmt::format("{}+{:#x}", name, hit->offset) : fmt::format("{}+{}", name, hit->offset);
+}
+
+// Kernel text, as -t/-T list it: an address inside a text symbol of the kernel image.
+bool is_kernel_text(kernel::Kernel& k, uint64_t v) {
+  auto text = k.symbols().address_of("_stext");
+  auto etext = k.symbols().address_of("_etext");
+  if (!text || !etext || v < *text || v >= *etext) return false;
+  auto hit = k.symbols().lookup(v);
+  return hit && (hit->symbol->type == 't' || hit->symbol->type == 'T');
+}
+
+// Stack words from `from` to `to` inclusive, two to a line, as bt -f and -r print them.
+Result<void> print_words(kernel::Kernel& k, Output& out, uint64_t from, uint64_t to, const char* indent,
+                         const char* sep) {
+  if (to < from) return ok();
+  uint64_t n = (to - from) / 8 + 1;
+  if (n > (1u << 17)) return Error::make(Errc::out_of_bounds, "{} stack words from {:x}", n, from);
+  std::vector<uint64_t> w(n);
+  TRY(k.read(from, std::span(reinterpret_cast<uint8_t*>(w.data()), n * 8)));
+  for (uint64_t i = 0; i < n; i += 2) {
+    std::string line = fmt::format("{}{:x}:{}", indent, from + i * 8, sep);
+    for (uint64_t j = i; j < n && j < i + 2; ++j) line += fmt::format("{:016x} ", w[j]);
+    out.print("{}\n", line);
+  }
+  return ok();
+}
+
+Result<kernel::Backtrace> backtrace_of(kernel::Kernel& k, const kernel::TaskTable& tt, const Task& t) {
+  if (!tt.is_active(t.addr)) return kernel::unwind_task(k, t);
+  // The crash path's own frames when the stack holds them, else the CPU's registers.
+  auto slot = TRY(active_start_slot(k, t));
+  if (slot) return kernel::unwind_from_slot(k, t, *slot, 0);
+  auto regs = kernel::cpu_registers(k, tt.active_cpu(t.addr));
+  if (!regs)
+    return Error::make(Errc::not_found, "cannot find the starting frame of active task {:x}: {}", t.addr,
+                       regs.error().message);
+  return kernel::unwind_from_registers(k, t, *regs);
+}
+
+Result<void> print_bt(Session& s, const kernel::TaskTable& tt, const Task& t, const BtOptions& o, Output& out) {
   kernel::Kernel& k = s.kernel;
   out.print("{}\n", task_header(t));
-  Result<kernel::Backtrace> bt = Error{Errc::not_found, "", std::nullopt};
-  if (tt.is_active(t.addr)) {
-    // The crash path's own frames when the stack holds them, else the CPU's registers.
-    auto slot = TRY(active_start_slot(k, t));
-    if (slot) {
-      bt = kernel::unwind_from_slot(k, t, *slot, 0);
-    } else {
-      auto regs = kernel::cpu_registers(k, tt.active_cpu(t.addr));
-      if (!regs) {
-        out.print("bt: cannot find the starting frame of active task {:x}: {}\n", t.addr, regs.error().message);
-        return ok();
-      }
-      bt = kernel::unwind_from_registers(k, t, *regs);
-    }
-  } else {
-    bt = kernel::unwind_task(k, t);
+  if (o.raw) {
+    auto [lo, hi] = TRY(kernel::task_stack(k, t));
+    return print_words(k, out, lo, hi - 8, "", "  ");
   }
+  auto bt = backtrace_of(k, tt, t);
   if (!bt) {
     out.print("bt: {}\n", bt.error().message);
+    return ok();
+  }
+  if (o.text || o.all_text) {
+    auto [lo, hi] = TRY(kernel::task_stack(k, t));
+    uint64_t from = lo;
+    if (o.text && !bt->frames.empty()) {
+      from = bt->frames.front().slot;
+      out.print("              START: {} at {:x}\n", frame_label(k, bt->frames.front().pc, o), bt->frames.front().pc);
+    }
+    std::vector<uint64_t> w((hi - from) / 8);
+    TRY(k.read(from, std::span(reinterpret_cast<uint8_t*>(w.data()), w.size() * 8)));
+    for (size_t i = 0; i < w.size(); ++i)
+      if (is_kernel_text(k, w[i])) out.print("  [{:x}] {} at {:x}\n", from + 8 * i, frame_label(k, w[i], o), w[i]);
+    if (!bt->frames.empty() && bt->frames.back().exception && bt->frames.back().exception->user_mode())
+      print_regs(out, *bt->frames.back().exception);
     return ok();
   }
   if (bt->start) print_exception(k, out, *bt->start);
   for (size_t i = 0; i < bt->frames.size(); ++i) {
     auto& f = bt->frames[i];
-    out.print("{:>3} [{:x}] {} at {:x}\n", fmt::format("#{}", i), f.slot, frame_name(k, f.pc), f.pc);
+    out.print("{:>3} [{:x}] {} at {:x}\n", fmt::format("#{}", i), f.slot, frame_label(k, f.pc, o), f.pc);
+    if (o.lines) {
+      if (auto loc = k.source_lines().lookup(f.pc - k.kaslr_offset())) out.print("    {}: {}\n", loc->file, loc->line);
+    }
+    if (o.frames_data && i + 1 < bt->frames.size() && !f.exception)
+      TRY(print_words(k, out, f.slot + 8, bt->frames[i + 1].slot, "    ", " "));
     if (f.exception) print_exception(k, out, *f.exception);
   }
   if (!bt->stopped.empty()) out.print("bt: {}\n", bt->stopped);
@@ -97,6 +170,22 @@ Result<std::vector<const Task*>> bt_targets(Session& s, const kernel::TaskTable&
   if (args.has('a')) {
     for (uint64_t a : tt.active)
       if (const Task* t = a ? tt.find(a) : nullptr) out.push_back(t);
+    return out;
+  }
+  if (args.has('p')) {
+    if (!tt.panic) return Error::make(Errc::not_found, "no panic task found");
+    out.push_back(tt.find(*tt.panic));
+    return out;
+  }
+  if (args.has('c')) {
+    for (auto& part : split_list(args.value('c'))) {
+      int cpu = -1;
+      auto [p, ec] = std::from_chars(part.data(), part.data() + part.size(), cpu);
+      if (ec != std::errc() || p != part.data() + part.size() || cpu < 0 || static_cast<size_t>(cpu) >= tt.active.size() ||
+          !tt.active[static_cast<size_t>(cpu)])
+        return Error::make(Errc::usage, "invalid cpu specification: {}", part);
+      out.push_back(tt.find(tt.active[static_cast<size_t>(cpu)]));
+    }
     return out;
   }
   if (args.positional.empty()) {
@@ -115,12 +204,25 @@ Result<std::vector<const Task*>> bt_targets(Session& s, const kernel::TaskTable&
   return out;
 }
 
+BtOptions bt_options(const Args& args) {
+  BtOptions o;
+  o.frames_data = args.has('f');
+  o.lines = args.has('l');
+  o.offsets = args.has('s');
+  o.hex = args.has('x');
+  o.text = args.has('t');
+  o.all_text = args.has('T');
+  o.raw = args.has('r');
+  return o;
+}
+
 Result<void> run_bt(Session& s, const Args& args, Output& out) {
   const kernel::TaskTable& tt = *TRY(kernel::task_table(s.kernel));
   auto targets = TRY(bt_targets(s, tt, args));
+  BtOptions o = bt_options(args);
   for (size_t i = 0; i < targets.size(); ++i) {
     if (i) out.print("\n");
-    TRY(print_bt(s, tt, *targets[i], out));
+    TRY(print_bt(s, tt, *targets[i], o, out));
   }
   return ok();
 }
@@ -142,8 +244,12 @@ Result<void> run_foreach(Session& s, const Args& args, Output& out) {
     else selectors.push_back(w);
   }
   if (i == args.positional.size()) return Error::make(Errc::usage, "foreach: no command given (supported: bt)");
+  // bt's own options after `bt` (foreach's parser takes none of its own).
   std::vector<std::string> sub(args.positional.begin() + static_cast<long>(i) + 1, args.positional.end());
-  if (!sub.empty()) return Error::make(Errc::unsupported, "foreach bt: options are not supported yet");
+  const Command* bt = find_command("bt");
+  auto sub_args = TRY(parse_args(bt->spec, sub));
+  if (!sub_args.positional.empty()) return Error::make(Errc::usage, "foreach bt: unexpected argument {}", sub_args.positional[0]);
+  BtOptions o = bt_options(sub_args);
   std::vector<const Task*> chosen;
   std::set<uint64_t> named;
   for (auto& sel : selectors)
@@ -163,7 +269,7 @@ Result<void> run_foreach(Session& s, const Args& args, Output& out) {
   }
   for (size_t j = 0; j < chosen.size(); ++j) {
     if (j) out.print("\n");
-    TRY(print_bt(s, tt, *chosen[j], out));
+    TRY(print_bt(s, tt, *chosen[j], o, out));
   }
   return ok();
 }
@@ -175,8 +281,18 @@ std::vector<Command> bt_commands() {
       Command{CommandSpec{"bt",
                           {},
                           "backtrace",
-                          "[-a] [pid | task | command] ...",
-                          {{'a', false, "the active task on every CPU"}},
+                          "[-a|-p|-c cpu[,cpu...]] [-f|-l|-s [-x|-d]|-t|-T|-r] [pid | task] ...",
+                          {{'a', false, "the active task on every CPU"},
+                           {'p', false, "the panic task"},
+                           {'c', true, "the active task on these CPUs"},
+                           {'f', false, "the stack data of each frame"},
+                           {'l', false, "source file and line of each frame"},
+                           {'s', false, "symbol offsets"},
+                           {'x', false, "hexadecimal offsets"},
+                           {'d', false, "decimal offsets (the default)"},
+                           {'t', false, "text addresses on the stack from the starting frame"},
+                           {'T', false, "text addresses on the whole stack"},
+                           {'r', false, "the raw stack"}},
                           {"bt", "bt -a", "bt 1", "bt 'kworker.*'"}},
               run_bt},
       Command{CommandSpec{"foreach",
@@ -184,7 +300,8 @@ std::vector<Command> bt_commands() {
                           "display command data for multiple tasks in the system",
                           "[pid | task | command]... [RU|IN|UN|ID|ST|TR|ZO|DE...] [kernel|user|active] bt",
                           {},
-                          {"foreach bt", "foreach UN bt", "foreach kernel bt"}},
+                          {"foreach bt", "foreach UN bt", "foreach kernel bt -s"},
+                          true},
               run_foreach},
   };
 }

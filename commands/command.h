@@ -39,6 +39,8 @@ struct CommandSpec {
   std::string usage;  // after the name, e.g. "[-l] | [-q string] | symbol | vaddr"
   std::vector<OptionSpec> options;
   std::vector<std::string> examples;
+  // Options end at the first operand (POSIX getopt's "+"): `foreach bt -f` hands -f to bt.
+  bool options_before_operands = false;
 };
 
 struct Args {

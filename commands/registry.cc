@@ -32,6 +32,7 @@ Result<Args> parse_args(const CommandSpec& spec, const std::vector<std::string>&
     const std::string& a = argv[i];
     if (options_done || a.size() < 2 || a[0] != '-' || (a[1] >= '0' && a[1] <= '9')) {
       out.positional.push_back(a);
+      if (spec.options_before_operands) options_done = true;
       continue;
     }
     if (a == "--") {

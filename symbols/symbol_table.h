@@ -57,4 +57,13 @@ class SymbolTable {
   uint64_t reloc_ = 0;
 };
 
+// The name crash shows for a symbol: compiler clone suffixes (.isra.N, .part.N, .llvm.N)
+// cut off at the first of them ("foo.part.0.isra.0" -> "foo"); ".cold" and ".constprop.N" stay.
+inline std::string_view display_name(std::string_view name) {
+  size_t cut = name.size();
+  for (std::string_view s : {".isra.", ".part.", ".llvm."})
+    if (size_t p = name.find(s); p != std::string_view::npos && p < cut) cut = p;
+  return name.substr(0, cut);
+}
+
 }  // namespace coroner::symbols
