@@ -69,7 +69,7 @@ Result<Task> read_task(Kernel& k, const TaskLayout& l, uint64_t addr) {
 // Task state bits (include/linux/sched.h), unchanged since 4.14. They are #defines, so
 // neither BTF nor DWARF carries them.
 constexpr uint64_t kInterruptible = 0x1, kUninterruptible = 0x2, kStopped = 0x4, kTraced = 0x8,
-                   kExitDead = 0x10, kExitZombie = 0x20, kParked = 0x40, kDead = 0x80, kWaking = 0x200,
+                   kExitDead = 0x10, kExitZombie = 0x20, kParked = 0x40, kDead = 0x80, kWakekill = 0x100, kWaking = 0x200,
                    kNoload = 0x400, kNew = 0x800;
 
 struct TaskTableCache {
@@ -93,20 +93,20 @@ std::string task_state_code(Kernel&, const Task& t) {
   return "??";
 }
 
-std::string task_state_name(Kernel& k, const Task& t) {
-  std::string c = task_state_code(k, t);
-  if (c == "RU") return "TASK_RUNNING";
-  if (c == "IN") return "TASK_INTERRUPTIBLE";
-  if (c == "UN") return "TASK_UNINTERRUPTIBLE";
-  if (c == "ID") return "TASK_IDLE";
-  if (c == "ZO") return "EXIT_ZOMBIE";
-  if (c == "ST") return "TASK_STOPPED";
-  if (c == "TR") return "TASK_TRACED";
-  if (c == "DE") return "EXIT_DEAD";
-  if (c == "PA") return "TASK_PARKED";
-  if (c == "WA") return "TASK_WAKING";
-  if (c == "NE") return "TASK_NEW";
-  return "(unknown)";
+std::string task_state_name(Kernel&, const Task& t) {
+  // crash's verbose form: every known bit of state and exit_state, lowest first, joined by
+  // '|' ("TASK_UNINTERRUPTIBLE|TASK_NOLOAD"); bits it has no name for (TASK_FREEZABLE) are left out.
+  uint64_t s = t.state | t.exit_state;
+  if (s == 0) return "TASK_RUNNING";
+  static const std::pair<uint64_t, const char*> names[] = {
+      {kInterruptible, "TASK_INTERRUPTIBLE"}, {kUninterruptible, "TASK_UNINTERRUPTIBLE"}, {kStopped, "TASK_STOPPED"},
+      {kTraced, "TASK_TRACED"},   {kExitDead, "EXIT_DEAD"},     {kExitZombie, "EXIT_ZOMBIE"},
+      {kParked, "TASK_PARKED"},   {kDead, "TASK_DEAD"},         {kWakekill, "TASK_WAKEKILL"},
+      {kWaking, "TASK_WAKING"},   {kNoload, "TASK_NOLOAD"},     {kNew, "TASK_NEW"}};
+  std::string out;
+  for (auto& [bit, name] : names)
+    if (s & bit) out += (out.empty() ? "" : "|") + std::string(name);
+  return out.empty() ? "(unknown)" : out;
 }
 
 Result<std::vector<Task>> all_tasks(Kernel& k) {
