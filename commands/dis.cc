@@ -6,6 +6,8 @@
 #include <charconv>
 #include <deque>
 
+#include <unistd.h>
+
 #include "commands/builtin.h"
 #include "commands/support/disasm.h"
 #include "commands/support/gdb_symbolizer.h"
@@ -260,11 +262,30 @@ class Printer {
   std::optional<symbols::SourceLocation> last_loc_;
 };
 
+// -s: the source file (as the unit names it) and line of an address, as crash heads its
+// listing. The listing itself needs the kernel's source tree, which a dump's host rarely has.
+Result<void> show_source(kernel::Kernel& k, Output& out, uint64_t addr, const std::string& arg) {
+  uint64_t link = addr - k.symbols().relocation();
+  auto loc = k.source_lines().lookup(link);
+  if (!loc) return Error::make(Errc::no_debug_info, "{}: no source line information", arg);
+  disasm::GdbSymbolizer g(k);
+  std::string file = loc->file;
+  std::string full = file;
+  if (auto dir = g.comp_dir(link); dir && file.size() > dir->size() + 1 && file.compare(0, dir->size(), *dir) == 0 &&
+                                     file[dir->size()] == '/')
+    file = file.substr(dir->size() + 1);
+  out.print("FILE: {}\nLINE: {}\n\n", file, loc->line);
+  if (access(full.c_str(), R_OK) == 0)
+    return Error::make(Errc::unsupported, "{}: listing source files is not supported", arg);
+  // crash reports this on the console, not in the command's output.
+  fmt::print(stderr, "dis: {}: source code is not available\n", arg);
+  return Error{Errc::not_found, "", std::nullopt};
+}
+
 Result<void> run_dis(Session& s, const Args& args, Output& out) {
   kernel::Kernel& k = s.kernel;
   Context c{k, out, "dis"};
   if (args.has('u')) return Error::make(Errc::unsupported, "-u (user addresses) is not supported");
-  if (args.has('s')) return Error::make(Errc::unsupported, "-s (source listing) is not supported");
   if (args.positional.empty() || args.positional.size() > 2)
     return Error::make(Errc::usage, "Usage:\n  dis [-rfludxs][-b [num]] [address | symbol | (expression)] [count]\nEnter \"help dis\" for details.");
   std::optional<uint64_t> count;
@@ -276,6 +297,7 @@ Result<void> run_dis(Session& s, const Args& args, Output& out) {
     count = *n;
   }
   Target t = TRY(resolve(c, args.positional[0]));
+  if (args.has('s')) return show_source(k, out, t.address, args.positional[0]);
   auto dis = TRY(disasm::X86Disassembler::create());
   Printer p(k, out, dis, args.has('l'), args.has('x') && !args.has('d'));
 
@@ -296,17 +318,19 @@ Result<void> run_dis(Session& s, const Args& args, Output& out) {
   std::vector<disasm::Instruction> insns;
   if (args.has('r')) {
     Function f = TRY(function_of(k, t.address));
+    if (t.address - f.start > kMaxFunctionBytes)
+      return Error::make(Errc::out_of_bounds, "{:#x} is more than {:#x} bytes past its symbol", t.address, kMaxFunctionBytes);
     // From the function's start through the instruction at (or first past) the address.
     insns = TRY(walk(f.start, kMaxCount, [&](const disasm::Instruction& i) { return i.address < t.address; }));
     if (count && insns.size() > *count) insns.erase(insns.begin(), insns.end() - static_cast<ptrdiff_t>(*count));
-  } else if (args.has('f') || (!count && t.bare_text_symbol)) {
+  } else if (!count && (args.has('f') || t.bare_text_symbol)) {
     // Decoded from the function's start, so an address inside an instruction starts at the
     // next one, as crash shows it.
     Function f = TRY(function_of(k, t.address));
     insns = TRY(walk(f.start, kMaxCount, [&](const disasm::Instruction& i) { return i.address + i.size < f.end; }));
     std::erase_if(insns, [&](const disasm::Instruction& i) { return i.address < t.address; });
-    if (count && insns.size() > *count) insns.resize(*count);
   } else {
+    // COUNT instructions decoded from the address itself (with -f too, as crash does).
     insns = TRY(walk(t.address, count.value_or(1), [](const disasm::Instruction&) { return true; }));
   }
   for (const auto& i : insns) out.write(p.format(i));
@@ -326,7 +350,7 @@ std::vector<Command> dis_commands() {
                                {'u', false, "user virtual address (not supported)"},
                                {'d', false, "decimal symbol offsets (the default)"},
                                {'x', false, "hexadecimal symbol offsets"},
-                               {'s', false, "source listing (not supported)"}},
+                               {'s', false, "source file and line of the address (the listing is not supported)"}},
                               {"dis schedule", "dis -l sysrq_handle_crash", "dis -r (do_exit+100)", "dis panic 20"}},
                   run_dis}};
 }

@@ -19,7 +19,7 @@ GdbSymbolizer::~GdbSymbolizer() {
   if (fd_ >= 0) close(fd_);
 }
 
-bool GdbSymbolizer::in_dwarf_function(uint64_t link_addr) {
+void* GdbSymbolizer::open_dwarf() {
   if (!tried_) {
     tried_ = true;
     if (k_.vmlinux().has_dwarf()) {
@@ -27,7 +27,21 @@ bool GdbSymbolizer::in_dwarf_function(uint64_t link_addr) {
       if (fd_ >= 0) dwarf_ = dwarf_begin(fd_, DWARF_C_READ);
     }
   }
-  if (!dwarf_) return false;
+  return dwarf_;
+}
+
+std::optional<std::string> GdbSymbolizer::comp_dir(uint64_t link_addr) {
+  if (!open_dwarf()) return std::nullopt;
+  Dwarf_Die cu;
+  if (!dwarf_addrdie(static_cast<Dwarf*>(dwarf_), link_addr, &cu)) return std::nullopt;
+  Dwarf_Attribute attr;
+  const char* dir = dwarf_formstring(dwarf_attr(&cu, DW_AT_comp_dir, &attr));
+  if (!dir) return std::nullopt;
+  return std::string(dir);
+}
+
+bool GdbSymbolizer::in_dwarf_function(uint64_t link_addr) {
+  if (!open_dwarf()) return false;
   Dwarf_Die cu;
   if (!dwarf_addrdie(static_cast<Dwarf*>(dwarf_), link_addr, &cu)) return false;
   Dwarf_Die die;
