@@ -187,7 +187,15 @@ Result<void> vtop_addresses(Session& s, const Args& args, Output& out) {
     bool user = args.has('u') || (!args.has('k') && k.arch().is_user_vaddr(*v));
     if (!user && !args.has('k') && !k.arch().is_kernel_vaddr(*v))
       return Error::make(Errc::usage, "ambiguous address: {:x}  (requires -u or -k)", *v);
+    if (user && !k.arch().is_user_vaddr(*v)) {  // -u with a kernel address: in no VMA
+      out.print("{:<10}  {:<16}\n{:<10x}  (not accessible)\n\n", "VIRTUAL", "PHYSICAL", *v);
+      continue;
+    }
     if (user) return Error::make(Errc::unsupported, "user virtual addresses are not supported yet: {:x}", *v);
+    if (!k.arch().is_kernel_vaddr(*v)) {  // -k with an address below the kernel's
+      out.print("{:<16}  {:<16}\n{:<8x}  (not a kernel virtual address)\n\n", "VIRTUAL", "PHYSICAL", *v);
+      continue;
+    }
     TRY(vtop_kernel(s, *v, out));
   }
   return ok();
