@@ -1,5 +1,6 @@
 #include "kernel/printk.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace coroner::kernel {
@@ -12,96 +13,338 @@ constexpr uint64_t kIdMask = ~(3ull << kStateShift);
 constexpr uint64_t kStateCommitted = 1, kStateFinalized = 2;
 constexpr uint32_t kMaxCountBits = 24;  // 16M descriptors: far above any real log
 constexpr uint32_t kMaxSizeBits = 31;   // 2 GiB text ring
+constexpr uint64_t kMaxLogBufLen = 1ull << 31;
+// A data block starts with the descriptor ID, an unsigned long: 8 bytes on the 64-bit
+// architectures coroner reads (x86_64).
+constexpr uint64_t kBlockIdSize = 8;
+constexpr uint32_t kCallerCpu = 0x80000000u;
 
-}  // namespace
-
-Result<std::vector<LogRecord>> read_log(Kernel& k) {
-  uint64_t prb_ptr = TRY(k.symbol("prb"));
-  uint64_t prb = TRY(k.read_u64(prb_ptr));
-  auto off = [&](std::string_view t, std::string_view m) { return k.offset_of(t, m); };
-  uint64_t desc_ring = prb + TRY(off("printk_ringbuffer", "desc_ring"));
-  uint64_t data_ring = prb + TRY(off("printk_ringbuffer", "text_data_ring"));
-  uint32_t count_bits = TRY(k.read_u32(desc_ring + TRY(off("prb_desc_ring", "count_bits"))));
-  uint64_t descs = TRY(k.read_u64(desc_ring + TRY(off("prb_desc_ring", "descs"))));
-  uint64_t infos = TRY(k.read_u64(desc_ring + TRY(off("prb_desc_ring", "infos"))));
-  uint64_t head_id = TRY(k.read_u64(desc_ring + TRY(off("prb_desc_ring", "head_id"))));
-  uint64_t tail_id = TRY(k.read_u64(desc_ring + TRY(off("prb_desc_ring", "tail_id"))));
-  uint32_t size_bits = TRY(k.read_u32(data_ring + TRY(off("prb_data_ring", "size_bits"))));
-  uint64_t data = TRY(k.read_u64(data_ring + TRY(off("prb_data_ring", "data"))));
-  if (count_bits > kMaxCountBits || size_bits > kMaxSizeBits)
-    return Error::make(Errc::bad_data, "printk ring buffer at {:#x}: absurd sizes (count_bits {}, size_bits {})", prb, count_bits, size_bits);
-
-  uint64_t desc_size = TRY(k.types().size_of_name("prb_desc"));
-  uint64_t info_size = TRY(k.types().size_of_name("printk_info"));
-  uint64_t sv_off = TRY(off("prb_desc", "state_var"));
-  uint64_t lpos_off = TRY(off("prb_desc", "text_blk_lpos"));
-  uint64_t begin_off = TRY(off("prb_data_blk_lpos", "begin"));
-  uint64_t next_off = TRY(off("prb_data_blk_lpos", "next"));
-  uint64_t seq_off = TRY(off("printk_info", "seq"));
-  uint64_t ts_off = TRY(off("printk_info", "ts_nsec"));
-  uint64_t len_off = TRY(off("printk_info", "text_len"));
-  uint64_t fac_off = TRY(off("printk_info", "facility"));
-  uint64_t caller_off = TRY(off("printk_info", "caller_id"));
-  symbols::TypeRef info_t = TRY(k.types().find("printk_info"));
-  symbols::MemberInfo level_m = TRY(k.types().member(info_t, "level"));
-  symbols::MemberInfo flags_m = TRY(k.types().member(info_t, "flags"));
-
-  uint64_t ndesc = 1ull << count_bits;
-  uint64_t data_size = 1ull << size_bits;
-  std::vector<uint8_t> desc_buf(ndesc * desc_size), info_buf(ndesc * info_size), text(data_size);
-  TRY(k.read(descs, desc_buf));
-  TRY(k.read(infos, info_buf));
-  TRY(k.read(data, text));
-
-  auto u64_at = [](const std::vector<uint8_t>& b, uint64_t o) {
-    uint64_t v = 0;
-    if (o + 8 <= b.size()) std::memcpy(&v, b.data() + o, 8);
+class Bytes {
+ public:
+  explicit Bytes(std::span<const uint8_t> b) : b_(b) {}
+  template <typename T>
+  T get(uint64_t off) const {
+    T v{};
+    if (off <= b_.size() && sizeof(T) <= b_.size() - off) std::memcpy(&v, b_.data() + off, sizeof(T));
     return v;
-  };
-  auto bits_at = [](const std::vector<uint8_t>& b, uint64_t base, const symbols::MemberInfo& m) {
-    uint64_t byte = base + m.bit_offset / 8;
-    uint32_t v = 0;
-    std::memcpy(&v, b.data() + byte, std::min<uint64_t>(4, b.size() - byte));
-    uint32_t width = m.bit_size ? m.bit_size : 8;
-    return static_cast<uint8_t>((v >> (m.bit_offset % 8)) & ((1u << width) - 1));
-  };
+  }
+  uint8_t bits(uint64_t bit_off, uint32_t width) const {
+    uint16_t w = get<uint16_t>(bit_off / 8);
+    if (bit_off / 8 + 1 >= b_.size()) w = get<uint8_t>(bit_off / 8);
+    return static_cast<uint8_t>((w >> (bit_off % 8)) & ((1u << width) - 1));
+  }
+  std::string cstring(uint64_t off, uint64_t max) const {
+    if (off >= b_.size()) return "";
+    max = std::min<uint64_t>(max, b_.size() - off);
+    const char* p = reinterpret_cast<const char*>(b_.data() + off);
+    return std::string(p, strnlen(p, max));
+  }
+  std::string_view view(uint64_t off, uint64_t len) const {
+    if (off >= b_.size()) return {};
+    len = std::min<uint64_t>(len, b_.size() - off);
+    return {reinterpret_cast<const char*>(b_.data() + off), len};
+  }
 
+ private:
+  std::span<const uint8_t> b_;
+};
+
+Result<uint64_t> read_word(const ReadMemory& read, uint64_t addr, uint64_t size) {
+  uint64_t v = 0;
+  TRY(read(addr, std::span(reinterpret_cast<uint8_t*>(&v), size)));
+  return v;
+}
+
+Result<std::vector<LogRecord>> read_lockless(const ReadMemory& read, const LogLayout& L) {
+  uint64_t prb = TRY(read_word(read, L.prb_symbol, 8));
+  uint64_t desc_ring = prb + L.rb_desc_ring, data_ring = prb + L.rb_text_data_ring;
+  uint32_t count_bits = static_cast<uint32_t>(TRY(read_word(read, desc_ring + L.dr_count_bits, 4)));
+  uint32_t size_bits = static_cast<uint32_t>(TRY(read_word(read, data_ring + L.data_size_bits, 4)));
+  if (count_bits > kMaxCountBits || size_bits > kMaxSizeBits || size_bits < 3)
+    return Error::make(Errc::bad_data, "printk ring buffer at {:#x}: absurd sizes (count_bits {}, size_bits {})", prb,
+                       count_bits, size_bits);
+  uint64_t descs = TRY(read_word(read, desc_ring + L.dr_descs, 8));
+  uint64_t infos = TRY(read_word(read, desc_ring + L.dr_infos, 8));
+  uint64_t head_id = TRY(read_word(read, desc_ring + L.dr_head_id, 8)) & kIdMask;
+  uint64_t tail_id = TRY(read_word(read, desc_ring + L.dr_tail_id, 8)) & kIdMask;
+  uint64_t data = TRY(read_word(read, data_ring + L.data_data, 8));
+
+  uint64_t ndesc = 1ull << count_bits, data_size = 1ull << size_bits;
+  std::vector<uint8_t> desc_buf(ndesc * L.desc_size), info_buf(ndesc * L.info_size), text(data_size);
+  auto reading = [](Result<void> r, const char* what, uint64_t addr) -> Result<void> {
+    if (!r) return Error::make(r.error().code, "cannot read the printk ring's {} at {:#x}: {}", what, addr, r.error().message);
+    return ok();
+  };
+  TRY(reading(read(descs, desc_buf), "descriptors", descs));
+  TRY(reading(read(infos, info_buf), "record infos", infos));
+  TRY(reading(read(data, text), "text data", data));
+  Bytes D(desc_buf), I(info_buf), T(text);
+
+  // From tail to head, as the kernel, crash and makedumpfile walk it. Only the last `ndesc`
+  // IDs can still be in the ring (older IDs' slots hold newer IDs), which also bounds a
+  // corrupt tail.
+  uint64_t span = (head_id - tail_id) & kIdMask;
+  uint64_t id = span >= ndesc ? (head_id - (ndesc - 1)) & kIdMask : tail_id;
   std::vector<LogRecord> out;
-  uint64_t id = tail_id & kIdMask;
-  uint64_t end = head_id & kIdMask;
-  for (uint64_t n = 0; n <= ndesc; ++n, id = (id + 1) & kIdMask) {
+  for (uint64_t n = 0; n < ndesc; ++n, id = (id + 1) & kIdMask) {
     uint64_t idx = id & (ndesc - 1);
-    uint64_t d = idx * desc_size;
-    uint64_t sv = u64_at(desc_buf, d + sv_off);
+    uint64_t d = idx * L.desc_size, i = idx * L.info_size;
+    uint64_t sv = D.get<uint64_t>(d + L.desc_state_var);
     uint64_t state = sv >> kStateShift;
     if ((sv & kIdMask) == id && (state == kStateCommitted || state == kStateFinalized)) {
-      uint64_t begin = u64_at(desc_buf, d + lpos_off + begin_off);
-      uint64_t next = u64_at(desc_buf, d + lpos_off + next_off);
-      uint64_t i = idx * info_size;
       LogRecord r;
-      r.seq = u64_at(info_buf, i + seq_off);
-      r.ts_nsec = u64_at(info_buf, i + ts_off);
-      uint16_t text_len = 0;
-      std::memcpy(&text_len, info_buf.data() + i + len_off, 2);
-      r.facility = info_buf[i + fac_off];
-      r.level = bits_at(info_buf, i, level_m);
-      r.flags = bits_at(info_buf, i, flags_m);
-      std::memcpy(&r.caller_id, info_buf.data() + i + caller_off, 4);
-      // Data blocks: [id (unsigned long)][text], possibly wrapped to the ring's start.
-      if (!(begin & 1) && !(next & 1) && next != begin) {
-        uint64_t bi = begin & (data_size - 1), ni = next & (data_size - 1);
-        uint64_t wrap_b = begin >> size_bits, wrap_n = next >> size_bits;
-        uint64_t start = 0, len = 0;
-        if (wrap_b == wrap_n && ni > bi) start = bi, len = ni - bi;
-        else if (wrap_b + 1 == wrap_n) start = 0, len = ni;
-        if (len > 8 && start + len <= data_size) {
-          uint64_t avail = len - 8;
-          r.text.assign(reinterpret_cast<const char*>(text.data() + start + 8), std::min<uint64_t>(avail, text_len));
-        }
+      r.seq = I.get<uint64_t>(i + L.info_seq);
+      r.ts_nsec = I.get<uint64_t>(i + L.info_ts_nsec);
+      if (L.info_facility) r.facility = I.get<uint8_t>(i + *L.info_facility);
+      if (L.info_level_bit) r.level = I.bits(i * 8 + *L.info_level_bit, L.level_bits);
+      if (L.info_flags_bit) r.flags = I.bits(i * 8 + *L.info_flags_bit, L.flags_bits);
+      if (L.info_caller_id) r.caller_id = I.get<uint32_t>(i + *L.info_caller_id);
+      if (L.info_dev_info) {
+        r.subsystem = I.cstring(i + *L.info_dev_info + L.dev_subsystem, L.dev_subsystem_len);
+        r.device = I.cstring(i + *L.info_dev_info + L.dev_device, L.dev_device_len);
+      }
+      uint64_t text_len = I.get<uint16_t>(i + L.info_text_len);
+      // Block positions are logical (they count the ring's wraps); a block that does not fit
+      // before the ring's end is stored from its start. crash and makedumpfile both take
+      // the text this way, cutting it to the block when text_len says more.
+      uint64_t begin = D.get<uint64_t>(d + L.desc_text_blk_lpos + L.lpos_begin) & (data_size - 1);
+      uint64_t next = D.get<uint64_t>(d + L.desc_text_blk_lpos + L.lpos_next) & (data_size - 1);
+      if (begin == next) {
+        r.dataless = true;
+      } else {
+        if (begin > next) begin = 0;
+        begin += kBlockIdSize;
+        if (next - begin < text_len) text_len = next - begin;  // unsigned, as they compute it
+        r.text = std::string(T.view(begin, text_len));
       }
       out.push_back(std::move(r));
     }
-    if (id == end) break;
+    if (id == head_id) break;
+  }
+  return out;
+}
+
+Result<std::vector<LogRecord>> read_structured(const ReadMemory& read, const LogLayout& L) {
+  uint64_t buf = TRY(read_word(read, L.log_buf_symbol, 8));
+  uint64_t len = TRY(read_word(read, L.log_buf_len_symbol, 4));
+  uint64_t first = TRY(read_word(read, L.log_first_idx_symbol, 4));
+  uint64_t next = TRY(read_word(read, L.log_next_idx_symbol, 4));
+  if (len == 0 || len > kMaxLogBufLen || first >= len || next >= len || L.hdr_size == 0)
+    return Error::make(Errc::bad_data, "log_buf at {:#x}: absurd indexes (log_buf_len {}, log_first_idx {}, log_next_idx {})",
+                       buf, len, first, next);
+  std::vector<uint8_t> bytes(len);
+  auto r = read(buf, bytes);
+  if (!r) return Error::make(r.error().code, "cannot read log_buf at {:#x}: {}", buf, r.error().message);
+  Bytes B(bytes);
+
+  std::vector<LogRecord> out;
+  uint64_t idx = first;
+  // Every record is at least a header long, so a sane buffer holds fewer than this.
+  uint64_t max_records = len / L.hdr_size + 2;
+  for (uint64_t n = 0; idx != next; ++n) {
+    if (n > max_records) return Error::make(Errc::bad_data, "log_buf at {:#x}: records do not lead from log_first_idx to log_next_idx", buf);
+    // A zero length (or no room for a header) marks the end: the next record is at the start.
+    if (idx + L.hdr_size > len || B.get<uint16_t>(idx + L.hdr_len) == 0) {
+      if (idx == 0) return Error::make(Errc::bad_data, "log_buf at {:#x}: empty record at the start", buf);
+      idx = 0;
+      continue;
+    }
+    uint64_t rec_len = B.get<uint16_t>(idx + L.hdr_len);
+    if (rec_len < L.hdr_size || idx + rec_len > len)
+      return Error::make(Errc::bad_data, "log_buf record at {:#x}: bad length {}", buf + idx, rec_len);
+    LogRecord rec;
+    rec.seq = out.size();
+    rec.ts_nsec = B.get<uint64_t>(idx + L.hdr_ts_nsec);
+    if (L.hdr_facility) rec.facility = B.get<uint8_t>(idx + *L.hdr_facility);
+    if (L.hdr_level_bit) rec.level = B.bits(idx * 8 + *L.hdr_level_bit, L.level_bits);
+    if (L.hdr_flags_bit) rec.flags = B.bits(idx * 8 + *L.hdr_flags_bit, L.flags_bits);
+    if (L.hdr_caller_id) rec.caller_id = B.get<uint32_t>(idx + *L.hdr_caller_id);
+    uint64_t text_len = std::min<uint64_t>(B.get<uint16_t>(idx + L.hdr_text_len), rec_len - L.hdr_size);
+    uint64_t dict_len = std::min<uint64_t>(B.get<uint16_t>(idx + L.hdr_dict_len), rec_len - L.hdr_size - text_len);
+    rec.text = std::string(B.view(idx + L.hdr_size, text_len));
+    rec.dict = std::string(B.view(idx + L.hdr_size + text_len, dict_len));
+    out.push_back(std::move(rec));
+    idx += rec_len;
+  }
+  return out;
+}
+
+std::string timestamp(uint64_t ts_nsec) {
+  return fmt::format("[{:5}.{:06}] ", ts_nsec / 1000000000, ts_nsec % 1000000000 / 1000);
+}
+
+}  // namespace
+
+Result<LogLayout> log_layout_from_types(Kernel& k) {
+  LogLayout L;
+  auto off = [&](std::string_view t, std::string_view m) { return k.offset_of(t, m); };
+  auto opt_off = [&](std::string_view t, std::string_view m) -> std::optional<uint64_t> {
+    auto r = k.offset_of(t, m);
+    return r ? std::optional(*r) : std::nullopt;
+  };
+  symbols::Types& types = k.types();
+  auto bitfield = [&](std::string_view t, std::string_view m, uint32_t* width) -> std::optional<uint64_t> {
+    auto ty = types.find(t);
+    if (!ty) return std::nullopt;
+    auto mi = types.member(*ty, m);
+    if (!mi) return std::nullopt;
+    if (mi->bit_size) *width = mi->bit_size;
+    else *width = 8;
+    return mi->bit_offset;
+  };
+  uint64_t counter = opt_off("atomic_long_t", "counter").value_or(0);
+  if (auto prb = k.symbols().address_of("prb")) {
+    L.format = LogLayout::Format::lockless;
+    L.prb_symbol = *prb;
+    L.rb_desc_ring = TRY(off("printk_ringbuffer", "desc_ring"));
+    L.rb_text_data_ring = TRY(off("printk_ringbuffer", "text_data_ring"));
+    L.dr_count_bits = TRY(off("prb_desc_ring", "count_bits"));
+    L.dr_descs = TRY(off("prb_desc_ring", "descs"));
+    L.dr_infos = TRY(off("prb_desc_ring", "infos"));
+    L.dr_head_id = TRY(off("prb_desc_ring", "head_id")) + counter;
+    L.dr_tail_id = TRY(off("prb_desc_ring", "tail_id")) + counter;
+    L.data_size_bits = TRY(off("prb_data_ring", "size_bits"));
+    L.data_data = TRY(off("prb_data_ring", "data"));
+    L.desc_size = TRY(types.size_of_name("prb_desc"));
+    L.desc_state_var = TRY(off("prb_desc", "state_var")) + counter;
+    L.desc_text_blk_lpos = TRY(off("prb_desc", "text_blk_lpos"));
+    L.lpos_begin = TRY(off("prb_data_blk_lpos", "begin"));
+    L.lpos_next = TRY(off("prb_data_blk_lpos", "next"));
+    L.info_size = TRY(types.size_of_name("printk_info"));
+    L.info_seq = TRY(off("printk_info", "seq"));
+    L.info_ts_nsec = TRY(off("printk_info", "ts_nsec"));
+    L.info_text_len = TRY(off("printk_info", "text_len"));
+    L.info_caller_id = opt_off("printk_info", "caller_id");
+    L.info_facility = opt_off("printk_info", "facility");
+    L.info_level_bit = bitfield("printk_info", "level", &L.level_bits);
+    L.info_flags_bit = bitfield("printk_info", "flags", &L.flags_bits);
+    L.info_dev_info = opt_off("printk_info", "dev_info");
+    if (L.info_dev_info) {
+      L.dev_subsystem = TRY(off("dev_printk_info", "subsystem"));
+      L.dev_device = TRY(off("dev_printk_info", "device"));
+      L.dev_subsystem_len = L.dev_device - L.dev_subsystem;
+      L.dev_device_len = TRY(types.size_of_name("dev_printk_info")) - L.dev_device;
+    }
+  } else if (auto first = k.symbols().address_of("log_first_idx")) {
+    // 3.5 to 5.9. The record header is `struct printk_log` (3.11+) or `struct log`.
+    L.format = LogLayout::Format::structured;
+    L.log_first_idx_symbol = *first;
+    L.log_buf_symbol = TRY(k.symbol("log_buf"));
+    L.log_buf_len_symbol = TRY(k.symbol("log_buf_len"));
+    L.log_next_idx_symbol = TRY(k.symbol("log_next_idx"));
+    std::string_view hdr = types.find("printk_log") ? "printk_log" : "log";
+    L.hdr_size = TRY(types.size_of_name(hdr));
+    L.hdr_ts_nsec = TRY(off(hdr, "ts_nsec"));
+    L.hdr_len = TRY(off(hdr, "len"));
+    L.hdr_text_len = TRY(off(hdr, "text_len"));
+    L.hdr_dict_len = TRY(off(hdr, "dict_len"));
+    L.hdr_facility = opt_off(hdr, "facility");
+    L.hdr_level_bit = bitfield(hdr, "level", &L.level_bits);
+    L.hdr_flags_bit = bitfield(hdr, "flags", &L.flags_bits);
+    L.hdr_caller_id = opt_off(hdr, "caller_id");
+  } else {
+    return Error::make(Errc::unsupported, "no prb or log_first_idx symbol: the kernel log of kernels before 3.5 (a plain character log_buf) is not supported");
+  }
+  return L;
+}
+
+Result<LogLayout> log_layout_from_vmcoreinfo(const dumpfmt::VmcoreInfo& vi) {
+  auto need = [&](std::optional<uint64_t> v, std::string_view what) -> Result<uint64_t> {
+    if (!v) return Error::make(Errc::no_debug_info, "VMCOREINFO has no {}: give the vmlinux to read the log", what);
+    return *v;
+  };
+  auto offset = [&](std::string_view tm) { return need(vi.offset(tm), fmt::format("OFFSET({})", tm)); };
+  auto size = [&](std::string_view t) { return need(vi.size(t), fmt::format("SIZE({})", t)); };
+  auto symbol = [&](std::string_view s) { return need(vi.symbol(s), fmt::format("SYMBOL({})", s)); };
+  auto length = [&](std::string_view s) { return vi.number(fmt::format("LENGTH({})", s)); };
+  LogLayout L;
+  uint64_t counter = vi.offset("atomic_long_t.counter").value_or(0);
+  if (vi.symbol("prb")) {
+    // 5.10+ (kernel/printk/printk.c log_buf_vmcoreinfo_setup()).
+    L.format = LogLayout::Format::lockless;
+    L.prb_symbol = TRY(symbol("prb"));
+    L.rb_desc_ring = TRY(offset("printk_ringbuffer.desc_ring"));
+    L.rb_text_data_ring = TRY(offset("printk_ringbuffer.text_data_ring"));
+    L.dr_count_bits = TRY(offset("prb_desc_ring.count_bits"));
+    L.dr_descs = TRY(offset("prb_desc_ring.descs"));
+    L.dr_infos = TRY(offset("prb_desc_ring.infos"));
+    L.dr_head_id = TRY(offset("prb_desc_ring.head_id")) + counter;
+    L.dr_tail_id = TRY(offset("prb_desc_ring.tail_id")) + counter;
+    L.data_size_bits = TRY(offset("prb_data_ring.size_bits"));
+    L.data_data = TRY(offset("prb_data_ring.data"));
+    L.desc_size = TRY(size("prb_desc"));
+    L.desc_state_var = TRY(offset("prb_desc.state_var")) + counter;
+    L.desc_text_blk_lpos = TRY(offset("prb_desc.text_blk_lpos"));
+    L.lpos_begin = TRY(offset("prb_data_blk_lpos.begin"));
+    L.lpos_next = TRY(offset("prb_data_blk_lpos.next"));
+    L.info_size = TRY(size("printk_info"));
+    L.info_seq = TRY(offset("printk_info.seq"));
+    L.info_ts_nsec = TRY(offset("printk_info.ts_nsec"));
+    L.info_text_len = TRY(offset("printk_info.text_len"));
+    L.info_caller_id = vi.offset("printk_info.caller_id");
+    L.info_dev_info = vi.offset("printk_info.dev_info");
+    if (L.info_dev_info) {
+      L.dev_subsystem = TRY(offset("dev_printk_info.subsystem"));
+      L.dev_device = TRY(offset("dev_printk_info.device"));
+      L.dev_subsystem_len = length("printk_info_subsystem").value_or(0);
+      L.dev_device_len = length("printk_info_device").value_or(0);
+    }
+  } else if (vi.symbol("log_first_idx")) {
+    // 3.5 to 5.9: SIZE(printk_log) (3.11+; SIZE(log) before) and the header's offsets.
+    L.format = LogLayout::Format::structured;
+    L.log_buf_symbol = TRY(symbol("log_buf"));
+    L.log_buf_len_symbol = TRY(symbol("log_buf_len"));
+    L.log_first_idx_symbol = TRY(symbol("log_first_idx"));
+    L.log_next_idx_symbol = TRY(symbol("log_next_idx"));
+    std::string hdr = vi.size("printk_log") ? "printk_log" : "log";
+    L.hdr_size = TRY(size(hdr));
+    L.hdr_ts_nsec = TRY(offset(hdr + ".ts_nsec"));
+    L.hdr_len = TRY(offset(hdr + ".len"));
+    L.hdr_text_len = TRY(offset(hdr + ".text_len"));
+    L.hdr_dict_len = TRY(offset(hdr + ".dict_len"));
+    L.hdr_caller_id = vi.offset(hdr + ".caller_id");
+  } else if (vi.empty()) {
+    return Error::make(Errc::no_debug_info, "the dump has no VMCOREINFO: give the vmlinux to read the log");
+  } else {
+    return Error::make(Errc::no_debug_info,
+                       "VMCOREINFO has neither SYMBOL(prb) (5.10+) nor SYMBOL(log_first_idx) (3.5+): give the vmlinux to read the log");
+  }
+  return L;
+}
+
+Result<std::vector<LogRecord>> read_log(const ReadMemory& read, const LogLayout& layout) {
+  if (layout.format == LogLayout::Format::lockless) return read_lockless(read, layout);
+  return read_structured(read, layout);
+}
+
+Result<std::vector<LogRecord>> read_log(Kernel& k) {
+  LogLayout layout = TRY(log_layout_from_types(k));
+  return read_log([&k](uint64_t va, std::span<uint8_t> out) { return k.read(va, out); }, layout);
+}
+
+std::string format_dmesg(const std::vector<LogRecord>& records) {
+  std::string out;
+  for (const auto& r : records) {
+    if (r.dataless) continue;
+    std::string prefix = timestamp(r.ts_nsec);
+    if (r.caller_id) {
+      uint32_t c = *r.caller_id;
+      prefix += fmt::format("[{:>8}] ", fmt::format("{}{}", (c & kCallerCpu) ? 'C' : 'T', c & ~kCallerCpu));
+    }
+    out += prefix;
+    for (char ch : r.text) {
+      auto u = static_cast<unsigned char>(ch);
+      if (ch == '\n') {
+        out += '\n';
+        out.append(prefix.size(), ' ');
+      } else if ((u >= 0x20 && u < 0x7f) || (u >= '\t' && u <= '\r')) {
+        out += ch;
+      } else {
+        // makedumpfile passes the byte as a (signed) char to "%02x".
+        out += fmt::format("\\x{:02x}", static_cast<uint32_t>(static_cast<int32_t>(static_cast<signed char>(ch))));
+      }
+    }
+    out += '\n';
   }
   return out;
 }
