@@ -10,6 +10,7 @@
 
 #include "commands/builtin.h"
 #include "commands/support/disasm.h"
+#include "commands/support/gdb_lines.h"
 #include "commands/support/gdb_symbolizer.h"
 #include "kernel/kernel.h"
 
@@ -208,7 +209,7 @@ Result<Function> function_of(kernel::Kernel& k, uint64_t addr) {
 class Printer {
  public:
   Printer(kernel::Kernel& k, Output& out, const disasm::X86Disassembler& d, bool lines, bool hex_offsets)
-      : k_(k), out_(out), d_(d), gdb_(k), lines_(lines), hex_(hex_offsets) {}
+      : k_(k), out_(out), d_(d), gdb_(k), gdb_lines_(k), lines_(lines), hex_(hex_offsets) {}
 
   // Decodes the instruction at `addr`, reading at most up to `limit` when the dump allows.
   Result<disasm::Instruction> decode(uint64_t addr) {
@@ -237,7 +238,7 @@ class Printer {
     std::string line;
     if (lines_) {
       uint64_t link = insn.address - st.relocation();
-      if (auto loc = k_.source_lines().lookup(link)) {
+      if (auto loc = gdb_lines_.lookup(link)) {
         if (!last_loc_ || loc->file != last_loc_->file || loc->line != last_loc_->line)
           line += fmt::format("{}: {}\n", loc->file, loc->line);
         last_loc_ = loc;
@@ -257,6 +258,7 @@ class Printer {
   Output& out_;
   const disasm::X86Disassembler& d_;
   disasm::GdbSymbolizer gdb_;
+  disasm::GdbLines gdb_lines_;
   bool lines_;
   bool hex_;
   std::optional<symbols::SourceLocation> last_loc_;
