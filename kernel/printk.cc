@@ -1,7 +1,10 @@
 #include "kernel/printk.h"
 
+#include <elf.h>
+
 #include <algorithm>
 #include <cstring>
+#include <unordered_map>
 
 namespace coroner::kernel {
 namespace {
@@ -320,6 +323,42 @@ Result<std::vector<LogRecord>> read_log(const ReadMemory& read, const LogLayout&
 Result<std::vector<LogRecord>> read_log(Kernel& k) {
   LogLayout layout = TRY(log_layout_from_types(k));
   return read_log([&k](uint64_t va, std::span<uint8_t> out) { return k.read(va, out); }, layout);
+}
+
+Result<std::vector<LogRecord>> read_log_from_dump(dumpfmt::Dump& dump) {
+  const std::string& name = dump.info().paths.empty() ? std::string("dump") : dump.info().paths.front();
+  dumpfmt::VmcoreInfo vi(dump.info().vmcoreinfo);
+  auto layout = log_layout_from_vmcoreinfo(vi);
+  if (!layout) return Error::make(layout.error().code, "{}: {}", name, layout.error().message);
+  uint16_t machine = dump.info().machine;
+  // A dump that does not say its machine (no ELF header) but has x86_64's VMCOREINFO entries.
+  if (!machine && vi.symbol("init_top_pgt")) machine = EM_X86_64;
+  arch::KernelFacts facts;
+  facts.symbol = [&vi](std::string_view n) { return vi.symbol(n); };
+  facts.vmcoreinfo_number = [&vi](std::string_view n) { return vi.number(fmt::format("NUMBER({})", n)); };
+  facts.vmcoreinfo_symbol = [&vi](std::string_view n) { return vi.symbol(n); };
+  auto arch = arch::make_arch(machine, dump, facts);
+  if (!arch) return Error::make(arch.error().code, "{}: {}: give the vmlinux to read the log", name, arch.error().message);
+  // Without the vmlinux the direct map's base (page_offset_base, randomized by KASLR) is not
+  // known, so every address goes through the kernel's page tables.
+  arch::Arch& a = **arch;
+  uint64_t root = a.kernel_root(), page = a.page_size();
+  std::unordered_map<uint64_t, uint64_t> pages;
+  ReadMemory read = [&](uint64_t va, std::span<uint8_t> out) -> Result<void> {
+    size_t done = 0;
+    while (done < out.size()) {
+      uint64_t v = va + done, base = v & ~(page - 1);
+      size_t chunk = std::min<uint64_t>(out.size() - done, base + page - v);
+      auto it = pages.find(base);
+      if (it == pages.end()) it = pages.emplace(base, TRY(a.walk(root, base, nullptr))).first;
+      TRY(dump.read(it->second + (v - base), out.subspan(done, chunk)));
+      done += chunk;
+    }
+    return ok();
+  };
+  auto records = read_log(read, *layout);
+  if (!records) return Error::make(records.error().code, "{}: {}", name, records.error().message);
+  return records;
 }
 
 std::string format_dmesg(const std::vector<LogRecord>& records) {

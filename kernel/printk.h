@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "arch/arch.h"
 #include "dumpfmt/dump.h"
 #include "kernel/kernel.h"
 
@@ -83,6 +84,11 @@ Result<LogLayout> log_layout_from_vmcoreinfo(const dumpfmt::VmcoreInfo& vi);
 // left out (as crash and makedumpfile do).
 Result<std::vector<LogRecord>> read_log(const ReadMemory& read, const LogLayout& layout);
 Result<std::vector<LogRecord>> read_log(Kernel& k);
+
+// The log from a dump alone (no vmlinux): the layout and the page-table root from
+// VMCOREINFO (SYMBOL(init_top_pgt), NUMBER(phys_base), NUMBER(pgtable_l5_enabled) on
+// x86_64), every address translated by a page-table walk.
+Result<std::vector<LogRecord>> read_log_from_dump(dumpfmt::Dump& dump);
 
 // makedumpfile --dump-dmesg's text: "[%5lu.%06lu] ", the caller ID "[%8s] " when the layout
 // has one, continuation lines indented to the text, other unprintable bytes as \xNN (of the

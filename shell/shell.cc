@@ -11,6 +11,7 @@
 
 #include "commands/builtin.h"
 #include "kernel/kernel.h"
+#include "kernel/printk.h"
 
 namespace coroner::shell {
 namespace {
@@ -116,6 +117,10 @@ std::string program_usage() {
          "  --kaslr OFFSET   KASLR relocation offset (hex), or 'auto' (the default)\n"
          "  --force          open even when vmlinux and the dump do not match\n"
          "  -h, --help       this help\n"
+         "  --dmesg DUMP [DUMP...] [-o FILE]\n"
+         "                   print the kernel log of the dump (makedumpfile --dump-dmesg's text)\n"
+         "                   to standard output or FILE; needs no vmlinux on 5.10+ kernels (3.5+\n"
+         "                   with makedumpfile's VMCOREINFO), uses one when given\n"
          "  -v, --version    print the version\n\n"
          "Commands are read from standard input when it is not a terminal:\n"
          "  echo sys | coroner vmlinux vmcore\n";
@@ -295,7 +300,77 @@ int Shell::run_interactive() {
   return failures;
 }
 
+namespace {
+
+// coroner --dmesg DUMP [DUMP...] [VMLINUX] [-o FILE|-]: the kernel log, nothing else opened.
+int dmesg_main(int argc, char** argv) {
+  std::vector<std::string> dumps;
+  std::string vmlinux, output = "-";
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--dmesg") continue;
+    if (a == "-o") {
+      if (i + 1 >= argc) {
+        fmt::print(stderr, "coroner: option -o needs an argument\n");
+        return 2;
+      }
+      output = argv[++i];
+    } else if (a.size() > 1 && a[0] == '-') {
+      fmt::print(stderr, "coroner: --dmesg: unknown option: {}\n", a);
+      return 2;
+    } else {
+      switch (classify(a)) {
+        case FileKind::missing: fmt::print(stderr, "coroner: {}: {}\n", a, std::strerror(errno ? errno : ENOENT)); return 1;
+        case FileKind::vmlinux: vmlinux = a; break;
+        case FileKind::bzimage: fmt::print(stderr, "coroner: {}: a compressed kernel image (bzImage) has no symbols\n", a); return 1;
+        case FileKind::dump: dumps.push_back(a); break;
+      }
+    }
+  }
+  if (dumps.empty()) {
+    fmt::print(stderr, "coroner: --dmesg: no dump file given\n\n{}", program_usage());
+    return 2;
+  }
+  Result<std::vector<kernel::LogRecord>> records = Error{Errc::usage, "", {}};
+  if (!vmlinux.empty()) {
+    auto k = kernel::Kernel::open(vmlinux, dumps, {});
+    if (!k) {
+      fmt::print(stderr, "coroner: {}\n", k.error().message);
+      return 1;
+    }
+    records = kernel::read_log(**k);
+  } else {
+    auto dump = dumpfmt::open_dump(dumps);
+    if (!dump) {
+      fmt::print(stderr, "coroner: {}\n", dump.error().message);
+      return 1;
+    }
+    records = kernel::read_log_from_dump(**dump);
+  }
+  if (!records) {
+    fmt::print(stderr, "coroner: {}\n", records.error().message);
+    return 1;
+  }
+  std::string text = kernel::format_dmesg(*records);
+  FILE* out = output == "-" ? stdout : std::fopen(output.c_str(), "w");
+  if (!out) {
+    fmt::print(stderr, "coroner: {}: {}\n", output, std::strerror(errno));
+    return 1;
+  }
+  bool written = fwrite(text.data(), 1, text.size(), out) == text.size();
+  written = (out == stdout ? fflush(out) : fclose(out)) == 0 && written;
+  if (!written) {
+    fmt::print(stderr, "coroner: {}: write failed: {}\n", output == "-" ? "standard output" : output, std::strerror(errno));
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
 int coroner_main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::string_view(argv[i]) == "--dmesg") return dmesg_main(argc, argv);
   auto opts = parse_program_args(argc, argv);
   if (!opts) {
     fmt::print(stderr, "coroner: {}\n", opts.error().message);
