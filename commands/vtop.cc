@@ -169,6 +169,148 @@ Result<void> vtop_kernel(Session& s, uint64_t vaddr, Output& out) {
   return ok();
 }
 
+// ---- user addresses: the panic task's address space ------------------------------------
+
+// The task crash calls the current context: the one running on the CPU that panicked.
+Result<uint64_t> current_task(kernel::Kernel& k) {
+  uint64_t pc = TRY(k.symbol("panic_cpu"));
+  int32_t cpu = TRY(k.read_as<int32_t>(pc));
+  if (cpu < 0) return Error::make(Errc::not_found, "no CPU panicked (panic_cpu is {}): no current task", cpu);
+  uint64_t slot = 0;
+  if (k.symbols().find("current_task"))
+    slot = TRY(k.per_cpu("current_task", cpu));
+  else  // 6.2+: current_task is a member of struct pcpu_hot
+    slot = TRY(k.per_cpu("pcpu_hot", cpu)) + TRY(k.offset_of("pcpu_hot", "current_task"));
+  return k.read_u64(slot);
+}
+
+// The VMA of `mm` containing `addr`, 0 when none: the maple tree (6.1+) or the mmap list.
+Result<uint64_t> find_vma(kernel::Kernel& k, uint64_t mm, uint64_t addr) {
+  auto covers = [&](uint64_t vma) -> Result<bool> {
+    uint64_t start = TRY(k.member<uint64_t>(vma, "vm_area_struct", "vm_start"));
+    uint64_t end = TRY(k.member<uint64_t>(vma, "vm_area_struct", "vm_end"));
+    return addr >= start && addr < end;
+  };
+  if (!k.types().has_member("mm_struct", "mm_mt")) {  // before 6.1: a sorted list
+    uint64_t vma = TRY(k.member<uint64_t>(mm, "mm_struct", "mmap"));
+    for (int i = 0; vma && i < 1 << 20; ++i) {
+      if (TRY(covers(vma))) return vma;
+      vma = TRY(k.member<uint64_t>(vma, "vm_area_struct", "vm_next"));
+    }
+    return uint64_t{0};
+  }
+  // lib/maple_tree.c: an entry with low bits 10 (above 4096) is a node pointer whose bits 3-6
+  // give the node type; the node is at entry & ~0xff.
+  enum { kLeaf64 = 1, kRange64 = 2, kArange64 = 3 };
+  uint64_t entry = TRY(k.member<uint64_t>(mm, "mm_struct", "mm_mt.ma_root"));
+  uint64_t min = 0, max = ~0ull;
+  for (int depth = 0; depth < 32; ++depth) {
+    if ((entry & 3) != 2 || entry <= 4096) {  // a single entry at index 0, or none
+      if (entry && addr == 0 && depth == 0 && TRY(covers(entry))) return entry;
+      return uint64_t{0};
+    }
+    int type = static_cast<int>((entry >> 3) & 0xf);
+    uint64_t node = entry & ~0xffull;
+    std::string_view layout = type == kArange64 ? "maple_arange_64" : "maple_range_64";
+    if (type != kLeaf64 && type != kRange64 && type != kArange64)
+      return Error::make(Errc::bad_data, "maple node {:#x}: unexpected type {}", node, type);
+    size_t slots = type == kArange64 ? 10 : 16;
+    uint64_t pivot_off = TRY(k.offset_of(layout, "pivot")), slot_off = TRY(k.offset_of(layout, "slot"));
+    std::vector<uint64_t> pivots(slots - 1), children(slots);
+    TRY(k.read(node + pivot_off, std::span(reinterpret_cast<uint8_t*>(pivots.data()), pivots.size() * 8)));
+    TRY(k.read(node + slot_off, std::span(reinterpret_cast<uint8_t*>(children.data()), children.size() * 8)));
+    size_t i = 0;
+    uint64_t lo = min, hi = max;
+    for (; i < slots; ++i) {
+      // A zero pivot after the first slot ends the node's data: its last slot runs to max.
+      hi = (i < pivots.size() && !(i > 0 && pivots[i] == 0)) ? pivots[i] : max;
+      if (addr <= hi) break;
+      lo = hi + 1;
+      if (hi == max) break;
+    }
+    if (i == slots || addr > hi) return uint64_t{0};
+    if (type == kLeaf64) return children[i] && TRY(covers(children[i])) ? children[i] : uint64_t{0};
+    entry = children[i];
+    min = lo;
+    max = hi;
+  }
+  return Error::make(Errc::bad_data, "mm_struct {:#x}: maple tree deeper than 32 levels", mm);
+}
+
+// d_path() of a struct path, crossing mounts: "/bin/busybox".
+Result<std::string> file_path(kernel::Kernel& k, uint64_t file) {
+  uint64_t dentry = TRY(k.member<uint64_t>(file, "file", "f_path.dentry"));
+  uint64_t mnt = TRY(k.member<uint64_t>(file, "file", "f_path.mnt"));
+  uint64_t mount_off = TRY(k.offset_of("mount", "mnt"));
+  std::string path;
+  for (int i = 0; i < 4096 && dentry; ++i) {
+    uint64_t parent = TRY(k.member<uint64_t>(dentry, "dentry", "d_parent"));
+    if (dentry == TRY(k.member<uint64_t>(mnt, "vfsmount", "mnt_root")) || dentry == parent) {
+      uint64_t mount = mnt - mount_off;
+      uint64_t up = TRY(k.member<uint64_t>(mount, "mount", "mnt_parent"));
+      if (up == mount || !up) break;
+      dentry = TRY(k.member<uint64_t>(mount, "mount", "mnt_mountpoint"));
+      mnt = up + mount_off;
+      continue;
+    }
+    uint64_t name = TRY(k.member<uint64_t>(dentry, "dentry", "d_name.name"));
+    path = "/" + TRY(k.read_cstring(name, 256)) + path;
+    dentry = parent;
+  }
+  return path.empty() ? std::string("/") : path;
+}
+
+Result<void> vtop_user(Session& s, uint64_t vaddr, Output& out) {
+  kernel::Kernel& k = s.kernel;
+  arch::Arch& a = k.arch();
+  out.print("{:<10}  {:<16}\n", "VIRTUAL", "PHYSICAL");
+  uint64_t task = TRY(current_task(k));
+  uint64_t mm = TRY(k.member<uint64_t>(task, "task_struct", "mm"));
+  uint64_t vma = mm ? TRY(find_vma(k, mm, vaddr)) : 0;
+  if (!vma) {
+    out.print("{:<10x}  (not accessible)\n\n", vaddr);
+    return ok();
+  }
+  uint64_t pgd = TRY(k.member<uint64_t>(mm, "mm_struct", "pgd"));
+  auto root = a.linear_vtop(pgd);
+  if (!root) return Error::make(Errc::bad_data, "mm_struct {:#x}: pgd {:#x} is not in the direct map", mm, pgd);
+  std::vector<arch::WalkStep> steps;
+  auto walked = a.walk(*root, vaddr, &steps);
+  if (walked)
+    out.print("{:<10x}  {:<16x}\n\n", vaddr, *walked);
+  else
+    out.print("{:<10x}  (not mapped)\n\n", vaddr);
+  for (const auto& st : steps) out.print("   {}: {:x} => {:x}\n", st.level, st.entry_paddr, st.entry);
+  if (walked) {
+    const auto& leaf = steps.back();
+    uint64_t base = a.entry_address(leaf.entry);
+    if (leaf.page_size == (1ull << 30))
+      out.print("  PAGE: {:x}  (1GB)\n\n", base);
+    else if (leaf.page_size == (2ull << 20))
+      out.print("  PAGE: {:x}  (2MB)\n\n", base);
+    else
+      out.print("  PAGE: {:x}  \n\n", base);  // crash's trailing spaces in the user case
+    print_pte(k, leaf.entry, out);
+  } else if (steps.empty() || a.entry_present(steps.back().entry)) {
+    return walked.error();  // a table could not be read, or the tables loop
+  } else if (steps.back().level == "PTE" && steps.back().entry) {
+    return Error::make(Errc::unsupported, "a swapped-out page (PTE {:x}): swap locations are not supported yet",
+                       steps.back().entry);
+  }
+  out.write("\n");
+  uint64_t start = TRY(k.member<uint64_t>(vma, "vm_area_struct", "vm_start"));
+  uint64_t end = TRY(k.member<uint64_t>(vma, "vm_area_struct", "vm_end"));
+  uint64_t flags = TRY(k.member_uint(vma, "vm_area_struct", "vm_flags"));
+  uint64_t file = TRY(k.member<uint64_t>(vma, "vm_area_struct", "vm_file"));
+  std::string path = file ? TRY(file_path(k, file)) : "";
+  out.print("{} {} {} {} FILE\n", center("VMA", 16, false), center("START", 10, true), center("END", 10, true),
+            center("FLAGS", 6, true));
+  out.print("{:<16x} {:>10x} {:>10x} {:>6x} {}\n", vma, start, end, flags, path);
+  out.write("\n");
+  if (walked) TRY(print_page(k, *walked, out));
+  return ok();
+}
+
 Result<void> vtop_addresses(Session& s, const Args& args, Output& out) {
   auto usage = [&]() -> Result<void> {
     out.print("Usage:\n  vtop [-c [pid | taskp]] [-u|-k] address ...\nEnter \"help vtop\" for details.\n");
@@ -191,7 +333,10 @@ Result<void> vtop_addresses(Session& s, const Args& args, Output& out) {
       out.print("{:<10}  {:<16}\n{:<10x}  (not accessible)\n\n", "VIRTUAL", "PHYSICAL", *v);
       continue;
     }
-    if (user) return Error::make(Errc::unsupported, "user virtual addresses are not supported yet: {:x}", *v);
+    if (user) {
+      TRY(vtop_user(s, *v, out));
+      continue;
+    }
     if (!k.arch().is_kernel_vaddr(*v)) {  // -k with an address below the kernel's
       out.print("{:<16}  {:<16}\n{:<8x}  (not a kernel virtual address)\n\n", "VIRTUAL", "PHYSICAL", *v);
       continue;
@@ -277,7 +422,7 @@ std::vector<Command> vtop_commands() {
                               {},
                               "virtual to physical",
                               "[-c [pid | taskp]] [-u|-k] address ...",
-                              {{'u', false, "user virtual address (not supported yet)"},
+                              {{'u', false, "user virtual address (in the panic task's address space)"},
                                {'k', false, "kernel virtual address"},
                                {'c', true, "translate with a task's page tables (not supported yet)"}},
                               {"vtop ffffffffff600000", "vtop fffffe0000000000"}},
