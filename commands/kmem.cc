@@ -1,0 +1,457 @@
+// kmem: kernel memory as crash 9 shows it: the memory summary (-i), the vm_stat counters
+// (-V), the zones of each node (-z), SLUB caches with their object counts (-s [CACHE]),
+// hugetlb page pools (-h) and vmalloc areas (-v).
+#include <algorithm>
+#include <charconv>
+
+#include "commands/builtin.h"
+#include "kernel/kernel.h"
+#include "kernel/mm.h"
+#include "kernel/walkers.h"
+
+namespace coroner::commands {
+namespace {
+
+using kernel::Kernel;
+
+// crash's pages_to_size(): "0", "N KB", "N.N MB" or "N.N GB", with a ".0" dropped.
+std::string pages_to_size(Kernel& k, uint64_t pages) {
+  if (pages == 0) return "0";
+  double total = static_cast<double>(pages) * static_cast<double>(k.arch().page_size());
+  std::string s;
+  if (total >= 1024.0 * 1024 * 1024)
+    s = fmt::format("{:.1f} GB", total / (1024.0 * 1024 * 1024));
+  else if (total >= 1024.0 * 1024)
+    s = fmt::format("{:.1f} MB", total / (1024.0 * 1024));
+  else
+    s = fmt::format("{} KB", static_cast<uint64_t>(total / 1024.0));
+  if (auto p = s.find(".0 "); p != std::string::npos) s.erase(p, 2);
+  return s;
+}
+
+uint64_t percent(uint64_t part, uint64_t whole) { return whole ? part * 100 / whole : 0; }
+
+Result<uint64_t> read_ulong_symbol(Kernel& k, std::string_view name) { return k.read_u64(TRY(k.symbol(name))); }
+
+// nr_blockdev_pages(): page-cache pages of block devices, the inodes of blockdev_superblock.
+Result<uint64_t> blockdev_pages(Kernel& k) {
+  uint64_t sb = TRY(read_ulong_symbol(k, "blockdev_superblock"));
+  if (!sb) return 0;
+  uint64_t list_off = TRY(k.offset_of("inode", "i_sb_list"));
+  uint64_t pages = 0;
+  for (uint64_t e : TRY(kernel::list_walk(k, sb + TRY(k.offset_of("super_block", "s_inodes")), 1u << 20))) {
+    uint64_t mapping = TRY(k.member<uint64_t>(e - list_off, "inode", "i_mapping"));
+    if (mapping) pages += TRY(k.member_uint(mapping, "address_space", "nrpages"));
+  }
+  return pages;
+}
+
+struct HugePool {
+  uint64_t addr;
+  uint64_t order, nr, free;
+  std::string name;
+};
+// hstates[0 .. hugetlb_max_hstate).
+Result<std::vector<HugePool>> huge_pools(Kernel& k) {
+  std::vector<HugePool> out;
+  if (!k.symbols().find("hstates")) return out;
+  uint64_t n = TRY(k.read_u32(TRY(k.symbol("hugetlb_max_hstate"))));
+  uint64_t size = TRY(k.types().size_of_name("hstate"));
+  if (n > 64) return Error::make(Errc::bad_data, "hugetlb_max_hstate = {}", n);
+  uint64_t name_off = TRY(k.offset_of("hstate", "name"));
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t h = TRY(k.symbol("hstates")) + i * size;
+    HugePool p{h, TRY(k.member_uint(h, "hstate", "order")), TRY(k.member_uint(h, "hstate", "nr_huge_pages")),
+               TRY(k.member_uint(h, "hstate", "free_huge_pages")), TRY(k.read_cstring(h + name_off, 32))};
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+// Swap: swap_info[0 .. nr_swapfiles), the areas in use (SWP_USED, bit 0 of flags).
+Result<std::pair<uint64_t, uint64_t>> swap_totals(Kernel& k) {
+  uint64_t n = TRY(k.read_u32(TRY(k.symbol("nr_swapfiles"))));
+  if (n > 64) return Error::make(Errc::bad_data, "nr_swapfiles = {}", n);
+  uint64_t total = 0, used = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t si = TRY(k.read_u64(TRY(k.symbol("swap_info")) + i * 8));
+    if (!si || !(TRY(k.member_uint(si, "swap_info_struct", "flags")) & 1)) continue;
+    total += TRY(k.member_uint(si, "swap_info_struct", "pages"));
+    used += TRY(k.member_uint(si, "swap_info_struct", "inuse_pages"));
+  }
+  return std::pair{total, used};
+}
+
+Result<void> kmem_i(Kernel& k, Output& out) {
+  uint64_t total = TRY(read_ulong_symbol(k, k.symbols().find("_totalram_pages") ? "_totalram_pages" : "totalram_pages"));
+  uint64_t free = static_cast<uint64_t>(std::max<int64_t>(0, TRY(kernel::vm_stat(k, "NR_FREE_PAGES"))));
+  uint64_t used = total > free ? total - free : 0;
+  uint64_t buffers = TRY(blockdev_pages(k));
+  int64_t cached = TRY(kernel::vm_stat(k, "NR_FILE_PAGES"));
+  if (auto swapcache = kernel::vm_stat(k, "NR_SWAPCACHE")) cached -= *swapcache;
+  cached -= static_cast<int64_t>(buffers);
+  uint64_t cached_pages = static_cast<uint64_t>(std::max<int64_t>(0, cached));
+  // Slab pages: NR_SLAB_*_B (5.9+, counted in bytes elsewhere but in pages here) or NR_SLAB_*.
+  int64_t slab = 0;
+  for (const char* item : {"NR_SLAB_RECLAIMABLE_B", "NR_SLAB_UNRECLAIMABLE_B", "NR_SLAB_RECLAIMABLE", "NR_SLAB_UNRECLAIMABLE"})
+    if (auto v = kernel::vm_stat(k, item)) slab += *v;
+
+  auto row = [&](std::string_view label, uint64_t pages, std::string_view of, uint64_t whole) {
+    if (of.empty())
+      out.print("{:>13}  {:>7}  {:>11}         ----\n", label, pages, pages_to_size(k, pages));
+    else
+      out.print("{:>13}  {:>7}  {:>11}  {:>3}% of {}\n", label, pages, pages_to_size(k, pages), percent(pages, whole), of);
+  };
+  out.print("                 PAGES        TOTAL      PERCENTAGE\n");
+  row("TOTAL MEM", total, "", 0);
+  row("FREE", free, "TOTAL MEM", total);
+  row("USED", used, "TOTAL MEM", total);
+  row("BUFFERS", buffers, "TOTAL MEM", total);
+  row("CACHED", cached_pages, "TOTAL MEM", total);
+  row("SLAB", static_cast<uint64_t>(std::max<int64_t>(0, slab)), "TOTAL MEM", total);
+  out.print("\n");
+
+  uint64_t huge_total = 0, huge_free = 0;
+  for (const auto& p : TRY(huge_pools(k))) {
+    huge_total += p.nr << p.order;
+    huge_free += p.free << p.order;
+  }
+  row("TOTAL HUGE", huge_total, "", 0);
+  row("HUGE FREE", huge_free, "TOTAL HUGE", huge_total);
+  out.print("\n");
+
+  auto [swap_total, swap_used] = TRY(swap_totals(k));
+  row("TOTAL SWAP", swap_total, "", 0);
+  row("SWAP USED", swap_used, "TOTAL SWAP", swap_total);
+  row("SWAP FREE", swap_total - std::min(swap_used, swap_total), "TOTAL SWAP", swap_total);
+  out.print("\n");
+
+  // vm_commit_limit(): overcommit_kbytes when set, else the ratio of RAM outside hugetlb; plus swap.
+  uint64_t kbytes = k.symbols().find("sysctl_overcommit_kbytes") ? TRY(read_ulong_symbol(k, "sysctl_overcommit_kbytes")) : 0;
+  uint64_t limit;
+  if (kbytes)
+    limit = kbytes / (k.arch().page_size() / 1024);
+  else
+    limit = (total - std::min(total, huge_total)) * TRY(k.read_u32(TRY(k.symbol("sysctl_overcommit_ratio")))) / 100;
+  limit += swap_total;
+  // vm_committed_as: a percpu_counter. crash reads its global count only (not the per-CPU
+  // deltas that percpu_counter_sum() would add), and so does this.
+  int64_t committed = TRY(k.member<int64_t>(TRY(k.symbol("vm_committed_as")), "percpu_counter", "count"));
+  uint64_t committed_pages = static_cast<uint64_t>(std::max<int64_t>(0, committed));
+  row("COMMIT LIMIT", limit, "", 0);
+  row("COMMITTED", committed_pages, "TOTAL LIMIT", limit);
+  return ok();
+}
+
+size_t max_name(const std::vector<std::string>& names, size_t start = 0) {
+  for (const auto& n : names) start = std::max(start, n.size());
+  return start;
+}
+
+Result<void> kmem_V(Kernel& k, Output& out) {
+  auto zone = TRY(kernel::vm_zone_stat(k));
+  auto node = TRY(kernel::vm_node_stat(k));
+  size_t width = max_name(node.names, max_name(zone.names));
+  out.print("  VM_ZONE_STAT:\n");
+  for (size_t i = 0; i < zone.names.size(); ++i) out.print("{:>{}}: {}\n", zone.names[i], width, zone.values[i]);
+  out.print("\n  VM_NODE_STAT:\n");
+  for (size_t i = 0; i < node.names.size(); ++i) out.print("{:>{}}: {}\n", node.names[i], width, node.values[i]);
+  auto events = TRY(kernel::vm_event_states(k));
+  size_t ewidth = max_name(events.names);
+  out.print("\n  VM_EVENT_STATES:\n");
+  for (size_t i = 0; i < events.names.size(); ++i)
+    out.print("{:>{}}: {}\n", events.names[i], ewidth, static_cast<uint64_t>(events.values[i]));
+  return ok();
+}
+
+Result<void> kmem_z(Kernel& k, Output& out) {
+  auto names = TRY(kernel::enum_names(k, "zone_stat_item", "NR_VM_ZONE_STAT_ITEMS"));
+  size_t width = max_name(names);
+  uint64_t vm_stat_off = TRY(k.offset_of("zone", "vm_stat"));
+  for (const auto& z : TRY(kernel::zones(k))) {
+    out.print("NODE: {}  ZONE: {}  ADDR: {:x}  NAME: \"{}\"\n", z.node, z.index, z.addr, z.name);
+    if (!z.spanned) {
+      out.print("  [unpopulated]\n\n");
+      continue;
+    }
+    out.print("  SIZE: {}", z.spanned);
+    if (z.present != z.spanned) out.print("  PRESENT: {}", z.present);
+    out.print("  MIN/LOW/HIGH: {}/{}/{}\n", z.watermark[0], z.watermark[1], z.watermark[2]);
+    auto values = TRY(kernel::read_longs(k, z.addr + vm_stat_off, names.size()));
+    out.print("  VM_STAT:\n");
+    for (size_t i = 0; i < names.size(); ++i) out.print("{:>{}}: {}\n", names[i], width, values[i]);
+    out.print("\n\n");
+  }
+  return ok();
+}
+
+void slab_header(Output& out) { out.print("CACHE             OBJSIZE  ALLOCATED     TOTAL  SLABS  SSIZE  NAME\n"); }
+
+void slab_line(uint64_t cache, const kernel::SlubCounts& c, Output& out) {
+  out.print("{:<16x} {:>8} {:>10} {:>9} {:>6} {:>5}k  {}\n", cache, c.object_size, c.allocated(), c.total, c.slabs,
+            c.slab_bytes / 1024, c.name);
+}
+
+Result<void> kmem_s(Kernel& k, const Args& args, Output& out) {
+  auto caches = TRY(kernel::slab_caches(k));
+  if (args.positional.empty()) {
+    slab_header(out);
+    for (uint64_t cache : caches) slab_line(cache, TRY(kernel::slub_counts(k, cache)), out);
+    return ok();
+  }
+  for (const auto& want : args.positional) {
+    bool found = false;
+    for (uint64_t cache : caches) {
+      if (TRY(kernel::slab_cache_name(k, cache)) != want) continue;
+      slab_header(out);
+      slab_line(cache, TRY(kernel::slub_counts(k, cache)), out);
+      found = true;
+      break;
+    }
+    if (!found) return Error::make(Errc::not_found, "invalid slab cache name: {}", want);
+  }
+  return ok();
+}
+
+Result<void> kmem_h(Kernel& k, Output& out) {
+  out.print("     HSTATE        SIZE    FREE   TOTAL  NAME\n");
+  for (const auto& p : TRY(huge_pools(k))) {
+    uint64_t bytes = k.arch().page_size() << p.order;
+    std::string size = bytes >= (1ull << 30) ? fmt::format("{}GB", bytes >> 30)
+                       : bytes >= (1ull << 20) ? fmt::format("{}MB", bytes >> 20)
+                                               : fmt::format("{}KB", bytes >> 10);
+    out.print("{:x}  {:>5}  {:>6}  {:>6}  {}\n", p.addr, size, p.free, p.nr, p.name);
+  }
+  return ok();
+}
+
+// crash's mkstring(CENTER): `s` centred in `width`; the odd space goes left with `left_heavy`.
+std::string center(std::string_view s, size_t width, bool left_heavy) {
+  if (s.size() >= width) return std::string(s);
+  size_t extra = width - s.size();
+  size_t left = extra / 2 + ((extra % 2) && left_heavy ? 1 : 0);
+  return std::string(left, ' ') + std::string(s) + std::string(extra - left, ' ');
+}
+
+// The struct page of a pfn in the vmemmap (SPARSEMEM_VMEMMAP, x86_64's only model since 4.x).
+Result<uint64_t> pfn_to_page(Kernel& k, uint64_t pfn) {
+  uint64_t vmemmap = TRY(k.read_u64(TRY(k.symbol("vmemmap_base"))));
+  return vmemmap + pfn * TRY(k.types().size_of_name("page"));
+}
+
+// kmem -f: each zone's free_area[order].free_list[migratetype] lists, counted.
+Result<void> kmem_f(Kernel& k, Output& out) {
+  uint64_t free_area_off = TRY(k.offset_of("zone", "free_area"));
+  uint64_t free_area_size = TRY(k.types().size_of_name("free_area"));
+  uint64_t free_list_off = TRY(k.offset_of("free_area", "free_list"));
+  uint64_t list_head_size = TRY(k.types().size_of_name("list_head"));
+  symbols::TypeRef zone_t = TRY(k.types().find("struct zone"));
+  auto orders = k.types().array(k.types().resolve(TRY(k.types().member(zone_t, "free_area")).type));
+  symbols::TypeRef fa_t = TRY(k.types().find("struct free_area"));
+  auto types = k.types().array(k.types().resolve(TRY(k.types().member(fa_t, "free_list")).type));
+  if (!orders || !types || orders->second == 0 || orders->second > 64 || types->second == 0 || types->second > 16)
+    return Error::make(Errc::no_debug_info, "zone.free_area / free_area.free_list: not arrays of plausible length");
+  uint64_t total_pages = 0;
+  uint64_t cum_size = 0;
+  for (const auto& z : TRY(kernel::zones(k))) {
+    out.print("ZONE  NAME        SIZE    FREE      MEM_MAP       START_PADDR  START_MAPNR\n");
+    auto nr_free_item = k.types().enumerator("NR_FREE_PAGES");
+    if (!nr_free_item) return Error::make(Errc::no_debug_info, "no enumerator NR_FREE_PAGES (enum zone_stat_item)");
+    uint64_t zone_free = static_cast<uint64_t>(std::max<int64_t>(
+        0, TRY(k.read_as<int64_t>(z.addr + TRY(k.offset_of("zone", "vm_stat")) + static_cast<uint64_t>(*nr_free_item) * 8))));
+    uint64_t mem_map = z.spanned ? TRY(pfn_to_page(k, z.start_pfn)) : 0;
+    uint64_t paddr = z.spanned ? z.start_pfn * k.arch().page_size() : 0;
+    uint64_t mapnr = z.spanned ? cum_size : 0;
+    cum_size += z.spanned;
+    out.print("{:>3}   {:<9}{:>7} {:>7}  {}  {}  {}\n", z.index, z.name, z.spanned, zone_free,
+              center(fmt::format("{:x}", mem_map), 16, false), center(fmt::format("{:x}", paddr), 11, true),
+              center(fmt::format("{}", mapnr), 11, true));
+    if (z.spanned) {
+      out.print("AREA    SIZE  FREE_AREA_STRUCT  BLOCKS  PAGES\n");
+      for (uint64_t order = 0; order < orders->second; ++order) {
+        for (uint64_t mt = 0; mt < types->second; ++mt) {
+          uint64_t head = z.addr + free_area_off + order * free_area_size + free_list_off + mt * list_head_size;
+          uint64_t blocks = TRY(kernel::list_walk(k, head, 1u << 24)).size();
+          uint64_t pages = blocks << order;
+          total_pages += pages;
+          out.print("{:>3}  {:>6}k  {:x}  {:>6}  {:>5}\n", order, (k.arch().page_size() << order) / 1024, head, blocks,
+                    pages);
+        }
+      }
+    }
+    out.print("\n");
+  }
+  uint64_t nr_free = static_cast<uint64_t>(std::max<int64_t>(0, TRY(kernel::vm_stat(k, "NR_FREE_PAGES"))));
+  if (nr_free == total_pages)
+    out.print("nr_free_pages: {}  (verified)\n", nr_free);
+  else
+    out.print("nr_free_pages: {}  (found {})\n", nr_free, total_pages);
+  return ok();
+}
+
+// kmem -v: the busy vmap areas that have a vm_struct, by address. 6.9 split the busy
+// list into per-node lists (vmap_nodes[nr_vmap_nodes].busy.head); vmap_area_list before.
+Result<void> kmem_v(Kernel& k, Output& out) {
+  uint64_t list_off = TRY(k.offset_of("vmap_area", "list"));
+  std::vector<uint64_t> areas;
+  if (k.symbols().find("vmap_area_list")) {
+    for (uint64_t e : TRY(kernel::list_walk(k, TRY(k.symbol("vmap_area_list")), 1u << 22))) areas.push_back(e - list_off);
+  } else {
+    uint64_t nodes = TRY(k.read_u64(TRY(k.symbol("vmap_nodes"))));
+    uint64_t n = TRY(k.read_u32(TRY(k.symbol("nr_vmap_nodes"))));
+    if (n > 4096) return Error::make(Errc::bad_data, "nr_vmap_nodes = {}", n);
+    uint64_t node_size = TRY(k.types().size_of_name("vmap_node"));
+    uint64_t head_off = TRY(k.offset_of("vmap_node", "busy.head"));
+    for (uint64_t i = 0; i < n; ++i)
+      for (uint64_t e : TRY(kernel::list_walk(k, nodes + i * node_size + head_off, 1u << 22))) areas.push_back(e - list_off);
+  }
+  struct Area {
+    uint64_t va, vm, start, end;
+  };
+  std::vector<Area> rows;
+  for (uint64_t va : areas) {
+    uint64_t vm = TRY(k.member<uint64_t>(va, "vmap_area", "vm"));
+    if (!vm) continue;
+    rows.push_back({va, vm, TRY(k.member<uint64_t>(va, "vmap_area", "va_start")),
+                    TRY(k.member<uint64_t>(va, "vmap_area", "va_end"))});
+  }
+  std::stable_sort(rows.begin(), rows.end(), [](const Area& a, const Area& b) { return a.start < b.start; });
+  out.print("   VMAP_AREA         VM_STRUCT                 ADDRESS RANGE                SIZE\n");
+  for (const auto& r : rows)
+    out.print("{:<16x}  {:<16x}  {:>16x} - {:<16x}  {:>7}\n", r.va, r.vm, r.start, r.end, r.end - r.start);
+  return ok();
+}
+
+// kmem -n: memory nodes, their zones, the sparsemem sections and the memory blocks.
+Result<void> kmem_n(Kernel& k, Output& out) {
+  auto zs = TRY(kernel::zones(k));
+  uint64_t page = k.arch().page_size();
+  for (const auto& node : TRY(kernel::online_nodes(k))) {
+    uint64_t spanned = TRY(k.member_uint(node.pgdat, "pglist_data", "node_spanned_pages"));
+    uint64_t start_pfn = TRY(k.member_uint(node.pgdat, "pglist_data", "node_start_pfn"));
+    out.print("NODE    SIZE      PGLIST_DATA       BOOTMEM_DATA       NODE_ZONES   \n");
+    bool first = true;
+    for (const auto& z : zs) {
+      if (z.node != node.id) continue;
+      if (first)
+        out.print("{:>3}{:>10}   {:x}        ----        {:x}\n", node.id, spanned, node.pgdat, z.addr);
+      else
+        out.print("{:52}{:x}\n", "", z.addr);
+      first = false;
+    }
+    out.print("    MEM_MAP          START_PADDR    START_MAPNR\n");
+    out.print("{:x}  {}  {}\n\n", TRY(pfn_to_page(k, start_pfn)), center(fmt::format("{:x}", start_pfn * page), 16, true),
+              center(fmt::format("{}", start_pfn), 11, true));
+    out.print("ZONE  NAME         SIZE       MEM_MAP      START_PADDR  START_MAPNR\n");
+    for (const auto& z : zs) {
+      if (z.node != node.id) continue;
+      uint64_t mem_map = z.spanned ? TRY(pfn_to_page(k, z.start_pfn)) : 0;
+      out.print(" {:>2}   {:<9} {:>7}  {:>16x}  {:>11x}  {:>11}\n", z.index, z.name, z.spanned, mem_map, z.start_pfn * page,
+                z.spanned ? z.start_pfn : 0);
+    }
+    out.print("\n");
+  }
+  out.print("-------------------------------------------------------------------\n\n");
+
+  // Sparsemem sections (SPARSEMEM_EXTREME: mem_section is an array of root pointers).
+  const auto& vi = k.vmcoreinfo();
+  auto section_bits = vi.number("NUMBER(SECTION_SIZE_BITS)");
+  auto physmem_bits = vi.number("NUMBER(MAX_PHYSMEM_BITS)");
+  if (!section_bits || !physmem_bits || *section_bits <= 12 || *physmem_bits > 64 || *physmem_bits <= *section_bits)
+    return Error::make(Errc::no_debug_info, "VMCOREINFO lacks the sparsemem layout (SECTION_SIZE_BITS, MAX_PHYSMEM_BITS)");
+  uint64_t roots = TRY(k.read_u64(TRY(k.symbol("mem_section"))));
+  uint64_t section_size = TRY(k.types().size_of_name("mem_section"));
+  uint64_t per_root = page / section_size;
+  uint64_t nr_sections = 1ull << (*physmem_bits - *section_bits);
+  uint64_t pages_per_section = 1ull << (*section_bits - 12);
+  uint64_t page_struct = TRY(k.types().size_of_name("page"));
+  // The flag bits below the encoded mem_map (include/linux/mmzone.h, an enum since 5.12).
+  auto last_bit = k.types().enumerator("SECTION_MAP_LAST_BIT");
+  uint64_t map_mask = ~((1ull << (last_bit ? *last_bit : 2)) - 1);
+  struct Flag {
+    const char* enumerator;
+    char letter;
+  };
+  const Flag flags[] = {{"SECTION_MARKED_PRESENT_BIT", 'P'}, {"SECTION_HAS_MEM_MAP_BIT", 'M'},
+                        {"SECTION_IS_ONLINE_BIT", 'O'}, {"SECTION_IS_EARLY_BIT", 'E'},
+                        {"SECTION_TAINT_ZONE_DEVICE_BIT", 'D'}};
+  out.print("NR      SECTION        CODED_MEM_MAP        MEM_MAP       STATE PFN\n");
+  for (uint64_t r = 0; r * per_root < nr_sections; ++r) {
+    uint64_t root = TRY(k.read_u64(roots + r * 8));
+    if (!root) continue;
+    for (uint64_t i = 0; i < per_root; ++i) {
+      uint64_t nr = r * per_root + i;
+      uint64_t sec = root + i * section_size;
+      uint64_t map = TRY(k.member<uint64_t>(sec, "mem_section", "section_mem_map"));
+      if (!(map & 1)) continue;  // not present
+      std::string state;
+      for (const auto& f : flags)
+        if (auto bit = k.types().enumerator(f.enumerator); bit && (map & (1ull << *bit))) state += f.letter;
+      uint64_t coded = map & map_mask;
+      out.print("{:>2}  {:x}  {:x}  {:x}  {:<4}  {:<16}\n", nr, sec, coded, coded + nr * pages_per_section * page_struct,
+                state, nr * pages_per_section);
+    }
+  }
+  out.print("\n");
+
+  // Memory blocks: the memory_blocks xarray (5.8+), memory_block.dev names them.
+  uint64_t block_sections = TRY(k.read_u64(TRY(k.symbol("sections_per_block"))));
+  uint64_t block_bytes = block_sections << *section_bits;
+  out.print("   MEM_BLOCK        NAME        PHYSICAL RANGE     NODE  STATE   START_SECTION_NO\n");
+  for (const auto& e : TRY(kernel::xarray_walk(k, TRY(k.symbol("memory_blocks"))))) {
+    uint64_t mb = e.entry;
+    uint64_t start_nr = TRY(k.member_uint(mb, "memory_block", "start_section_nr"));
+    uint64_t state = TRY(k.member_uint(mb, "memory_block", "state"));
+    int nid = static_cast<int>(TRY(k.member<int32_t>(mb, "memory_block", "nid")));
+    uint64_t name_ptr = TRY(k.member<uint64_t>(mb, "memory_block", "dev.kobj.name"));
+    std::string name = TRY(k.read_cstring(name_ptr, 64));
+    // crash names the states by the values MEM_ONLINE.. had as bit flags (include/linux/memory.h).
+    const char* state_name = state == 1    ? "ONLINE"
+                             : state == 2  ? "GOING_OFFLINE"
+                             : state == 4  ? "OFFLINE"
+                             : state == 8  ? "GOING_ONLINE"
+                             : state == 16 ? "CANCEL_ONLINE"
+                             : state == 32 ? "CANCEL_OFFLINE"
+                                           : "UNKNOWN";
+    uint64_t start = start_nr << *section_bits;
+    out.print(" {:x}   {:<11}{:>8x} - {:>8x}  {:<4} {:<7} {:<12}\n", mb, name, start, start + block_bytes - 1, nid, state_name,
+              start_nr);
+  }
+  return ok();
+}
+
+Result<void> run_kmem(Session& s, const Args& args, Output& out) {
+  Kernel& k = s.kernel;
+  if (args.has('i')) return kmem_i(k, out);
+  if (args.has('V')) return kmem_V(k, out);
+  if (args.has('z')) return kmem_z(k, out);
+  if (args.has('s')) return kmem_s(k, args, out);
+  if (args.has('h')) return kmem_h(k, out);
+  if (args.has('f')) return kmem_f(k, out);
+  if (args.has('v')) return kmem_v(k, out);
+  if (args.has('n')) return kmem_n(k, out);
+  return Error::make(Errc::unsupported, "kmem: this option is not supported yet");
+}
+
+}  // namespace
+
+static Command kmem_command() {
+  return Command{CommandSpec{"kmem",
+                             {},
+                             "kernel memory",
+                             "[-i|-V|-z|-h|-f|-v|-n] | -s [slab]",
+                             {{'i', false, "general memory usage information"},
+                              {'V', false, "the vm_stat, vm_node_stat and vm_event_states counters"},
+                              {'z', false, "the zones of each memory node and their vm_stat counters"},
+                              {'s', false, "SLUB caches: object size, allocated and total objects, slabs"},
+                              {'h', false, "hugetlb page pools (hstates)"},
+                              {'f', false, "the free lists of each zone, by order and migrate type"},
+                              {'v', false, "vmalloc areas (vmap_area, vm_struct, address range, size)"},
+                              {'n', false, "memory nodes, their zones, sparsemem sections and memory blocks"}},
+                             {"kmem -i", "kmem -V", "kmem -z", "kmem -s", "kmem -s dentry", "kmem -h"}},
+                 run_kmem};
+}
+
+std::vector<Command> kmem_commands() { return {kmem_command()}; }
+
+}  // namespace coroner::commands

@@ -1,0 +1,76 @@
+// mm: the kernel's memory-management bookkeeping read from a dump: the vm_stat counters
+// (names from the kernel's own enums), memory nodes and their zones, and SLUB caches with
+// their object counts, as crash's `kmem` reads them.
+//
+//   auto names = TRY(enum_names(k, "zone_stat_item", "NR_VM_ZONE_STAT_ITEMS"));
+//   auto free  = TRY(vm_stat(k, "NR_FREE_PAGES"));            // vm_zone_stat / vm_node_stat
+//   for (const Zone& z : TRY(zones(k))) ...;                    // every zone of every online node
+//   for (uint64_t c : TRY(slab_caches(k))) auto n = TRY(slub_counts(k, c));
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kernel/kernel.h"
+
+namespace coroner::kernel {
+
+// The names of an enum's values 0 .. COUNT-1, where `count_enumerator` (e.g.
+// NR_VM_ZONE_STAT_ITEMS) is one of the enum's own enumerators. Where two names share a
+// value (NR_ZONE_LRU_BASE = NR_ZONE_INACTIVE_ANON) the later one is kept, as crash does.
+Result<std::vector<std::string>> enum_names(Kernel& k, std::string_view enum_type, std::string_view count_enumerator);
+
+// `n` signed longs at `addr` (atomic_long_t arrays such as vm_zone_stat or zone->vm_stat).
+Result<std::vector<int64_t>> read_longs(Kernel& k, uint64_t addr, size_t n);
+
+// The global counters: vm_zone_stat[] (enum zone_stat_item) and vm_node_stat[]
+// (enum node_stat_item, 4.8+), as name/value pairs in enum order.
+struct VmStat {
+  std::vector<std::string> names;
+  std::vector<int64_t> values;
+};
+Result<VmStat> vm_zone_stat(Kernel& k);
+Result<VmStat> vm_node_stat(Kernel& k);
+// vm_event_states summed over the present CPUs (enum vm_event_item).
+Result<VmStat> vm_event_states(Kernel& k);
+// One counter by name from either global array; not_found if the kernel has no such item.
+Result<int64_t> vm_stat(Kernel& k, std::string_view item);
+
+// pglist_data addresses of the online nodes, by node id: node_data[] when NUMA, else
+// contig_page_data.
+struct Node {
+  int id;
+  uint64_t pgdat;
+};
+Result<std::vector<Node>> online_nodes(Kernel& k);
+
+struct Zone {
+  int node = 0;
+  int index = 0;  // in node_zones[]
+  uint64_t addr = 0;
+  std::string name;
+  uint64_t spanned = 0, present = 0, managed = 0, start_pfn = 0;
+  uint64_t watermark[3] = {0, 0, 0};  // WMARK_MIN, WMARK_LOW, WMARK_HIGH
+};
+Result<std::vector<Zone>> zones(Kernel& k);
+
+// SLUB: the caches on slab_caches, newest first (the list's order).
+Result<std::vector<uint64_t>> slab_caches(Kernel& k);
+struct SlubCounts {
+  std::string name;
+  uint64_t object_size = 0;   // kmem_cache.object_size
+  uint64_t size = 0;          // kmem_cache.size (object plus metadata)
+  uint64_t slab_bytes = 0;    // PAGE_SIZE << order of kmem_cache.oo
+  uint64_t objects_per_slab = 0;
+  uint64_t slabs = 0;         // over all nodes
+  uint64_t total = 0;         // objects in those slabs
+  uint64_t free = 0;          // free objects: node partial lists, per-CPU slabs and partials
+  uint64_t allocated() const { return total >= free ? total - free : 0; }
+};
+Result<std::string> slab_cache_name(Kernel& k, uint64_t cache);
+Result<SlubCounts> slub_counts(Kernel& k, uint64_t cache);
+
+}  // namespace coroner::kernel
