@@ -5,3 +5,4 @@ coroner_add_fuzzer(dumpfmt_flattened ${CMAKE_CURRENT_SOURCE_DIR}/dumpfmt_flatten
 coroner_add_fuzzer(vmcoreinfo ${CMAKE_CURRENT_SOURCE_DIR}/vmcoreinfo_fuzz.cc LIBS coroner_dumpfmt)
 coroner_add_fuzzer(btf ${CMAKE_CURRENT_SOURCE_DIR}/btf_fuzz.cc LIBS coroner_symbols)
 coroner_add_fuzzer(shell_line ${CMAKE_CURRENT_SOURCE_DIR}/shell_line_fuzz.cc LIBS coroner_shell)
+coroner_add_fuzzer(printk ${CMAKE_CURRENT_SOURCE_DIR}/printk_fuzz.cc LIBS coroner_kernel)

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <tuple>
 #include <unordered_map>
 
 namespace coroner::kernel {
@@ -73,6 +74,14 @@ Result<std::vector<LogRecord>> read_lockless(const ReadMemory& read, const LogLa
   uint64_t data = TRY(read_word(read, data_ring + L.data_data, 8));
 
   uint64_t ndesc = 1ull << count_bits, data_size = 1ull << size_bits;
+  // Garbage sizes must not cost gigabytes: the last byte of each array is read before the
+  // arrays are allocated.
+  uint8_t probe = 0;
+  for (auto [addr, len, what] : {std::tuple{descs, ndesc * L.desc_size, "descriptors"},
+                                 std::tuple{infos, ndesc * L.info_size, "record infos"},
+                                 std::tuple{data, data_size, "text data"}})
+    if (len && !read(addr + len - 1, std::span(&probe, 1)))
+      return Error::make(Errc::fault, "printk ring buffer at {:#x}: its {} ({:#x} bytes at {:#x}) are not in the dump", prb, what, len, addr);
   std::vector<uint8_t> desc_buf(ndesc * L.desc_size), info_buf(ndesc * L.info_size), text(data_size);
   auto reading = [](Result<void> r, const char* what, uint64_t addr) -> Result<void> {
     if (!r) return Error::make(r.error().code, "cannot read the printk ring's {} at {:#x}: {}", what, addr, r.error().message);
@@ -135,6 +144,9 @@ Result<std::vector<LogRecord>> read_structured(const ReadMemory& read, const Log
   if (len == 0 || len > kMaxLogBufLen || first >= len || next >= len || L.hdr_size == 0)
     return Error::make(Errc::bad_data, "log_buf at {:#x}: absurd indexes (log_buf_len {}, log_first_idx {}, log_next_idx {})",
                        buf, len, first, next);
+  uint8_t probe = 0;
+  if (!read(buf + len - 1, std::span(&probe, 1)))
+    return Error::make(Errc::fault, "log_buf ({:#x} bytes at {:#x}) is not in the dump", len, buf);
   std::vector<uint8_t> bytes(len);
   auto r = read(buf, bytes);
   if (!r) return Error::make(r.error().code, "cannot read log_buf at {:#x}: {}", buf, r.error().message);
