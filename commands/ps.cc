@@ -1,5 +1,7 @@
 // ps: process status, crash's columns and markers: `>` for a task running on a CPU, kernel
 // threads in brackets, sorted by PID.
+#include <charconv>
+#include <cstring>
 #include <map>
 #include <set>
 #include <vector>
@@ -7,6 +9,7 @@
 #include "commands/builtin.h"
 #include "commands/support/tasks.h"
 #include "kernel/kernel.h"
+#include "kernel/sysinfo.h"
 #include "kernel/tasks.h"
 
 namespace coroner::commands {
@@ -32,9 +35,198 @@ Result<void> print_row(Session& s, const kernel::TaskTable& tt, const Task& t, b
   return ok();
 }
 
+
+// crash's convert_time(): jiffies as "[N days, ]HH:MM:SS".
+std::string jiffies_text(uint64_t jiffies, uint64_t hz) {
+  uint64_t total = jiffies / hz;
+  uint64_t days = total / 86400;
+  total %= 86400;
+  std::string out = days ? fmt::format("{} days, ", days) : std::string();
+  return out + fmt::format("{:02}:{:02}:{:02}", total / 3600, total % 3600 / 60, total % 60);
+}
+
+// crash's translate_nanoseconds(): "D HH:MM:SS.mmm".
+std::string nanoseconds_text(uint64_t ns) {
+  uint64_t ms = ns / 1000000;
+  uint64_t secs = ms / 1000;
+  return fmt::format("{} {:02}:{:02}:{:02}.{:03}", secs / 86400, secs / 3600 % 24, secs / 60 % 60, secs % 60, ms % 1000);
+}
+
+// ps -t: how long each task has run (whole seconds since its start, in jiffies, as crash
+// computes it), its start time (task_struct.start_time, ns since boot) and its user and
+// system time (ns). Without a selection, tasks are ordered by start time.
+Result<void> show_times(kernel::Kernel& k, std::vector<const Task*> shown, bool sort, Output& out) {
+  uint64_t hz = TRY(kernel::kernel_hz(k));
+  uint64_t j64 = TRY(k.read_u64(TRY(k.symbol("jiffies_64"))));
+  // jiffies start at INITIAL_JIFFIES = (unsigned long)(unsigned int)(-300*HZ).
+  uint64_t now = j64 - static_cast<uint64_t>(static_cast<uint32_t>(-300 * static_cast<int64_t>(hz)));
+  struct Times {
+    const Task* t;
+    uint64_t start, utime, stime;
+  };
+  std::vector<Times> rows;
+  for (auto* t : shown)
+    rows.push_back({t, TRY(k.member<uint64_t>(t->addr, "task_struct", "start_time")),
+                    TRY(k.member<uint64_t>(t->addr, "task_struct", "utime")),
+                    TRY(k.member<uint64_t>(t->addr, "task_struct", "stime"))});
+  if (sort)
+    std::stable_sort(rows.begin(), rows.end(), [](const Times& a, const Times& b) { return a.start < b.start; });
+  for (auto& r : rows) {
+    // start_time is ns (3.17+); crash counts whole seconds of it in jiffies.
+    uint64_t started = r.start / 1000000000 * hz;
+    uint64_t ran = started > now ? 0 : now - started;
+    out.print("{}\n", task_header(*r.t));
+    out.print("    RUN TIME: {}\n", jiffies_text(ran, hz));
+    out.print("  START TIME: {}\n", r.start);
+    out.print("       UTIME: {}\n", static_cast<int64_t>(r.utime));
+    out.print("       STIME: {}\n\n", static_cast<int64_t>(r.stime));
+  }
+  return ok();
+}
+
+// The user page table of an mm, as a physical address (mm->pgd is in the direct map).
+Result<uint64_t> user_root(kernel::Kernel& k, uint64_t mm) {
+  uint64_t pgd = TRY(k.member<uint64_t>(mm, "mm_struct", "pgd"));
+  auto pa = k.arch().linear_vtop(pgd);
+  if (!pa) return Error::make(Errc::bad_data, "mm_struct {:x}: pgd {:x} is not in the direct map", mm, pgd);
+  return *pa;
+}
+
+// ps -a: the command line and environment from the task's user memory, between the mm's
+// arg_start and env_end, read page by page through its own page tables.
+void show_args(kernel::Kernel& k, const Task& t, Output& out) {
+  out.print("{}\n", task_header(t));
+  if (!t.mm) {
+    out.print("ps: no user stack\n\n");
+    return;
+  }
+  auto field = [&](const char* name) { return k.member<uint64_t>(t.mm, "mm_struct", name); };
+  auto as = field("arg_start"), ae = field("arg_end"), es = field("env_start"), ee = field("env_end");
+  auto root = user_root(k, t.mm);
+  if (!as || !ae || !es || !ee || !root) {
+    out.print("ps: cannot read mm_struct {:x}\n\n", t.mm);
+    return;
+  }
+  constexpr uint64_t kMaxArgs = 4u << 20;  // far above ARG_MAX's usual 2 MiB
+  if (*ee < *as || *ee - *as > kMaxArgs || *ae < *as || *es < *as || *ae > *ee || *es > *ee) {
+    out.print("ps: invalid argument/environment range {:x}-{:x}\n\n", *as, *ee);
+    return;
+  }
+  std::vector<uint8_t> buf(*ee - *as);
+  uint64_t page = k.arch().page_size();
+  for (uint64_t v = *as; v < *ee;) {
+    uint64_t n = std::min(page - v % page, *ee - v);
+    auto pa = k.arch().walk(*root, v, nullptr);
+    if (!pa || !k.dump().read(*pa, std::span(buf.data() + (v - *as), n))) {
+      out.print("ps: cannot access user stack address: {:x}\n\n", v);
+      return;
+    }
+    v += n;
+  }
+  std::string text = "ARG: ";
+  int c = 0;
+  for (uint64_t i = 0; i < *ae - *as; ++i) {
+    if (buf[i] == 0) {
+      if (c) text += ' ';
+      c = 0;
+    } else {
+      text += static_cast<char>(buf[i]);
+      ++c;
+    }
+  }
+  text += "\nENV: ";
+  c = 0;
+  int d = 0;
+  for (uint64_t i = *es - *as; i < *ee - *as; ++i) {
+    if (buf[i] == 0) {
+      if (c) text += '\n';
+      c = 0;
+    } else {
+      if (!c && i != *es - *as) text += "     ";
+      text += static_cast<char>(buf[i]);
+      ++c, ++d;
+    }
+  }
+  text += d ? "\n" : "\n\n";
+  out.write(text);
+}
+
+// ps -r: the resource limits of the task's thread group (signal->rlim), crash's table.
+Result<void> show_rlimits(kernel::Kernel& k, const Task& t, Output& out) {
+  static const char* names[] = {"CPU",     "FSIZE", "DATA",  "STACK",      "CORE",     "RSS",  "NPROC",  "NOFILE",
+                                "MEMLOCK", "AS",    "LOCKS", "SIGPENDING", "MSGQUEUE", "NICE", "RTPRIO", "RTTIME"};
+  auto& types = k.types();
+  auto sig_t = TRY(types.find("struct signal_struct"));
+  auto rlim = TRY(types.member(sig_t, "rlim"));
+  auto arr = types.array(types.resolve(rlim.type));
+  if (!arr || arr->second == 0 || arr->second > 64) return Error::make(Errc::bad_data, "cannot determine rlimit array size");
+  uint64_t count = arr->second;
+  uint64_t esize = TRY(types.size_of(arr->first));
+  uint64_t cur_off = TRY(k.offset_of("rlimit", "rlim_cur")), max_off = TRY(k.offset_of("rlimit", "rlim_max"));
+  uint64_t signal = TRY(k.member<uint64_t>(t.addr, "task_struct", "signal"));
+  size_t len1 = 0;
+  for (uint64_t i = 0; i < count && i < std::size(names); ++i) len1 = std::max(len1, std::string_view(names[i]).size());
+  const size_t len2 = std::string_view("(unlimited)").size();
+  auto center = [&](std::string v) {
+    size_t left = v.size() < len2 ? (len2 - v.size()) / 2 : 0;
+    return std::string(left, ' ') + v + std::string(len2 > left + v.size() ? len2 - left - v.size() : 0, ' ');
+  };
+  out.print("{}\n", task_header(t));
+  std::vector<uint8_t> raw(count * esize);
+  TRY(k.read(signal + rlim.offset(), raw));
+  out.print("  {:>{}}   {}   {}\n", "RLIMIT", len1, center("CURRENT"), center("MAXIMUM"));
+  for (uint64_t i = 0; i < count; ++i) {
+    uint64_t cur = 0, max = 0;
+    std::memcpy(&cur, raw.data() + i * esize + cur_off, 8);
+    std::memcpy(&max, raw.data() + i * esize + max_off, 8);
+    auto value = [&](uint64_t v) { return v == ~uint64_t{0} ? std::string("(unlimited)") : center(fmt::format("{}", v)); };
+    out.print("  {:>{}}   {}   {}\n", i < std::size(names) ? names[i] : "(unknown)", len1, value(cur), value(max));
+  }
+  out.print("\n");
+  return ok();
+}
+
+// The CPUs of -C: "all", N, N-M, comma-separated.
+Result<std::vector<int>> parse_cpus(const std::string& spec, size_t ncpus) {
+  std::vector<int> out;
+  if (spec == "all") {
+    for (size_t c = 0; c < ncpus; ++c) out.push_back(static_cast<int>(c));
+    return out;
+  }
+  std::string_view rest = spec;
+  while (!rest.empty()) {
+    std::string_view part = rest.substr(0, rest.find(','));
+    rest = part.size() < rest.size() ? rest.substr(part.size() + 1) : std::string_view();
+    int lo = -1, hi = -1;
+    size_t dash = part.find('-');
+    std::string_view a = part.substr(0, dash), b = dash == std::string_view::npos ? a : part.substr(dash + 1);
+    auto r1 = std::from_chars(a.data(), a.data() + a.size(), lo);
+    auto r2 = std::from_chars(b.data(), b.data() + b.size(), hi);
+    if (a.empty() || b.empty() || r1.ec != std::errc() || r2.ec != std::errc() || r1.ptr != a.data() + a.size() ||
+        r2.ptr != b.data() + b.size() || lo < 0 || hi < lo || static_cast<size_t>(hi) >= ncpus)
+      return Error::make(Errc::usage, "invalid cpu specification: {}", spec);
+    for (int c = lo; c <= hi; ++c) out.push_back(c);
+  }
+  return out;
+}
+
+int task_cpu(const Task& t) { return t.idle ? t.idle_cpu : t.cpu; }
+
+// ps -m: how long ago each task last arrived on a CPU, against that CPU's runqueue clock.
+Result<uint64_t> rq_clock(kernel::Kernel& k, int cpu) {
+  uint64_t rq = TRY(k.per_cpu("runqueues", cpu));
+  return k.member<uint64_t>(rq, "rq", "clock");
+}
+
 Result<void> run_ps(Session& s, const Args& args, Output& out) {
   kernel::Kernel& k = s.kernel;
   const kernel::TaskTable& tt = *TRY(kernel::task_table(k));
+  int modes = 0;
+  for (char f : {'a', 't', 'c', 'p', 'g', 'l', 'm', 'S', 'r', 'A'}) modes += args.has(f) ? 1 : 0;
+  if (modes > 1)
+    return Error::make(Errc::usage, "-a, -t, -c, -p, -g, -l, -m, -S, -r and -A flags are all mutually-exclusive");
+  if (args.has('C') && !args.has('l') && !args.has('m'))
+    return Error::make(Errc::usage, "-C option is only applicable with -l and -m");
 
   // Which tasks: the arguments' selection (in argument order), else all; then -k/-u/-G.
   std::vector<const Task*> sel;
@@ -42,11 +234,21 @@ Result<void> run_ps(Session& s, const Args& args, Output& out) {
     for (auto& t : tt.tasks) sel.push_back(&t);
   } else {
     // crash walks the task table once and lists a task once for every argument naming it.
+    if (args.has('C')) out.print("ps: -C option is not applicable with specified tasks\n");
     std::vector<std::vector<const Task*>> per_arg;
     for (auto& a : args.positional) {
       auto r = select_tasks(tt, a);
       if (!r) {
-        out.print("ps: {}\n", r.error().message);
+        // crash: a number that names no task is an error; a command name that matches none
+        // shows nothing; a bad regex ends the command.
+        std::string_view h = a;
+        if (h.substr(0, 2) == "0x") h.remove_prefix(2);
+        bool number = !h.empty() && h.find_first_not_of("0123456789abcdefABCDEF") == std::string_view::npos;
+        if (a.size() >= 2 && a.front() == '\'' && a.back() == '\'') {
+          out.print("ps: {}\n", r.error().message);
+          return Error{Errc::usage, "", std::nullopt};
+        }
+        if (number) out.print("ps: invalid task or pid value: {}\n\n", a);
         continue;
       }
       per_arg.push_back(*r);
@@ -121,12 +323,56 @@ Result<void> run_ps(Session& s, const Args& args, Output& out) {
     }
     return ok();
   }
-  if (args.has('l')) {
+  if (args.has('t')) return show_times(k, shown, args.positional.empty(), out);
+  if (args.has('a')) {
+    for (auto* t : shown) show_args(k, *t, out);
+    return ok();
+  }
+  if (args.has('r')) {
+    for (auto* t : shown)
+      if (auto r = show_rlimits(k, *t, out); !r) out.print("ps: {}\n\n", r.error().message);
+    return ok();
+  }
+  if (args.has('m') || args.has('l')) {
+    // Most recent first; crash sorts its whole task table this way (stable, from PID order).
     std::vector<const Task*> by_time = shown;
     std::stable_sort(by_time.begin(), by_time.end(),
                      [](const Task* a, const Task* b) { return a->last_arrival > b->last_arrival; });
-    for (auto* t : by_time)
-      out.print("[{:>10}] [{}]  {}\n", t->last_arrival, kernel::task_state_code(k, *t), task_header(*t));
+    // -l: the timestamp column is as wide as the most recent timestamp of all tasks.
+    uint64_t newest = 0;
+    for (auto& t : tt.tasks) newest = std::max(newest, t.last_arrival);
+    size_t width = fmt::format("{}", newest).size();
+    std::map<int, uint64_t> clocks;  // -m: each CPU's runqueue clock
+    auto stamp = [&](const Task& t) -> Result<std::string> {
+      if (args.has('l')) return fmt::format("[{:>{}}]", t.last_arrival, width);
+      int cpu = task_cpu(t);
+      if (!clocks.count(cpu)) clocks[cpu] = TRY(rq_clock(k, cpu));
+      uint64_t now = clocks[cpu];
+      std::string since = nanoseconds_text(now > t.last_arrival ? now - t.last_arrival : 0);
+      // The days column padded to the width of the CPU clock's own.
+      size_t max_days = nanoseconds_text(now).find(' '), days = since.find(' ');
+      return fmt::format("[{}{}]", std::string(max_days > days ? max_days - days : 0, ' '), since);
+    };
+    if (!args.has('C')) {
+      for (auto* t : by_time)
+        out.print("{} [{}]  {}\n", TRY(stamp(*t)), kernel::task_state_code(k, *t), task_header(*t));
+      return ok();
+    }
+    // Per CPU, over every task. With tasks named as well, crash warns (above) and still lists
+    // the CPUs, once for each task named.
+    std::vector<const Task*> every;
+    for (auto& t : tt.tasks) every.push_back(&t);
+    std::stable_sort(every.begin(), every.end(),
+                     [](const Task* a, const Task* b) { return a->last_arrival > b->last_arrival; });
+    auto cpus = TRY(parse_cpus(args.value('C'), tt.active.size()));
+    size_t repeat = args.positional.empty() ? 1 : shown.size();
+    for (size_t n = 0; n < repeat; ++n)
+      for (size_t i = 0; i < cpus.size(); ++i) {
+        out.print("{}CPU: {}\n", i ? "\n" : "", cpus[i]);
+        for (auto* t : every)
+          if (task_cpu(*t) == cpus[i])
+            out.print("{} [{}]  {}\n", TRY(stamp(*t)), kernel::task_state_code(k, *t), task_header(*t));
+      }
     return ok();
   }
 
@@ -142,7 +388,7 @@ Command ps_command() {
       CommandSpec{"ps",
                   {},
                   "display process status information",
-                  "[-k|-u|-G] [-s] [-p|-c|-l|-g|-S|-A] [pid | task | command | 'regex'] ...",
+                  "[-k|-u|-G] [-s] [-p|-c|-t|-l|-m|-a|-g|-r|-S|-A] [-C cpus] [pid | task | command | 'regex'] ...",
                   {{'k', false, "kernel threads only"},
                    {'u', false, "user tasks only"},
                    {'G', false, "thread group leaders only"},
@@ -152,8 +398,13 @@ Command ps_command() {
                    {'l', false, "last run timestamp, most recent first"},
                    {'g', false, "thread groups"},
                    {'S', false, "count of tasks in each state"},
-                   {'A', false, "active tasks only (one per CPU)"}},
-                  {"ps", "ps -k", "ps 1 'kworker.*'", "ps -p 116", "ps -S"}},
+                   {'A', false, "active tasks only (one per CPU)"},
+                   {'t', false, "run time, start time, user and system time"},
+                   {'a', false, "command line arguments and environment"},
+                   {'r', false, "resource limits"},
+                   {'m', false, "time since each task last ran, as days hh:mm:ss.ms"},
+                   {'C', true, "with -l or -m: per CPU (N, N-M, list, or all)"}},
+                  {"ps", "ps -k", "ps 1 'kworker.*'", "ps -p 116", "ps -S", "ps -t 1", "ps -a sh", "ps -r 1", "ps -m -C 0"}},
       run_ps};
 }
 
