@@ -3,6 +3,7 @@
 // hugetlb page pools (-h) and vmalloc areas (-v).
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 
 #include "commands/builtin.h"
 #include "kernel/kernel.h"
@@ -199,16 +200,14 @@ Result<void> kmem_s(Kernel& k, const Args& args, Output& out) {
     for (uint64_t cache : caches) slab_line(cache, TRY(kernel::slub_counts(k, cache)), out);
     return ok();
   }
+  // A name that is no cache prints nothing, as in crash.
   for (const auto& want : args.positional) {
-    bool found = false;
     for (uint64_t cache : caches) {
       if (TRY(kernel::slab_cache_name(k, cache)) != want) continue;
       slab_header(out);
       slab_line(cache, TRY(kernel::slub_counts(k, cache)), out);
-      found = true;
       break;
     }
-    if (!found) return Error::make(Errc::not_found, "invalid slab cache name: {}", want);
   }
   return ok();
 }
@@ -353,17 +352,7 @@ Result<void> kmem_n(Kernel& k, Output& out) {
   }
   out.print("-------------------------------------------------------------------\n\n");
 
-  // Sparsemem sections (SPARSEMEM_EXTREME: mem_section is an array of root pointers).
-  const auto& vi = k.vmcoreinfo();
-  auto section_bits = vi.number("NUMBER(SECTION_SIZE_BITS)");
-  auto physmem_bits = vi.number("NUMBER(MAX_PHYSMEM_BITS)");
-  if (!section_bits || !physmem_bits || *section_bits <= 12 || *physmem_bits > 64 || *physmem_bits <= *section_bits)
-    return Error::make(Errc::no_debug_info, "VMCOREINFO lacks the sparsemem layout (SECTION_SIZE_BITS, MAX_PHYSMEM_BITS)");
-  uint64_t roots = TRY(k.read_u64(TRY(k.symbol("mem_section"))));
-  uint64_t section_size = TRY(k.types().size_of_name("mem_section"));
-  uint64_t per_root = page / section_size;
-  uint64_t nr_sections = 1ull << (*physmem_bits - *section_bits);
-  uint64_t pages_per_section = 1ull << (*section_bits - 12);
+  uint64_t pages_per_section = TRY(kernel::pages_per_section(k));
   uint64_t page_struct = TRY(k.types().size_of_name("page"));
   // The flag bits below the encoded mem_map (include/linux/mmzone.h, an enum since 5.12).
   auto last_bit = k.types().enumerator("SECTION_MAP_LAST_BIT");
@@ -376,27 +365,20 @@ Result<void> kmem_n(Kernel& k, Output& out) {
                         {"SECTION_IS_ONLINE_BIT", 'O'}, {"SECTION_IS_EARLY_BIT", 'E'},
                         {"SECTION_TAINT_ZONE_DEVICE_BIT", 'D'}};
   out.print("NR      SECTION        CODED_MEM_MAP        MEM_MAP       STATE PFN\n");
-  for (uint64_t r = 0; r * per_root < nr_sections; ++r) {
-    uint64_t root = TRY(k.read_u64(roots + r * 8));
-    if (!root) continue;
-    for (uint64_t i = 0; i < per_root; ++i) {
-      uint64_t nr = r * per_root + i;
-      uint64_t sec = root + i * section_size;
-      uint64_t map = TRY(k.member<uint64_t>(sec, "mem_section", "section_mem_map"));
-      if (!(map & 1)) continue;  // not present
-      std::string state;
-      for (const auto& f : flags)
-        if (auto bit = k.types().enumerator(f.enumerator); bit && (map & (1ull << *bit))) state += f.letter;
-      uint64_t coded = map & map_mask;
-      out.print("{:>2}  {:x}  {:x}  {:x}  {:<4}  {:<16}\n", nr, sec, coded, coded + nr * pages_per_section * page_struct,
-                state, nr * pages_per_section);
-    }
+  for (const auto& sec : TRY(kernel::mem_sections(k))) {
+    std::string state;
+    for (const auto& f : flags)
+      if (auto bit = k.types().enumerator(f.enumerator); bit && (sec.section_mem_map & (1ull << *bit))) state += f.letter;
+    uint64_t coded = sec.section_mem_map & map_mask;
+    out.print("{:>2}  {:x}  {:x}  {:x}  {:<4}  {:<16}\n", sec.nr, sec.addr, coded,
+              coded + sec.nr * pages_per_section * page_struct, state, sec.nr * pages_per_section);
   }
   out.print("\n");
 
   // Memory blocks: the memory_blocks xarray (5.8+), memory_block.dev names them.
   uint64_t block_sections = TRY(k.read_u64(TRY(k.symbol("sections_per_block"))));
-  uint64_t block_bytes = block_sections << *section_bits;
+  uint64_t section_bytes = TRY(kernel::pages_per_section(k)) * page;
+  uint64_t block_bytes = block_sections * section_bytes;
   out.print("   MEM_BLOCK        NAME        PHYSICAL RANGE     NODE  STATE   START_SECTION_NO\n");
   for (const auto& e : TRY(kernel::xarray_walk(k, TRY(k.symbol("memory_blocks"))))) {
     uint64_t mb = e.entry;
@@ -405,23 +387,113 @@ Result<void> kmem_n(Kernel& k, Output& out) {
     int nid = static_cast<int>(TRY(k.member<int32_t>(mb, "memory_block", "nid")));
     uint64_t name_ptr = TRY(k.member<uint64_t>(mb, "memory_block", "dev.kobj.name"));
     std::string name = TRY(k.read_cstring(name_ptr, 64));
-    // crash names the states by the values MEM_ONLINE.. had as bit flags (include/linux/memory.h).
-    const char* state_name = state == 1    ? "ONLINE"
-                             : state == 2  ? "GOING_OFFLINE"
-                             : state == 4  ? "OFFLINE"
-                             : state == 8  ? "GOING_ONLINE"
-                             : state == 16 ? "CANCEL_ONLINE"
-                             : state == 32 ? "CANCEL_OFFLINE"
-                                           : "UNKNOWN";
-    uint64_t start = start_nr << *section_bits;
+    // MEM_ONLINE.. were bit flags (include/linux/memory.h) until they became enum
+    // memory_block_state (values 0..); crash 9.0.2 knows only the bit values and calls every
+    // state of the enum's kernels UNKNOWN (e.g. MEM_ONLINE = 0 on 6.12). Named here from the
+    // enum when the kernel has it.
+    static const char* const kStates[] = {"ONLINE", "GOING_OFFLINE", "OFFLINE", "GOING_ONLINE", "CANCEL_ONLINE",
+                                          "CANCEL_OFFLINE"};
+    const char* state_name = "UNKNOWN";
+    for (size_t i = 0; i < std::size(kStates); ++i) {
+      auto v = k.types().enumerator(fmt::format("MEM_{}", kStates[i]));
+      if (v ? static_cast<uint64_t>(*v) == state : state == (1ull << i)) state_name = kStates[i];
+    }
+    uint64_t start = start_nr * section_bytes;
     out.print(" {:x}   {:<11}{:>8x} - {:>8x}  {:<4} {:<7} {:<12}\n", mb, name, start, start + block_bytes - 1, nid, state_name,
               start_nr);
   }
   return ok();
 }
 
+// kmem -p: the struct page of every page of every present section, or of one address
+// (a struct page pointer, a kernel virtual address, or a physical address).
+void page_header(Output& out) { out.print("      PAGE       PHYSICAL      MAPPING       INDEX CNT FLAGS\n"); }
+
+struct PageLayout {
+  uint64_t size, flags, mapping, index, refcount;
+};
+Result<PageLayout> page_layout(Kernel& k) {
+  return PageLayout{TRY(k.types().size_of_name("page")), TRY(k.offset_of("page", "flags")),
+                    TRY(k.offset_of("page", "mapping")), TRY(k.offset_of("page", "index")),
+                    TRY(k.offset_of("page", "_refcount"))};
+}
+
+void page_line(uint64_t page, uint64_t phys, const uint8_t* bytes, const PageLayout& l,
+               const std::vector<kernel::PageFlagName>& names, Output& out) {
+  auto word = [&](uint64_t off) {
+    uint64_t v;
+    std::memcpy(&v, bytes + off, 8);
+    return v;
+  };
+  int32_t count;
+  std::memcpy(&count, bytes + l.refcount, 4);
+  out.print("{:<16x} {:>8x} {:>16x} {:>8x} {:>2} {}\n", page, phys, word(l.mapping), word(l.index), count,
+            kernel::format_page_flags(word(l.flags), names));
+}
+
+Result<std::optional<uint64_t>> parse_address(std::string_view s) {
+  if (s.substr(0, 2) == "0x" || s.substr(0, 2) == "0X") s.remove_prefix(2);
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, 16);
+  if (s.empty() || s.size() > 16 || ec != std::errc() || p != s.data() + s.size()) return std::optional<uint64_t>();
+  return std::optional<uint64_t>(v);
+}
+
+Result<void> kmem_p(Kernel& k, const Args& args, Output& out) {
+  PageLayout l = TRY(page_layout(k));
+  auto names = TRY(kernel::page_flag_names(k));
+  uint64_t page_size = k.arch().page_size();
+  uint64_t vmemmap = TRY(k.read_u64(TRY(k.symbol("vmemmap_base"))));
+  if (!args.positional.empty()) {
+    for (const auto& a : args.positional) {
+      auto addr = TRY(parse_address(a));
+      if (!addr) return Error::make(Errc::usage, "invalid address: {}", a);
+      uint64_t pfn;
+      if (*addr >= vmemmap && (*addr - vmemmap) / l.size < (1ull << 40)) {
+        pfn = (*addr - vmemmap) / l.size;  // a struct page pointer
+      } else if (!args.has('P') && *addr >= TRY(k.read_u64(TRY(k.symbol("page_offset_base"))))) {
+        std::optional<uint64_t> phys = k.arch().linear_vtop(*addr);
+        if (!phys) {
+          if (auto w = k.arch().walk(k.arch().kernel_root(), *addr, nullptr)) phys = *w;
+        }
+        if (!phys) return Error::make(Errc::fault, "cannot translate virtual address {:x}", *addr);
+        pfn = *phys / page_size;
+      } else {
+        pfn = *addr / page_size;  // a physical address
+      }
+      std::vector<uint8_t> bytes(l.size);
+      uint64_t page = vmemmap + pfn * l.size;
+      TRY(k.read(page, bytes));
+      page_header(out);
+      page_line(page, pfn * page_size, bytes.data(), l, names, out);
+    }
+    return ok();
+  }
+  uint64_t per_section = TRY(kernel::pages_per_section(k));
+  page_header(out);
+  std::vector<uint8_t> bytes;
+  constexpr uint64_t kChunk = 4096;  // struct pages read at a time
+  for (const auto& sec : TRY(kernel::mem_sections(k))) {
+    uint64_t first = sec.nr * per_section;
+    for (uint64_t base = first; base < first + per_section; base += kChunk) {
+      uint64_t n = std::min(kChunk, first + per_section - base);
+      bytes.resize(n * l.size);
+      TRY(k.read(vmemmap + base * l.size, bytes));
+      for (uint64_t i = 0; i < n; ++i)
+        page_line(vmemmap + (base + i) * l.size, (base + i) * page_size, bytes.data() + i * l.size, l, names, out);
+    }
+  }
+  return ok();
+}
+
 Result<void> run_kmem(Session& s, const Args& args, Output& out) {
   Kernel& k = s.kernel;
+  auto usage = [&]() -> Result<void> {
+    out.print("Usage:\n  kmem [-f|-F|-c|-C|-i[=shared]|-v|-V|-n|-z|-o|-h] [-p | -m member[,member]]\n"
+              "       [[-s|-S|-S=cpu[s]|-r] [slab] [-I slab[,slab]]] [-g [flags]] [[-P] address]]\n"
+              "Enter \"help kmem\" for details.\n");
+    return Error{Errc::usage, "", std::nullopt};
+  };
   if (args.has('i')) return kmem_i(k, out);
   if (args.has('V')) return kmem_V(k, out);
   if (args.has('z')) return kmem_z(k, out);
@@ -430,7 +502,13 @@ Result<void> run_kmem(Session& s, const Args& args, Output& out) {
   if (args.has('f')) return kmem_f(k, out);
   if (args.has('v')) return kmem_v(k, out);
   if (args.has('n')) return kmem_n(k, out);
-  return Error::make(Errc::unsupported, "kmem: this option is not supported yet");
+  if (args.has('p')) return kmem_p(k, args, out);
+  if (args.positional.empty()) return usage();
+  for (const auto& a : args.positional)
+    if (!TRY(parse_address(a))) return usage();
+  // A physical address: its page (crash shows the same line when nothing else owns it).
+  if (args.has('P')) return kmem_p(k, args, out);
+  return Error::make(Errc::unsupported, "identifying a kernel virtual address (kmem ADDRESS) is not supported yet");
 }
 
 }  // namespace
@@ -439,7 +517,7 @@ static Command kmem_command() {
   return Command{CommandSpec{"kmem",
                              {},
                              "kernel memory",
-                             "[-i|-V|-z|-h|-f|-v|-n] | -s [slab]",
+                             "[-i|-V|-z|-h|-f|-v|-n] | -s [slab] | -p [[-P] address]",
                              {{'i', false, "general memory usage information"},
                               {'V', false, "the vm_stat, vm_node_stat and vm_event_states counters"},
                               {'z', false, "the zones of each memory node and their vm_stat counters"},
@@ -447,7 +525,9 @@ static Command kmem_command() {
                               {'h', false, "hugetlb page pools (hstates)"},
                               {'f', false, "the free lists of each zone, by order and migrate type"},
                               {'v', false, "vmalloc areas (vmap_area, vm_struct, address range, size)"},
-                              {'n', false, "memory nodes, their zones, sparsemem sections and memory blocks"}},
+                              {'n', false, "memory nodes, their zones, sparsemem sections and memory blocks"},
+                              {'p', false, "struct page of every page, or of an address"},
+                              {'P', false, "the address is physical"}},
                              {"kmem -i", "kmem -V", "kmem -z", "kmem -s", "kmem -s dentry", "kmem -h"}},
                  run_kmem};
 }

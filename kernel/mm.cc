@@ -1,5 +1,6 @@
 #include "kernel/mm.h"
 
+#include <cstring>
 #include <unordered_set>
 
 #include "kernel/walkers.h"
@@ -267,6 +268,69 @@ Result<SlubCounts> slub_counts(Kernel& k, uint64_t cache) {
     }
   }
   return c;
+}
+
+Result<std::vector<PageFlagName>> page_flag_names(Kernel& k) {
+  uint64_t table = TRY(k.symbol("pageflag_names"));
+  uint64_t entry_size = TRY(k.types().size_of_name("trace_print_flags"));
+  uint64_t mask_off = TRY(k.offset_of("trace_print_flags", "mask"));
+  uint64_t name_off = TRY(k.offset_of("trace_print_flags", "name"));
+  std::vector<PageFlagName> names;
+  for (int i = 0; i < 128; ++i) {  // the kernel has fewer than 64 page flags
+    uint64_t e = table + i * entry_size;
+    uint64_t mask = TRY(k.read_u64(e + mask_off));
+    uint64_t name = TRY(k.read_u64(e + name_off));
+    if (!name) return names;
+    names.push_back({mask, TRY(k.read_cstring(name, 64))});
+  }
+  return Error::make(Errc::bad_data, "pageflag_names at {:#x}: no end marker in 128 entries", table);
+}
+
+std::string format_page_flags(uint64_t flags, const std::vector<PageFlagName>& names) {
+  std::string out = fmt::format("{:x}", flags);
+  if (!flags) return out;
+  bool first = true;
+  for (const auto& f : names)
+    if (flags & f.mask) {
+      out += (first ? " " : ",") + f.name;
+      first = false;
+    }
+  return out;
+}
+
+Result<uint64_t> pages_per_section(Kernel& k) {
+  auto bits = k.vmcoreinfo().number("NUMBER(SECTION_SIZE_BITS)");
+  uint64_t page_shift = static_cast<uint64_t>(__builtin_ctzll(k.arch().page_size()));
+  if (!bits || *bits <= page_shift || *bits >= 64)
+    return Error::make(Errc::no_debug_info, "VMCOREINFO lacks a plausible SECTION_SIZE_BITS");
+  return 1ull << (*bits - page_shift);
+}
+
+Result<std::vector<MemSection>> mem_sections(Kernel& k) {
+  const auto& vi = k.vmcoreinfo();
+  auto section_bits = vi.number("NUMBER(SECTION_SIZE_BITS)");
+  auto physmem_bits = vi.number("NUMBER(MAX_PHYSMEM_BITS)");
+  if (!section_bits || !physmem_bits || *section_bits <= 12 || *physmem_bits > 64 || *physmem_bits <= *section_bits)
+    return Error::make(Errc::no_debug_info, "VMCOREINFO lacks the sparsemem layout (SECTION_SIZE_BITS, MAX_PHYSMEM_BITS)");
+  uint64_t roots = TRY(k.read_u64(TRY(k.symbol("mem_section"))));
+  uint64_t section_size = TRY(k.types().size_of_name("mem_section"));
+  uint64_t map_off = TRY(k.offset_of("mem_section", "section_mem_map"));
+  uint64_t per_root = k.arch().page_size() / section_size;
+  uint64_t nr_sections = 1ull << (*physmem_bits - *section_bits);
+  std::vector<MemSection> out;
+  std::vector<uint64_t> root_ptrs((nr_sections + per_root - 1) / per_root);
+  TRY(k.read(roots, std::span(reinterpret_cast<uint8_t*>(root_ptrs.data()), root_ptrs.size() * 8)));
+  for (uint64_t r = 0; r < root_ptrs.size(); ++r) {
+    if (!root_ptrs[r]) continue;
+    std::vector<uint8_t> block(per_root * section_size);
+    TRY(k.read(root_ptrs[r], block));
+    for (uint64_t i = 0; i < per_root; ++i) {
+      uint64_t map;
+      std::memcpy(&map, block.data() + i * section_size + map_off, 8);
+      if (map & 1) out.push_back({r * per_root + i, root_ptrs[r] + i * section_size, map});  // SECTION_MARKED_PRESENT
+    }
+  }
+  return out;
 }
 
 }  // namespace coroner::kernel

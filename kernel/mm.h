@@ -73,4 +73,24 @@ struct SlubCounts {
 Result<std::string> slab_cache_name(Kernel& k, uint64_t cache);
 Result<SlubCounts> slub_counts(Kernel& k, uint64_t cache);
 
+// The kernel's names of page flags (mm/debug.c pageflag_names, {mask, name} pairs ending
+// with a NULL name, 4.6+), in table order.
+struct PageFlagName {
+  uint64_t mask;
+  std::string name;
+};
+Result<std::vector<PageFlagName>> page_flag_names(Kernel& k);
+// "flags name,name" as crash prints page flags: the hex value, then the names of its bits.
+std::string format_page_flags(uint64_t flags, const std::vector<PageFlagName>& names);
+
+// Sparsemem sections present in the dump (SPARSEMEM_EXTREME: mem_section is an array of
+// root pointers; VMCOREINFO gives SECTION_SIZE_BITS and MAX_PHYSMEM_BITS).
+struct MemSection {
+  uint64_t nr;
+  uint64_t addr;             // the struct mem_section
+  uint64_t section_mem_map;  // encoded: mem_map minus the section's first pfn, flag bits below
+};
+Result<std::vector<MemSection>> mem_sections(Kernel& k);
+Result<uint64_t> pages_per_section(Kernel& k);
+
 }  // namespace coroner::kernel
