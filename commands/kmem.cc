@@ -8,6 +8,7 @@
 #include "commands/builtin.h"
 #include "kernel/kernel.h"
 #include "kernel/mm.h"
+#include "kernel/tasks.h"
 #include "kernel/walkers.h"
 
 namespace coroner::commands {
@@ -193,6 +194,9 @@ void slab_line(uint64_t cache, const kernel::SlubCounts& c, Output& out) {
             c.slab_bytes / 1024, c.name);
 }
 
+Result<std::optional<uint64_t>> parse_address(std::string_view s);
+Result<bool> print_slab_object(Kernel& k, uint64_t addr, uint64_t pfn, bool with_page, Output& out);
+
 Result<void> kmem_s(Kernel& k, const Args& args, Output& out) {
   auto caches = TRY(kernel::slab_caches(k));
   if (args.positional.empty()) {
@@ -200,14 +204,31 @@ Result<void> kmem_s(Kernel& k, const Args& args, Output& out) {
     for (uint64_t cache : caches) slab_line(cache, TRY(kernel::slub_counts(k, cache)), out);
     return ok();
   }
-  // A name that is no cache prints nothing, as in crash.
+  // A name that is no cache prints nothing, as in crash; an address shows its slab object.
   for (const auto& want : args.positional) {
+    bool named = false;
     for (uint64_t cache : caches) {
       if (TRY(kernel::slab_cache_name(k, cache)) != want) continue;
       slab_header(out);
       slab_line(cache, TRY(kernel::slub_counts(k, cache)), out);
+      named = true;
       break;
     }
+    if (named) continue;
+    auto addr = TRY(parse_address(want));
+    if (!addr) continue;
+    std::optional<uint64_t> phys = k.arch().linear_vtop(*addr);
+    if (!phys) {
+      if (auto w = k.arch().walk(k.arch().kernel_root(), *addr, nullptr)) phys = *w;
+    }
+    if (phys) {  // a page only if sparsemem has its section
+      uint64_t nr = *phys / k.arch().page_size() / TRY(kernel::pages_per_section(k));
+      auto sections = TRY(kernel::mem_sections(k));
+      if (std::none_of(sections.begin(), sections.end(), [&](const auto& sec) { return sec.nr == nr; })) phys.reset();
+    }
+    if (!phys) out.print("WARNING: cannot find mem_map page for address: {:x}\n", *addr);
+    if (!phys || !TRY(print_slab_object(k, *addr, *phys / k.arch().page_size(), false, out)))
+      return Error::make(Errc::not_found, "address is not allocated in slab subsystem: {:x}", *addr);
   }
   return ok();
 }
@@ -288,9 +309,21 @@ Result<void> kmem_f(Kernel& k, Output& out) {
   return ok();
 }
 
-// kmem -v: the busy vmap areas that have a vm_struct, by address. 6.9 split the busy
-// list into per-node lists (vmap_nodes[nr_vmap_nodes].busy.head); vmap_area_list before.
-Result<void> kmem_v(Kernel& k, Output& out) {
+// The vmap areas with a vm_struct, by address (kmem -v's rows).
+struct VmapArea {
+  uint64_t va, vm, start, end;
+};
+
+void vmap_header(Output& out) {
+  out.print("   VMAP_AREA         VM_STRUCT                 ADDRESS RANGE                SIZE\n");
+}
+void vmap_line(const VmapArea& r, Output& out) {
+  out.print("{:<16x}  {:<16x}  {:>16x} - {:<16x}  {:>7}\n", r.va, r.vm, r.start, r.end, r.end - r.start);
+}
+
+// The busy vmap areas that have a vm_struct, by address. 6.9 split the busy list into
+// per-node lists (vmap_nodes[nr_vmap_nodes].busy.head); vmap_area_list before.
+Result<std::vector<VmapArea>> vmap_areas(Kernel& k) {
   uint64_t list_off = TRY(k.offset_of("vmap_area", "list"));
   std::vector<uint64_t> areas;
   if (k.symbols().find("vmap_area_list")) {
@@ -304,20 +337,20 @@ Result<void> kmem_v(Kernel& k, Output& out) {
     for (uint64_t i = 0; i < n; ++i)
       for (uint64_t e : TRY(kernel::list_walk(k, nodes + i * node_size + head_off, 1u << 22))) areas.push_back(e - list_off);
   }
-  struct Area {
-    uint64_t va, vm, start, end;
-  };
-  std::vector<Area> rows;
+  std::vector<VmapArea> rows;
   for (uint64_t va : areas) {
     uint64_t vm = TRY(k.member<uint64_t>(va, "vmap_area", "vm"));
     if (!vm) continue;
     rows.push_back({va, vm, TRY(k.member<uint64_t>(va, "vmap_area", "va_start")),
                     TRY(k.member<uint64_t>(va, "vmap_area", "va_end"))});
   }
-  std::stable_sort(rows.begin(), rows.end(), [](const Area& a, const Area& b) { return a.start < b.start; });
-  out.print("   VMAP_AREA         VM_STRUCT                 ADDRESS RANGE                SIZE\n");
-  for (const auto& r : rows)
-    out.print("{:<16x}  {:<16x}  {:>16x} - {:<16x}  {:>7}\n", r.va, r.vm, r.start, r.end, r.end - r.start);
+  std::stable_sort(rows.begin(), rows.end(), [](const VmapArea& x, const VmapArea& y) { return x.start < y.start; });
+  return rows;
+}
+
+Result<void> kmem_v(Kernel& k, Output& out) {
+  vmap_header(out);
+  for (const auto& r : TRY(vmap_areas(k))) vmap_line(r, out);
   return ok();
 }
 
@@ -486,6 +519,150 @@ Result<void> kmem_p(Kernel& k, const Args& args, Output& out) {
   return ok();
 }
 
+// One page line under its header, for the page of pfn.
+Result<void> print_pfn(Kernel& k, uint64_t pfn, Output& out) {
+  PageLayout l = TRY(page_layout(k));
+  uint64_t page = TRY(pfn_to_page(k, pfn));
+  std::vector<uint8_t> bytes(l.size);
+  TRY(k.read(page, bytes));
+  page_header(out);
+  page_line(page, pfn * k.arch().page_size(), bytes.data(), l, TRY(kernel::page_flag_names(k)), out);
+  return ok();
+}
+
+// The slab object holding `addr`, if its page belongs to a SLUB cache: the cache line, the
+// slab's counts, the object (free objects bare, "(cpu N cache)" when on a CPU's lockless
+// freelist; allocated ones in brackets), then the page.
+Result<bool> print_slab_object(Kernel& k, uint64_t addr, uint64_t pfn, bool with_page, Output& out) {
+  std::string_view st = k.types().has_member("slab", "slab_cache") ? "slab" : "page";
+  uint64_t page = TRY(pfn_to_page(k, pfn));
+  // A tail page of a compound slab points at its head with bit 0 set (compound_head).
+  uint64_t head_word = TRY(k.member<uint64_t>(page, "page", "compound_head"));
+  uint64_t slab = (head_word & 1) ? head_word - 1 : page;
+  uint64_t cache = TRY(k.member<uint64_t>(slab, st, "slab_cache"));
+  auto caches = TRY(kernel::slab_caches(k));
+  if (std::find(caches.begin(), caches.end(), cache) == caches.end()) return false;
+
+  auto counts = TRY(kernel::slub_counts(k, cache));
+  uint64_t page_struct = TRY(k.types().size_of_name("page"));
+  uint64_t vmemmap = TRY(k.read_u64(TRY(k.symbol("vmemmap_base"))));
+  uint64_t slab_pfn = (slab - vmemmap) / page_struct;
+  uint64_t page_offset = TRY(k.read_u64(TRY(k.symbol("page_offset_base"))));
+  uint64_t base = page_offset + slab_pfn * k.arch().page_size();
+  uint64_t objects = TRY(k.member_uint(slab, st, "objects"));
+  uint64_t object = base + (addr - base) / counts.size * counts.size;
+
+  // Free objects: the slab's own freelist, and a CPU's lockless freelist if it is that CPU's slab.
+  uint64_t offset = TRY(k.member_uint(cache, "kmem_cache", "offset"));
+  bool hardened = k.types().has_member("kmem_cache", "random");
+  uint64_t random = hardened ? TRY(k.member_uint(cache, "kmem_cache", "random")) : 0;
+  auto walk = [&](uint64_t p, std::vector<uint64_t>& into) -> Result<void> {
+    for (uint64_t n = 0; p; ++n) {
+      if (n > objects) return Error::make(Errc::bad_data, "{}: slab {:x}: freelist longer than the slab", counts.name, slab);
+      into.push_back(p);
+      uint64_t stored = TRY(k.read_u64(p + offset));
+      p = hardened ? stored ^ random ^ __builtin_bswap64(p + offset) : stored;
+    }
+    return ok();
+  };
+  std::vector<uint64_t> slab_free, cpu_free;
+  TRY(walk(TRY(k.member<uint64_t>(slab, st, "freelist")), slab_free));
+  int cpu_of_slab = -1;
+  uint64_t cpu_slab = TRY(k.member<uint64_t>(cache, "kmem_cache", "cpu_slab"));
+  std::string_view cpu_member = k.types().has_member("kmem_cache_cpu", "slab") ? "slab" : "page";
+  for (int cpu : TRY(k.cpus_in_mask("cpu_present_mask"))) {
+    uint64_t kcc = cpu_slab + TRY(k.per_cpu_offset(cpu));
+    if (TRY(k.member<uint64_t>(kcc, "kmem_cache_cpu", cpu_member)) != slab) continue;
+    cpu_of_slab = cpu;
+    TRY(walk(TRY(k.member<uint64_t>(kcc, "kmem_cache_cpu", "freelist")), cpu_free));
+    break;
+  }
+  uint64_t nfree = slab_free.size() + cpu_free.size();
+  int node = 0;
+  for (const auto& n : TRY(kernel::online_nodes(k))) {
+    uint64_t start = TRY(k.member_uint(n.pgdat, "pglist_data", "node_start_pfn"));
+    uint64_t span = TRY(k.member_uint(n.pgdat, "pglist_data", "node_spanned_pages"));
+    if (slab_pfn >= start && slab_pfn < start + span) node = n.id;
+  }
+
+  slab_header(out);
+  slab_line(cache, counts, out);
+  out.print("  SLAB              MEMORY            NODE  TOTAL  ALLOCATED  FREE\n");
+  out.print("  {:<16x}  {:<16x}  {:>4}  {:>5}  {:>9}  {:>4}\n", slab, base, node, objects,
+            objects >= nfree ? objects - nfree : 0, nfree);
+  out.print("  FREE / [ALLOCATED]\n");
+  if (std::find(cpu_free.begin(), cpu_free.end(), object) != cpu_free.end())
+    out.print("   {:x}  (cpu {} cache)\n", object, cpu_of_slab);
+  else if (std::find(slab_free.begin(), slab_free.end(), object) != slab_free.end())
+    out.print("   {:x}\n", object);
+  else
+    out.print("  [{:x}]\n", object);
+  if (!with_page) return true;
+  out.print("\n");
+  TRY(print_pfn(k, pfn, out));
+  return true;
+}
+
+// A task's context block (PID, COMMAND, TASK, CPU, STATE), printed by `set TASK`'s own
+// code; the session's current task is left as it was.
+Result<void> show_task_context(Session& s, uint64_t task, Output& out) {
+  const Command* set = find_command("set");
+  if (!set) return Error::make(Errc::not_found, "no set command");
+  Args a;
+  a.positional.push_back(fmt::format("{:x}", task));
+  auto saved = s.current_task;
+  auto r = set->run(s, a, out);
+  s.current_task = saved;
+  return r;
+}
+
+// kmem ADDRESS: what a kernel virtual address is: a slab object, a vmalloc area, or a
+// page (a struct page pointer, a direct-map address, or a physical address).
+Result<void> kmem_address(Session& s, uint64_t addr, bool physical, Output& out) {
+  Kernel& k = s.kernel;
+  uint64_t page_size = k.arch().page_size();
+  uint64_t page_struct = TRY(k.types().size_of_name("page"));
+  uint64_t vmemmap = TRY(k.read_u64(TRY(k.symbol("vmemmap_base"))));
+  uint64_t page_offset = TRY(k.read_u64(TRY(k.symbol("page_offset_base"))));
+  if (physical || addr < page_offset) return print_pfn(k, addr / page_size, out);
+  if (addr >= vmemmap && addr - vmemmap < (1ull << 40)) return print_pfn(k, (addr - vmemmap) / page_struct, out);
+  for (const auto& r : TRY(vmap_areas(k))) {
+    if (addr < r.start || addr >= r.end) continue;
+    vmap_header(out);
+    vmap_line(r, out);
+    out.print("\n");
+    auto phys = k.arch().walk(k.arch().kernel_root(), addr, nullptr);
+    if (!phys) return phys.error();
+    return print_pfn(k, *phys / page_size, out);
+  }
+  std::optional<uint64_t> phys = k.arch().linear_vtop(addr);
+  if (!phys) {
+    if (auto w = k.arch().walk(k.arch().kernel_root(), addr, nullptr)) phys = *w;
+  }
+  if (!phys) return Error::make(Errc::fault, "{:x}: not a mapped kernel address", addr);
+  // The kernel image: the symbol, and the task whose task_struct holds the address (the
+  // static init_task), with its context as `set` shows it.
+  auto text = k.symbols().address_of("_text");
+  auto end = k.symbols().address_of("_end");
+  if (text && end && addr >= *text && addr < *end) {
+    if (auto hit = k.symbols().lookup(addr)) {
+      out.print("{:x} ({}) {}", addr, hit->symbol->type, hit->symbol->name);
+      if (hit->offset) out.print("+{}", hit->offset);
+      out.print("\n\n");
+      uint64_t task_size = TRY(k.types().size_of_name("task_struct"));
+      for (const auto& t : TRY(kernel::task_table(k))->tasks) {
+        if (addr < t.addr || addr >= t.addr + task_size) continue;
+        TRY(show_task_context(s, t.addr, out));
+        out.print("\n");
+        break;
+      }
+    }
+    return print_pfn(k, *phys / page_size, out);
+  }
+  if (addr >= page_offset && TRY(print_slab_object(k, addr, *phys / page_size, true, out))) return ok();
+  return print_pfn(k, *phys / page_size, out);
+}
+
 Result<void> run_kmem(Session& s, const Args& args, Output& out) {
   Kernel& k = s.kernel;
   auto usage = [&]() -> Result<void> {
@@ -506,9 +683,8 @@ Result<void> run_kmem(Session& s, const Args& args, Output& out) {
   if (args.positional.empty()) return usage();
   for (const auto& a : args.positional)
     if (!TRY(parse_address(a))) return usage();
-  // A physical address: its page (crash shows the same line when nothing else owns it).
-  if (args.has('P')) return kmem_p(k, args, out);
-  return Error::make(Errc::unsupported, "identifying a kernel virtual address (kmem ADDRESS) is not supported yet");
+  for (const auto& a : args.positional) TRY(kmem_address(s, *TRY(parse_address(a)), args.has('P'), out));
+  return ok();
 }
 
 }  // namespace
