@@ -594,7 +594,7 @@ Result<bool> print_slab_object(Kernel& k, uint64_t addr, uint64_t pfn, bool with
   if (std::find(cpu_free.begin(), cpu_free.end(), object) != cpu_free.end())
     out.print("   {:x}  (cpu {} cache)\n", object, cpu_of_slab);
   else if (std::find(slab_free.begin(), slab_free.end(), object) != slab_free.end())
-    out.print("   {:x}\n", object);
+    out.print("   {:x}  \n", object);
   else
     out.print("  [{:x}]\n", object);
   if (!with_page) return true;
