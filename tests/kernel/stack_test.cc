@@ -610,6 +610,36 @@ TEST_P(Unwind, KernelExceptionFrameWhoseStackPointerGoesDownStops) {
   EXPECT_EQ(bt->stopped, fmt::format("exception frame's stack pointer {:x} leaves the task's stack", f.stack_lo() + 0x10));
 }
 
+TEST_P(Unwind, ExceptionFrameOffTheStackStopsWithANote) {
+  FakeKernel f(GetParam());
+  f.orc(kSched, {OrcType::call, OrcReg::sp, 8});
+  f.orc(kIrq, {OrcType::regs, OrcReg::sp, 0x100});  // pt_regs would end past the stack's top
+  uint64_t thread_sp = f.stack_hi() - 0x100;
+  uint64_t slot0 = thread_sp + kFrameRet;
+  f.put(slot0 + 8, f.at(kIrq, 0x10));
+  Task t = f.task(thread_sp, f.at(kSched, 0x40));
+  auto bt = unwind_task(f.open(), t);
+  ASSERT_TRUE(bt) << bt.error().message;
+  EXPECT_EQ(bt->frames.size(), 2u);
+  EXPECT_EQ(bt->stopped, fmt::format("exception frame at {:x} outside the task's stack", slot0 + 16 + 0x100));
+}
+
+// CPU registers stopped inside an entry stub, whose pt_regs lie at the stack pointer: there
+// is no frame yet to attach them to, and the walk says so.
+TEST_P(Unwind, ExceptionFrameBeforeAnyFrameStopsWithANote) {
+  FakeKernel f(GetParam());
+  f.orc(kIrq, {OrcType::regs, OrcReg::sp, 0});
+  Task t = f.task(f.stack_lo() + 0x100, f.at(kSched, 0));
+  PtRegs r{};
+  r.ip = f.at(kIrq, 0x10);
+  r.sp = f.stack_lo() + 0x2000;
+  f.regs(r.sp, 0x401000, 0x33, 0x7ffc0000);
+  auto bt = unwind_from_registers(f.open(), t, r);
+  ASSERT_TRUE(bt) << bt.error().message;
+  EXPECT_TRUE(bt->frames.empty());
+  EXPECT_EQ(bt->stopped, fmt::format("exception frame at {:x} before any frame", r.sp));
+}
+
 // A loop the stack-pointer check cannot see (every CALL frame moves up by 8, the stack is
 // long): the frame cap ends it.
 TEST_P(Unwind, FrameCapBoundsEveryWalk) {
