@@ -2,7 +2,7 @@
 # Kernel-log benchmark: the whole log written to a file by coroner (with the vmlinux: start +
 # `log`; and `coroner --dmesg` with the dump alone), crash 9.0.2 (start + `log`), makedumpfile
 # 1.7.8 --dump-dmesg and drgn 0.3.0 (get_dmesg()), the last three from the oracle chroot.
-# Wall time, CPU time and peak RSS from bench/rusage.py; median of RUNS runs after one warm-up
+# Wall and CPU time from bench/rusage.py, peak RSS from GNU time (%M); median of RUNS runs after one warm-up
 # run (warm page cache). Every tool's output is checked: makedumpfile's and coroner --dmesg's
 # must be identical, crash's and coroner's `log` must be identical.
 #
@@ -20,6 +20,7 @@ runs=${3:-5}
 coroner=${CORONER:-$repo/build/default/shell/coroner}
 [ -x "$coroner" ] || die "no coroner binary at $coroner (build first)"
 coroner=$(readlink -f "$coroner")
+[ -x /usr/bin/time ] || die "GNU time is needed (apt-get install time)"
 
 # The chroot cannot follow the set's symlinks: hard-link the real files into a scratch dir.
 work="$FIXTURE_ROOT/bench-log-$$"
@@ -36,8 +37,11 @@ measure() {
   "$@" >/dev/null 2>&1 </dev/null || true
   local w=() c=() r=()
   for _ in $(seq "$runs"); do
-    "$here/rusage.py" -o "$work/time.out" "$@" >/dev/null 2>&1 </dev/null || true
-    read -r a b m < "$work/time.out"
+    # Peak RSS from GNU time: rusage.py's own figure has a floor of the forked Python's
+    # RSS (about 14 MiB), above what the smallest tools use.
+    "$here/rusage.py" -o "$work/time.out" /usr/bin/time -o "$work/rss.out" -f '%M' "$@" >/dev/null 2>&1 </dev/null || true
+    read -r a b _ < "$work/time.out"
+    m=$(tail -n1 "$work/rss.out")
     w+=("$a"); c+=("$b"); r+=("$m")
   done
   med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
