@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <map>
+#include <set>
 
 #include "commands/builtin.h"
 #include "kernel/kernel.h"
@@ -533,6 +535,81 @@ Result<void> print_pfn(Kernel& k, uint64_t pfn, Output& out) {
 // The slab object holding `addr`, if its page belongs to a SLUB cache: the cache line, the
 // slab's counts, the object (free objects bare, "(cpu N cache)" when on a CPU's lockless
 // freelist; allocated ones in brackets), then the page.
+// One SLUB slab as crash's do_slab_slub() shows it: its counts, then its objects (all of
+// them, or only the one holding `only`): free ones bare, "(cpu N cache)" when on that CPU's
+// lockless freelist, allocated ones in brackets.
+struct SlabView {
+  Kernel& k;
+  uint64_t cache;
+  kernel::SlubCounts counts;
+  std::string_view st;  // "slab" (5.17+) or "page"
+  uint64_t offset = 0, random = 0;
+  bool hardened = false;
+  static Result<SlabView> make(Kernel& k, uint64_t cache) {
+    SlabView v{k, cache, TRY(kernel::slub_counts(k, cache)), k.types().has_member("slab", "slab_cache") ? "slab" : "page"};
+    v.offset = TRY(k.member_uint(cache, "kmem_cache", "offset"));
+    v.hardened = k.types().has_member("kmem_cache", "random");
+    if (v.hardened) v.random = TRY(k.member_uint(cache, "kmem_cache", "random"));
+    return v;
+  }
+  Result<void> freelist(uint64_t p, uint64_t limit, uint64_t slab, std::vector<uint64_t>& into) {
+    for (uint64_t n = 0; p; ++n) {
+      if (n > limit) return Error::make(Errc::bad_data, "{}: slab {:x}: freelist longer than the slab", counts.name, slab);
+      into.push_back(p);
+      uint64_t stored = TRY(k.read_u64(p + offset));
+      p = hardened ? stored ^ random ^ __builtin_bswap64(p + offset) : stored;
+    }
+    return ok();
+  }
+  // `cpu` >= 0: the slab is that CPU's, and its lockless freelist (`cpu_freelist`) counts.
+  Result<void> print(uint64_t slab, int cpu, uint64_t cpu_freelist, std::optional<uint64_t> only, Output& out) {
+    uint64_t page_struct = TRY(k.types().size_of_name("page"));
+    uint64_t vmemmap = TRY(k.read_u64(TRY(k.symbol("vmemmap_base"))));
+    uint64_t slab_pfn = (slab - vmemmap) / page_struct;
+    uint64_t page_offset = TRY(k.read_u64(TRY(k.symbol("page_offset_base"))));
+    uint64_t base = page_offset + slab_pfn * k.arch().page_size();
+    uint64_t objects = TRY(k.member_uint(slab, st, "objects"));
+    std::vector<uint64_t> slab_free, cpu_free;
+    TRY(freelist(TRY(k.member<uint64_t>(slab, st, "freelist")), objects, slab, slab_free));
+    if (cpu >= 0) TRY(freelist(cpu_freelist, objects, slab, cpu_free));
+    uint64_t nfree = slab_free.size() + cpu_free.size();
+    int node = 0;
+    for (const auto& n : TRY(kernel::online_nodes(k))) {
+      uint64_t start = TRY(k.member_uint(n.pgdat, "pglist_data", "node_start_pfn"));
+      uint64_t span = TRY(k.member_uint(n.pgdat, "pglist_data", "node_spanned_pages"));
+      if (slab_pfn >= start && slab_pfn < start + span) node = n.id;
+    }
+    out.print("  SLAB              MEMORY            NODE  TOTAL  ALLOCATED  FREE\n");
+    out.print("  {:<16x}  {:<16x}  {:>4}  {:>5}  {:>9}  {:>4}\n", slab, base, node, objects,
+              objects >= nfree ? objects - nfree : 0, nfree);
+    out.print("  FREE / [ALLOCATED]\n");
+    for (uint64_t i = 0; i < objects; ++i) {
+      uint64_t object = base + i * counts.size;
+      if (only && (*only < object || *only >= object + counts.size)) continue;
+      bool free = std::find(cpu_free.begin(), cpu_free.end(), object) != cpu_free.end() ||
+                  std::find(slab_free.begin(), slab_free.end(), object) != slab_free.end();
+      if (!free)
+        out.print("  [{:x}]\n", object);
+      else if (cpu >= 0)  // any free object of a CPU's slab, as crash labels them
+        out.print("   {:x}  (cpu {} cache)\n", object, cpu);
+      else
+        out.print("   {:x}  \n", object);
+    }
+    return ok();
+  }
+  // The CPU whose current slab this is, with its lockless freelist.
+  Result<std::pair<int, uint64_t>> owner(uint64_t slab) {
+    uint64_t cpu_slab = TRY(k.member<uint64_t>(cache, "kmem_cache", "cpu_slab"));
+    std::string_view cpu_member = k.types().has_member("kmem_cache_cpu", "slab") ? "slab" : "page";
+    for (int cpu : TRY(k.cpus_in_mask("cpu_present_mask"))) {
+      uint64_t kcc = cpu_slab + TRY(k.per_cpu_offset(cpu));
+      if (TRY(k.member<uint64_t>(kcc, "kmem_cache_cpu", cpu_member)) == slab)
+        return std::pair{cpu, TRY(k.member<uint64_t>(kcc, "kmem_cache_cpu", "freelist"))};
+    }
+    return std::pair{-1, uint64_t{0}};
+  }
+};
+
 Result<bool> print_slab_object(Kernel& k, uint64_t addr, uint64_t pfn, bool with_page, Output& out) {
   std::string_view st = k.types().has_member("slab", "slab_cache") ? "slab" : "page";
   uint64_t page = TRY(pfn_to_page(k, pfn));
@@ -542,65 +619,82 @@ Result<bool> print_slab_object(Kernel& k, uint64_t addr, uint64_t pfn, bool with
   uint64_t cache = TRY(k.member<uint64_t>(slab, st, "slab_cache"));
   auto caches = TRY(kernel::slab_caches(k));
   if (std::find(caches.begin(), caches.end(), cache) == caches.end()) return false;
-
-  auto counts = TRY(kernel::slub_counts(k, cache));
-  uint64_t page_struct = TRY(k.types().size_of_name("page"));
-  uint64_t vmemmap = TRY(k.read_u64(TRY(k.symbol("vmemmap_base"))));
-  uint64_t slab_pfn = (slab - vmemmap) / page_struct;
-  uint64_t page_offset = TRY(k.read_u64(TRY(k.symbol("page_offset_base"))));
-  uint64_t base = page_offset + slab_pfn * k.arch().page_size();
-  uint64_t objects = TRY(k.member_uint(slab, st, "objects"));
-  uint64_t object = base + (addr - base) / counts.size * counts.size;
-
-  // Free objects: the slab's own freelist, and a CPU's lockless freelist if it is that CPU's slab.
-  uint64_t offset = TRY(k.member_uint(cache, "kmem_cache", "offset"));
-  bool hardened = k.types().has_member("kmem_cache", "random");
-  uint64_t random = hardened ? TRY(k.member_uint(cache, "kmem_cache", "random")) : 0;
-  auto walk = [&](uint64_t p, std::vector<uint64_t>& into) -> Result<void> {
-    for (uint64_t n = 0; p; ++n) {
-      if (n > objects) return Error::make(Errc::bad_data, "{}: slab {:x}: freelist longer than the slab", counts.name, slab);
-      into.push_back(p);
-      uint64_t stored = TRY(k.read_u64(p + offset));
-      p = hardened ? stored ^ random ^ __builtin_bswap64(p + offset) : stored;
-    }
-    return ok();
-  };
-  std::vector<uint64_t> slab_free, cpu_free;
-  TRY(walk(TRY(k.member<uint64_t>(slab, st, "freelist")), slab_free));
-  int cpu_of_slab = -1;
-  uint64_t cpu_slab = TRY(k.member<uint64_t>(cache, "kmem_cache", "cpu_slab"));
-  std::string_view cpu_member = k.types().has_member("kmem_cache_cpu", "slab") ? "slab" : "page";
-  for (int cpu : TRY(k.cpus_in_mask("cpu_present_mask"))) {
-    uint64_t kcc = cpu_slab + TRY(k.per_cpu_offset(cpu));
-    if (TRY(k.member<uint64_t>(kcc, "kmem_cache_cpu", cpu_member)) != slab) continue;
-    cpu_of_slab = cpu;
-    TRY(walk(TRY(k.member<uint64_t>(kcc, "kmem_cache_cpu", "freelist")), cpu_free));
-    break;
-  }
-  uint64_t nfree = slab_free.size() + cpu_free.size();
-  int node = 0;
-  for (const auto& n : TRY(kernel::online_nodes(k))) {
-    uint64_t start = TRY(k.member_uint(n.pgdat, "pglist_data", "node_start_pfn"));
-    uint64_t span = TRY(k.member_uint(n.pgdat, "pglist_data", "node_spanned_pages"));
-    if (slab_pfn >= start && slab_pfn < start + span) node = n.id;
-  }
-
+  SlabView view = TRY(SlabView::make(k, cache));
+  auto [cpu, cpu_freelist] = TRY(view.owner(slab));
   slab_header(out);
-  slab_line(cache, counts, out);
-  out.print("  SLAB              MEMORY            NODE  TOTAL  ALLOCATED  FREE\n");
-  out.print("  {:<16x}  {:<16x}  {:>4}  {:>5}  {:>9}  {:>4}\n", slab, base, node, objects,
-            objects >= nfree ? objects - nfree : 0, nfree);
-  out.print("  FREE / [ALLOCATED]\n");
-  if (std::find(cpu_free.begin(), cpu_free.end(), object) != cpu_free.end())
-    out.print("   {:x}  (cpu {} cache)\n", object, cpu_of_slab);
-  else if (std::find(slab_free.begin(), slab_free.end(), object) != slab_free.end())
-    out.print("   {:x}  \n", object);
-  else
-    out.print("  [{:x}]\n", object);
+  slab_line(cache, view.counts, out);
+  TRY(view.print(slab, cpu, cpu_freelist, addr, out));
   if (!with_page) return true;
   out.print("\n");
   TRY(print_pfn(k, pfn, out));
   return true;
+}
+
+// kmem -S CACHE: the cache line, then each CPU's slab and partial slabs, then each node's
+// partial (and, when tracked, full) lists, every object shown.
+Result<void> kmem_S_cache(Kernel& k, uint64_t cache, Output& out) {
+  SlabView view = TRY(SlabView::make(k, cache));
+  slab_header(out);
+  slab_line(cache, view.counts, out);
+  uint64_t cpu_slab = TRY(k.member<uint64_t>(cache, "kmem_cache", "cpu_slab"));
+  std::string_view cpu_member = k.types().has_member("kmem_cache_cpu", "slab") ? "slab" : "page";
+  bool has_partial = k.types().has_member("kmem_cache_cpu", "partial");
+  std::map<int, uint64_t> per_node_cpu_slabs;
+  auto node_of = [&](uint64_t slab) -> Result<int> {
+    uint64_t pfn = (slab - TRY(k.read_u64(TRY(k.symbol("vmemmap_base"))))) / TRY(k.types().size_of_name("page"));
+    for (const auto& n : TRY(kernel::online_nodes(k))) {
+      uint64_t start = TRY(k.member_uint(n.pgdat, "pglist_data", "node_start_pfn"));
+      uint64_t span = TRY(k.member_uint(n.pgdat, "pglist_data", "node_spanned_pages"));
+      if (pfn >= start && pfn < start + span) return n.id;
+    }
+    return 0;
+  };
+  for (int cpu : TRY(k.cpus_in_mask("cpu_present_mask"))) {
+    uint64_t kcc = cpu_slab + TRY(k.per_cpu_offset(cpu));
+    out.print("CPU {} KMEM_CACHE_CPU:\n  {:x}\n", cpu, kcc);
+    uint64_t slab = TRY(k.member<uint64_t>(kcc, "kmem_cache_cpu", cpu_member));
+    out.print("CPU {} SLAB:\n{}", cpu, slab ? "" : "  (empty)\n");
+    if (slab) {
+      per_node_cpu_slabs[TRY(node_of(slab))]++;
+      TRY(view.print(slab, cpu, TRY(k.member<uint64_t>(kcc, "kmem_cache_cpu", "freelist")), std::nullopt, out));
+    }
+    if (!has_partial) continue;
+    uint64_t p = TRY(k.member<uint64_t>(kcc, "kmem_cache_cpu", "partial"));
+    out.print("CPU {} PARTIAL:\n{}", cpu, p ? "" : "  (empty)\n");
+    std::set<uint64_t> seen;
+    while (p) {
+      if (!seen.insert(p).second) return Error::make(Errc::bad_data, "{}: CPU {} partial list loops at {:x}", view.counts.name, cpu, p);
+      TRY(view.print(p, -1, 0, std::nullopt, out));
+      p = TRY(k.member<uint64_t>(p, view.st, "next"));
+    }
+  }
+  uint64_t slab_list_off = TRY(k.offset_of(view.st, k.types().has_member(view.st, "slab_list") ? "slab_list" : "lru"));
+  uint64_t node_array = cache + TRY(k.offset_of("kmem_cache", "node"));
+  // Full slabs are listed only for caches with SLAB_STORE_USER (slub_debug=U); its bit is
+  // known from enum _slab_flag_bits (6.8+); before, full lists are reported as not tracked.
+  auto store_user = k.types().enumerator("_SLAB_STORE_USER");
+  uint64_t flags = TRY(k.member_uint(cache, "kmem_cache", "flags"));
+  bool full_tracked = k.types().has_member("kmem_cache_node", "full") && store_user && (flags & (1ull << *store_user));
+  for (const auto& n : TRY(kernel::online_nodes(k))) {
+    uint64_t node = TRY(k.read_u64(node_array + static_cast<uint64_t>(n.id) * 8));
+    uint64_t nr_slabs = node ? TRY(k.member_uint(node, "kmem_cache_node", "nr_slabs.counter")) : 0;
+    uint64_t nr_partial = node ? TRY(k.member_uint(node, "kmem_cache_node", "nr_partial")) : 0;
+    out.print("KMEM_CACHE_NODE   NODE  SLABS  PARTIAL  PER-CPU\n");
+    out.print("{:x}  {:>4}  {:>5}  {:>7}  {:>7}\n", node, n.id, nr_slabs, nr_partial, per_node_cpu_slabs[n.id]);
+    for (const char* list : {"partial", "full"}) {
+      out.print("NODE {} {}:\n", n.id, list[0] == 'p' ? "PARTIAL" : "FULL");
+      if (list[0] == 'f' && !full_tracked) {
+        out.print("  (not tracked)\n");
+        continue;
+      }
+      auto entries = node ? TRY(kernel::list_walk(k, node + TRY(k.offset_of("kmem_cache_node", list)), 1u << 24))
+                          : std::vector<uint64_t>{};
+      if (entries.empty()) out.print("  (empty)\n");
+      for (uint64_t e : entries) TRY(view.print(e - slab_list_off, -1, 0, std::nullopt, out));
+    }
+  }
+  out.print("\n");
+  return ok();
 }
 
 // A task's context block (PID, COMMAND, TASK, CPU, STATE), printed by `set TASK`'s own
@@ -675,6 +769,17 @@ Result<void> run_kmem(Session& s, const Args& args, Output& out) {
   if (args.has('V')) return kmem_V(k, out);
   if (args.has('z')) return kmem_z(k, out);
   if (args.has('s')) return kmem_s(k, args, out);
+  if (args.has('S')) {
+    if (args.positional.empty()) return Error::make(Errc::unsupported, "kmem -S of every cache is not supported yet: name a cache");
+    auto caches = TRY(kernel::slab_caches(k));
+    for (const auto& want : args.positional)
+      for (uint64_t cache : caches)
+        if (TRY(kernel::slab_cache_name(k, cache)) == want) {
+          TRY(kmem_S_cache(k, cache, out));
+          break;
+        }
+    return ok();
+  }
   if (args.has('h')) return kmem_h(k, out);
   if (args.has('f')) return kmem_f(k, out);
   if (args.has('v')) return kmem_v(k, out);
@@ -693,7 +798,7 @@ static Command kmem_command() {
   return Command{CommandSpec{"kmem",
                              {},
                              "kernel memory",
-                             "[-i|-V|-z|-h|-f|-v|-n] | -s [slab] | -p [[-P] address]",
+                             "[-i|-V|-z|-h|-f|-v|-n] | -s [slab|address] | -S slab | -p [address] | [-P] address",
                              {{'i', false, "general memory usage information"},
                               {'V', false, "the vm_stat, vm_node_stat and vm_event_states counters"},
                               {'z', false, "the zones of each memory node and their vm_stat counters"},
@@ -703,7 +808,8 @@ static Command kmem_command() {
                               {'v', false, "vmalloc areas (vmap_area, vm_struct, address range, size)"},
                               {'n', false, "memory nodes, their zones, sparsemem sections and memory blocks"},
                               {'p', false, "struct page of every page, or of an address"},
-                              {'P', false, "the address is physical"}},
+                              {'P', false, "the address is physical"},
+                              {'S', false, "SLUB caches with every slab and object: -S CACHE"}},
                              {"kmem -i", "kmem -V", "kmem -z", "kmem -s", "kmem -s dentry", "kmem -h"}},
                  run_kmem};
 }
