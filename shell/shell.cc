@@ -117,7 +117,7 @@ std::string program_usage() {
          "  --kaslr OFFSET   KASLR relocation offset (hex), or 'auto' (the default)\n"
          "  --force          open even when vmlinux and the dump do not match\n"
          "  -h, --help       this help\n"
-         "  --dmesg DUMP [DUMP...] [-o FILE]\n"
+         "  --dmesg DUMP [DUMP...] [-o FILE|-]\n"
          "                   print the kernel log of the dump (makedumpfile --dump-dmesg's text)\n"
          "                   to standard output or FILE; needs no vmlinux on 5.10+ kernels (3.5+\n"
          "                   with makedumpfile's VMCOREINFO), uses one when given\n"
@@ -303,6 +303,8 @@ int Shell::run_interactive() {
 namespace {
 
 // coroner --dmesg DUMP [DUMP...] [VMLINUX] [-o FILE|-]: the kernel log, nothing else opened.
+// The text goes to standard output unless -o names a file; a lone "-" also means standard
+// output. With a VMLINUX the layout comes from its BTF (older kernels need it).
 int dmesg_main(int argc, char** argv) {
   std::vector<std::string> dumps;
   std::string vmlinux, output = "-";
@@ -315,6 +317,8 @@ int dmesg_main(int argc, char** argv) {
         return 2;
       }
       output = argv[++i];
+    } else if (a == "-") {
+      output = "-";  // `--dmesg DUMP -`: standard output, as without -o
     } else if (a.size() > 1 && a[0] == '-') {
       fmt::print(stderr, "coroner: --dmesg: unknown option: {}\n", a);
       return 2;
