@@ -7,7 +7,10 @@
 #   for t in for_each_task(prog): prog.stack_trace(t)
 # (a task whose trace drgn cannot make is skipped, not an error). A `start+exit` row (an
 # empty script) is measured too, and "after start-up" = command row - start+exit row, same
-# tool: what the command itself costs. bench/rusage.py measures wall time, CPU time (user +
+# tool: what the command itself costs. A start-up that varies by a second on a loaded machine
+# swamps that difference, so `foreach bt` is also timed inside the session: coroner and crash
+# run `!echo ...` shell escapes before and after it that print the time and their parent's
+# (the tool's) CPU ticks from /proc/PID/stat; drgn's script times its own loop. bench/rusage.py measures wall time, CPU time (user +
 # system of every process of the session: a shared, loaded machine disturbs it far less than
 # wall time, so "after start-up" is computed from it) and peak RSS; each figure is the median
 # of RUNS runs, after one untimed warm-up run.
@@ -62,6 +65,19 @@ printf 'q\n' > "$work/q.cmds"
 printf 'ps\nq\n' > "$work/ps.cmds"
 printf 'foreach bt\nq\n' > "$work/bt.cmds"
 echo 'pass' > "$work/q.py"
+stamp='!echo coroner-bench $(date +%s.%N) $(cut -d" " -f14,15 /proc/$PPID/stat)'
+printf '%s\nforeach bt\n%s\nq\n' "$stamp" "$stamp" > "$work/btin.cmds"
+cat > "$work/btin.py" <<'EOF'
+import time
+from drgn.helpers.linux.pid import for_each_task
+w0, c0 = time.perf_counter(), time.process_time()
+for t in for_each_task(prog):
+    try:
+        prog.stack_trace(t)
+    except Exception:
+        pass
+print(f"coroner-bench-inside {time.perf_counter() - w0:.4f} {time.process_time() - c0:.4f}")
+EOF
 cat > "$work/bt.py" <<'EOF'
 from drgn.helpers.linux.pid import for_each_task
 traced = failed = 0
@@ -103,12 +119,32 @@ measure() {
     "$(med "${rss[@]}")" "$fails"
 }
 
+# measure_inside DUMP TOOL: `foreach bt` timed inside the session, RUNS runs; prints
+# "DUMP<TAB>foreach bt (inside)<TAB>TOOL<TAB>median wall s<TAB>median CPU s<TAB>0<TAB>failed runs".
+ticks=$(getconf CLK_TCK)
+measure_inside() {
+  local dump=$1 tool=$2 files wall=() cpu=() fails=0 line
+  files=${paths[$dump]//,/ }
+  for _ in $(seq "$runs"); do
+    line=$(bash -c "run_once $tool btin '$files'" 2>/dev/null </dev/null | awk -v hz="$ticks" '
+      $1 == "coroner-bench" { n++; t[n] = $2; c[n] = ($3 + $4) / hz }
+      $1 == "coroner-bench-inside" { print $2, $3; exit }
+      END { if (n == 2) print t[2] - t[1], c[2] - c[1] }') || true
+    if [ -z "$line" ]; then fails=$((fails + 1)); continue; fi
+    wall+=("${line% *}"); cpu+=("${line#* }")
+  done
+  med() { [ $# -gt 0 ] || { echo 0; return; }; printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$dump" "foreach bt (inside)" "$tool" "$(med ${wall[@]+"${wall[@]}"})" \
+    "$(med ${cpu[@]+"${cpu[@]}"})" 0 "$fails"
+}
+
 results="$work/results.tsv"
 for n in "${names[@]}"; do
   log "bench tasks: $n"
   for t in coroner crash drgn; do measure "$n" "start+exit" $t q; done
   for t in coroner crash; do measure "$n" "ps" $t ps; done
   for t in coroner crash drgn; do measure "$n" "foreach bt" $t bt; done
+  for t in coroner crash drgn; do measure_inside "$n" $t; done
 done > "$results"
 
 ntasks() { # DUMP: the task count coroner's ps prints
@@ -136,6 +172,16 @@ awk -F'\t' -v counts="$counts" '
     if (!(k in w) || !(b in w) || bad[k] || bad[b]) return "-"
     return sprintf("%.3f", c[k] - c[b] < 0 ? 0 : c[k] - c[b])
   }
+  function inside(d, t,   k) {
+    k = d SUBSEP "foreach bt (inside)" SUBSEP t
+    if (!(k in w) || bad[k]) return "-"
+    return sprintf("%.3f / %.2f", w[k], c[k])
+  }
+  function inside_ratio(d, t,   k, o) {
+    k = d SUBSEP "foreach bt (inside)" SUBSEP t; o = d SUBSEP "foreach bt (inside)" SUBSEP "coroner"
+    if (!(k in w) || !(o in w) || bad[k] || bad[o] || w[o] <= 0) return "-"
+    return sprintf("%.0fx", w[k] / w[o])
+  }
   function ratio(d, row, t,   k, o) {
     k = d SUBSEP row SUBSEP t; o = d SUBSEP row SUBSEP "coroner"
     if (!(k in w) || !(o in w) || bad[k] || bad[o] || c[o] <= 0) return "-"
@@ -159,7 +205,17 @@ awk -F'\t' -v counts="$counts" '
       }
     }
     print ""
-    print "foreach bt after start-up (CPU s):"
+    print "foreach bt alone, timed inside the session (wall s / CPU s; CPU in clock ticks for coroner and crash):"
+    print ""
+    print "| dump (tasks) | coroner | crash 9.0.2 | drgn 0.3.0 | crash / coroner (wall) | drgn / coroner (wall) |"
+    print "|---|---|---|---|---|---|"
+    for (i = 1; i <= nd; i++) {
+      d = dumps[i]
+      printf "| %s (%s) | %s | %s | %s | %s | %s |\n", d, ntask[d], inside(d, "coroner"), inside(d, "crash"), inside(d, "drgn"),
+        inside_ratio(d, "crash"), inside_ratio(d, "drgn")
+    }
+    print ""
+    print "foreach bt after start-up (CPU s of the session minus start+exit):"
     print ""
     print "| dump (tasks) | coroner | crash 9.0.2 | drgn 0.3.0 | crash / coroner | drgn / coroner |"
     print "|---|---|---|---|---|---|"
