@@ -4,6 +4,7 @@
 #include <set>
 
 #include "commands/builtin.h"
+#include "commands/support/symstr.h"
 #include "commands/support/tasks.h"
 #include "kernel/kernel.h"
 #include "kernel/stack.h"
@@ -97,7 +98,7 @@ bool is_kernel_text(kernel::Kernel& k, uint64_t v) {
 
 // Stack words from `from` to `to` inclusive, two to a line, as bt -f and -r print them.
 Result<void> print_words(kernel::Kernel& k, Output& out, uint64_t from, uint64_t to, const char* indent,
-                         const char* sep) {
+                         const char* sep, bool symbolic = false) {
   if (to < from) return ok();
   uint64_t n = (to - from) / 8 + 1;
   if (n > (1u << 17)) return Error::make(Errc::out_of_bounds, "{} stack words from {:x}", n, from);
@@ -105,7 +106,10 @@ Result<void> print_words(kernel::Kernel& k, Output& out, uint64_t from, uint64_t
   TRY(k.read(from, std::span(reinterpret_cast<uint8_t*>(w.data()), n * 8)));
   for (uint64_t i = 0; i < n; i += 2) {
     std::string line = fmt::format("{}{:x}:{}", indent, from + i * 8, sep);
-    for (uint64_t j = i; j < n && j < i + 2; ++j) line += fmt::format("{:016x} ", w[j]);
+    for (uint64_t j = i; j < n && j < i + 2; ++j) {
+      auto sym = symbolic ? value_to_symstr(k, w[j]) : std::nullopt;
+      line += sym ? fmt::format("{:<16} ", *sym) : fmt::format("{:016x} ", w[j]);
+    }
     out.print("{}\n", line);
   }
   return ok();
@@ -128,7 +132,7 @@ Result<void> print_bt(Session& s, const kernel::TaskTable& tt, const Task& t, co
   out.print("{}\n", task_header(t));
   if (o.raw) {
     auto [lo, hi] = TRY(kernel::task_stack(k, t));
-    return print_words(k, out, lo, hi - 8, "", "  ");
+    return print_words(k, out, lo, hi - 8, "", "  ", true);
   }
   auto bt = backtrace_of(k, tt, t);
   if (!bt) {

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "commands/builtin.h"
+#include "commands/support/symstr.h"
 #include "kernel/kernel.h"
 
 namespace coroner::commands {
@@ -175,30 +176,6 @@ struct Format {
   bool ascii_endline = false;
 };
 
-// crash's value_to_symstr() for -s: "name" or "name+offset" for addresses in the kernel's
-// symbol range. Like crash's value_search(), an exact hit names the first symbol at that
-// address in crash's order (ELF section symbols such as ".data" included, names sorted),
-// any other address the last symbol below it.
-std::optional<std::string> symbolize(kernel::Kernel& k, uint64_t v) {
-  const auto& st = k.symbols();
-  auto text = st.address_of("_text");
-  auto end = st.address_of("_end");
-  if (!text || !end || v < *text || v > *end) return std::nullopt;
-  auto hit = st.lookup(v);
-  if (!hit) return std::nullopt;
-  if (hit->offset) return fmt::format("{}+{}", hit->symbol->name, hit->offset);
-  std::string_view best = hit->symbol->name;
-  const auto& all = st.all();
-  for (auto it = all.begin() + (hit->symbol - all.data()); it >= all.begin() && it->link_addr == hit->symbol->link_addr; --it) {
-    if (it->relocatable && it->type != 'A' && it->type != 'a' && it->name < best) best = it->name;
-    if (it == all.begin()) break;
-  }
-  uint64_t link = v - st.relocation();
-  for (const auto& sec : k.vmlinux().sections())
-    if ((sec.flags & 0x2 /* SHF_ALLOC */) && sec.addr == link && !sec.name.empty() && sec.name < best) best = sec.name;
-  return std::string(best);
-}
-
 // display_memory(): lines of `per_line` items, each line "ADDR:  items" and, for hexadecimal,
 // the items' bytes as ASCII aligned at a fixed column.
 Result<void> display(Session& s, MemReader& mem, uint64_t addr, uint64_t count, bool unlimited, const Format& f,
@@ -267,7 +244,7 @@ Result<void> display(Session& s, MemReader& mem, uint64_t addr, uint64_t count, 
     if (f.net_endian && f.size == 4) v = ntohl(static_cast<uint32_t>(v));
     bool printed = false;
     if (f.symbolic && f.size == 8 && f.radix == Radix::hex) {
-      if (auto sym = symbolize(k, v)) {
+      if (auto sym = value_to_symstr(k, v)) {
         line += fmt::format("{:<16} ", *sym);
         linelen += sym->size() + 1;
         printed = true;
