@@ -28,14 +28,8 @@ Result<int> present_cpu_count(Kernel& k) {
 
 // The struct a SLUB slab is described by: struct slab since 5.17 (an overlay of struct
 // page), struct page before.
-std::string_view slab_type(Kernel& k) {
-  static thread_local const Kernel* cached_for = nullptr;
-  static thread_local bool has_slab = false;
-  if (cached_for != &k) {
-    cached_for = &k;
-    has_slab = k.types().has_member("slab", "slab_cache");
-  }
-  return has_slab ? "slab" : "page";
+std::string_view slab_type(Kernel& k) {  // has_member is cached by the type layer
+  return k.types().has_member("slab", "slab_cache") ? "slab" : "page";
 }
 
 // Free objects in one slab: objects - inuse (both bit fields of the slab's counters word).
