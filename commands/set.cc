@@ -7,7 +7,8 @@
 //     STATE: TASK_RUNNING (PANIC)
 //
 // `set PID|TASK` changes it, `set -p` goes back to the panic task, `set -c CPU` takes the task
-// running on a CPU. crash's internal variables (`set scroll off`) are not kept.
+// running on a CPU. Of crash's internal variables, `set scroll` and `set radix` answer as
+// crash does for coroner's fixed behaviour (no pager, radix 10).
 #include <charconv>
 #include <set>
 #include <string_view>
@@ -80,6 +81,8 @@ Result<void> run_set(Session& s, const Args& args, Output& out) {
     target = tt.find(*tt.panic);
   } else if (args.has('c')) {
     std::string v = args.value('c');
+    if (size_t bad = v.find_first_not_of("0123456789"); bad != std::string::npos || v.empty())
+      return Error::make(Errc::usage, "{}: \"{}\" is not a digit 0 - 9", v, v.empty() ? ' ' : v[bad]);
     int cpu = -1;
     auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), cpu);
     if (ec != std::errc() || p != v.data() + v.size() || cpu < 0)
@@ -89,6 +92,19 @@ Result<void> run_set(Session& s, const Args& args, Output& out) {
     if (!tt.active[static_cast<size_t>(cpu)])
       return Error::make(Errc::not_found, "no active task on cpu {}", cpu);
     target = tt.find(tt.active[static_cast<size_t>(cpu)]);
+  } else if (!args.positional.empty() && (args.positional[0] == "scroll" || args.positional[0] == "radix")) {
+    // crash's own variables that scripts set first: coroner never pages its output, and
+    // prints in crash's default radix.
+    const std::string& var = args.positional[0];
+    std::string value = args.positional.size() > 1 ? args.positional[1] : "";
+    if (var == "scroll") {
+      out.print("scroll: off (none)\n");
+      return ok();
+    }
+    if (!value.empty() && value != "10" && value != "decimal")
+      return Error::make(Errc::unsupported, "radix {}: only radix 10 is supported", value);
+    out.print("output radix: 10 (decimal)\n");
+    return ok();
   } else if (!args.positional.empty()) {
     // A PID (decimal) or a task_struct address (hex); crash takes no command names here.
     const std::string& a = args.positional[0];
@@ -114,7 +130,7 @@ std::vector<Command> set_commands() {
   return {Command{CommandSpec{"set",
                               {},
                               "set a process context or internal crash variable",
-                              "[pid | taskp | -c cpu | -p]",
+                              "[pid | taskp | -c cpu | -p] | [scroll | radix [10]]",
                               {{'c', true, "the task running on this CPU"}, {'p', false, "the panic task"}},
                               {"set", "set 1", "set ffff8de9c11fb000", "set -c 1", "set -p"}},
                   run_set}};
