@@ -192,7 +192,7 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
   std::string mnemonic;
 
   // Which prefixes the instruction consumed.
-  bool opsize_used = false, seg_used = false, rep_used = false, addr_used = false;
+  bool seg_used = false, addr_used = false, f3_is_rep = false;
   auto seg_name = [](uint8_t b) -> const char* {
     switch (b) {
       case 0x2e: return "cs";
@@ -252,13 +252,8 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
       case 6: ops = {rsi, "(%dx)"}; break;
       default: ops = {rdi, rsi}; break;
     }
-    rep_used = true;
-    opsize_used = true;
-    // The repeat prefix keeps its name: rep for movs/stos/lods, repz/repnz for cmps/scas.
-    for (auto& p : prefixes) {
-      if (p == 0xf3) p = so->repz_repnz ? 0xf3 : 0xf1;  // 0xf1: marker for "rep"
-    }
-    rep_used = false;
+    // f3 reads "rep" on movs/stos/lods/ins/outs, "repz" on cmps/scas.
+    f3_is_rep = !so->repz_repnz;
   } else {
     // Capstone's AT&T mnemonic carries a size suffix (and repeat/lock prefixes); libopcodes
     // prints the suffix only when no register operand gives the size.
@@ -337,10 +332,7 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
     if (shift_by_cl && !saw_cl) ops.insert(ops.begin(), "%cl");
     // The short xchg forms (90+r): libopcodes puts the accumulator first.
     if (id == X86_INS_XCHG && opcode >= 0x91 && opcode <= 0x97 && ops.size() == 2) std::swap(ops[0], ops[1]);
-    if (x.prefix[2] == 0x66) opsize_used = true;
   }
-
-  (void)opsize_used;
 
   std::vector<std::string> names;
   int last66 = -1;
@@ -350,14 +342,12 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
     uint8_t p = prefixes[i];
     switch (p) {
       case 0xf0: names.push_back("lock"); break;
-      case 0xf1: names.push_back("rep"); break;
       case 0xf3:
         if (mandatory_rep(id)) break;
-        names.push_back("repz");
+        names.push_back(f3_is_rep ? "rep" : "repz");
         break;
       case 0xf2:
-        if (shape.is_branch || id == X86_INS_RET) names.push_back("bnd");
-        else if (!rep_used) names.push_back("repnz");
+        names.push_back(shape.is_branch || id == X86_INS_RET ? "bnd" : "repnz");
         break;
       case 0x66:
         // The last 66 is the operand-size (or mandatory SSE) prefix the instruction decoded with.
