@@ -12,3 +12,8 @@ for pkg in ${CORONER_KERNELS:-linux-image-6.1.0-56-cloud-amd64 linux-image-6.12.
   bash fixtures/make-fixtures.sh "$pkg" >/dev/null
 done
 ctest --preset ci -j2
+# Every libFuzzer target for a short while from its seed corpus (clang build of its own);
+# CORONER_FUZZ_SECONDS=0 skips it.
+if [ "${CORONER_FUZZ_SECONDS:-10}" != 0 ]; then
+  bash scripts/fuzz.sh "${CORONER_FUZZ_SECONDS:-10}"
+fi
