@@ -76,17 +76,7 @@ Result<MemoryImage::Piece> read_region(Kernel& k, const std::string& module, con
   return piece;
 }
 
-std::string strip_clone_suffix(std::string_view name) {
-  size_t cut = name.size();
-  for (std::string_view s : {".isra.", ".part.", ".llvm."}) {
-    size_t p = name.find(s);
-    if (p != std::string_view::npos) {
-      cut = p;
-      break;
-    }
-  }
-  return std::string(name.substr(0, cut));
-}
+std::string strip_clone_suffix(std::string_view name) { return std::string(symbols::display_name(name)); }
 
 // crash drops the "_R<hex>" / "_Rsmp_<hex>" version clutter of old exported symbol names.
 std::string strip_version_clutter(std::string name) {
