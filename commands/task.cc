@@ -140,7 +140,8 @@ Result<void> run_task(Session& s, const Args& args, Output& out) {
         failed = true;
         continue;
       }
-      targets.push_back(sel->front());
+      // crash shows every task with a PID (PID 0: each CPU's idle task).
+      for (auto* t : *sel) targets.push_back(t);
       continue;
     }
     std::vector<std::string> ms = split_commas(a);
