@@ -80,8 +80,8 @@ Result<std::optional<std::string>> member_line(kernel::Kernel& k, const Shown& s
       fmt::format("  {} = {},\n", path, TRY(types.format_value(mi->type, mb, ctx, 1, sh.addr + mi->offset())))};
 }
 
-Result<void> show_task(kernel::Kernel& k, const Task& t, const std::vector<std::string>& members, Radix radix,
-                       Output& out) {
+Result<void> show_task(kernel::Kernel& k, const Task& t, const std::vector<std::string>& members, bool restricted,
+                       Radix radix, Output& out) {
   auto& types = k.types();
   std::vector<Shown> shown{{"task_struct", TRY(types.find("struct task_struct")), t.addr}};
   if (auto ti = types.find("struct thread_info")) {
@@ -94,9 +94,7 @@ Result<void> show_task(kernel::Kernel& k, const Task& t, const std::vector<std::
   for (auto& sh : shown) bytes.push_back(TRY(read_struct(k, sh.type, sh.addr)));
 
   out.print("{}\n", task_header(t));
-  if (members.empty()) {
-    if (radix != Radix::natural)
-      return Error::make(Errc::unsupported, "-x and -d are supported with -R integer members only");
+  if (!restricted) {
     kernel::KernelValueContext ctx(k);
     for (size_t i = 0; i < shown.size(); ++i)
       out.print("struct {} {}\n\n", shown[i].type_name, TRY(types.format_value(shown[i].type, bytes[i], ctx, 0, shown[i].addr)));
@@ -154,13 +152,16 @@ Result<void> run_task(Session& s, const Args& args, Output& out) {
     }
     for (auto& m : ms) members.push_back(m);
   }
+  bool restricted = args.has('R') || !members.empty();
+  if (!restricted && radix != Radix::natural)
+    return Error::make(Errc::unsupported, "-x and -d are supported with -R integer members only");
   if (!named_tasks) {
     uint64_t cur = s.current_task ? *s.current_task : (tt.panic ? *tt.panic : 0);
     const Task* t = tt.find(cur);
     if (!t && !tt.tasks.empty()) t = &tt.tasks.front();
     if (t) targets.push_back(t);
   }
-  for (auto* t : targets) TRY(show_task(k, *t, members, radix, out));
+  for (auto* t : targets) TRY(show_task(k, *t, members, restricted, radix, out));
   if (failed) return Error{Errc::not_found, "", std::nullopt};
   return ok();
 }
