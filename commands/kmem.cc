@@ -562,7 +562,9 @@ struct SlabView {
     return ok();
   }
   // `cpu` >= 0: the slab is that CPU's, and its lockless freelist (`cpu_freelist`) counts.
-  Result<void> print(uint64_t slab, int cpu, uint64_t cpu_freelist, std::optional<uint64_t> only, Output& out) {
+  // `verbose`: the table header, the counts and the objects; else the counts line alone.
+  Result<void> print(uint64_t slab, int cpu, uint64_t cpu_freelist, std::optional<uint64_t> only, Output& out,
+                     bool verbose = true) {
     uint64_t page_struct = TRY(k.types().size_of_name("page"));
     uint64_t vmemmap = TRY(k.read_u64(TRY(k.symbol("vmemmap_base"))));
     uint64_t slab_pfn = (slab - vmemmap) / page_struct;
@@ -579,9 +581,10 @@ struct SlabView {
       uint64_t span = TRY(k.member_uint(n.pgdat, "pglist_data", "node_spanned_pages"));
       if (slab_pfn >= start && slab_pfn < start + span) node = n.id;
     }
-    out.print("  SLAB              MEMORY            NODE  TOTAL  ALLOCATED  FREE\n");
+    if (verbose) out.print("  SLAB              MEMORY            NODE  TOTAL  ALLOCATED  FREE\n");
     out.print("  {:<16x}  {:<16x}  {:>4}  {:>5}  {:>9}  {:>4}\n", slab, base, node, objects,
               objects >= nfree ? objects - nfree : 0, nfree);
+    if (!verbose) return ok();
     out.print("  FREE / [ALLOCATED]\n");
     for (uint64_t i = 0; i < objects; ++i) {
       uint64_t object = base + i * counts.size;
@@ -689,8 +692,9 @@ Result<void> kmem_S_cache(Kernel& k, uint64_t cache, Output& out) {
       }
       auto entries = node ? TRY(kernel::list_walk(k, node + TRY(k.offset_of("kmem_cache_node", list)), 1u << 24))
                           : std::vector<uint64_t>{};
-      if (entries.empty()) out.print("  (empty)\n");
-      for (uint64_t e : entries) TRY(view.print(e - slab_list_off, -1, 0, std::nullopt, out));
+      // A node's lists show each slab's counts under one header, without objects.
+      out.print("{}", entries.empty() ? "  (empty)\n" : "  SLAB              MEMORY            NODE  TOTAL  ALLOCATED  FREE\n");
+      for (uint64_t e : entries) TRY(view.print(e - slab_list_off, -1, 0, std::nullopt, out, false));
     }
   }
   out.print("\n");
