@@ -111,6 +111,11 @@ Result<DwarfIndex*> DwarfInfo::index() {
 
 Result<Dwarf*> DwarfInfo::dwarf() {
   if (dwarf_) return dwarf_;
+  if (!vm_.has_dwarf())
+    return Error::make(Errc::no_debug_info,
+                       "{}: no DWARF debug info (.debug_info): this needs the debug vmlinux; sym, rd, vtop, ptov, "
+                       "dis, struct, union, bt, ps and log work without it",
+                       vm_.path());
   fd_ = ::open(vm_.path().c_str(), O_RDONLY | O_CLOEXEC);
   if (fd_ < 0) return Error::make(Errc::os, "{}: {}", vm_.path(), std::strerror(errno));
   dwarf_ = dwarf_begin(fd_, DWARF_C_READ);
