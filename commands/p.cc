@@ -1,6 +1,10 @@
 // p: print a kernel variable, or a member of one, as crash (through gdb) prints it.
 // Supported expressions: NAME, NAME.member.member[2]...; per-CPU variables list their
 // per-CPU addresses.
+#include <algorithm>
+#include <charconv>
+#include <optional>
+
 #include "commands/builtin.h"
 #include "kernel/kernel.h"
 #include "kernel/value_context.h"
@@ -8,11 +12,74 @@
 namespace coroner::commands {
 namespace {
 
+// gdb's `LABEL = $N = VALUE` (an empty label for a member expression: `$N = VALUE`).
+Result<void> print_value(Session& s, symbols::TypeRef t, uint64_t addr, const std::string& label, Output& out) {
+  kernel::Kernel& k = s.kernel;
+  auto& types = k.types();
+  uint64_t size = TRY(types.size_of(t));
+  if (size > (64u << 20)) return Error::make(Errc::out_of_bounds, "{} is {} bytes", label, size);
+  std::vector<uint8_t> bytes(size);
+  TRY(k.read(addr, bytes));
+  kernel::KernelValueContext ctx(k);
+  std::string value = TRY(types.format_value(t, bytes, ctx, 0, addr));
+  symbols::TypeRef resolved = types.resolve(t);
+  auto kind = types.kind(resolved);
+  // gdb names the type of a pointer it prints on its own, except a string's.
+  if (kind == symbols::TypeKind::pointer && value.find('"') == std::string::npos)
+    value = fmt::format("({}) {}", types.declare(t, ""), value);
+  int n = ++s.value_history;
+  if (!label.empty()) {
+    auto arr = types.array(resolved);
+    bool array = kind == symbols::TypeKind::array && arr && arr->second > 0;
+    out.print("{} = ${} = {}{}\n", label, n, array ? "\n " : "", value);
+  } else {
+    out.print("${} = {}\n", n, value);
+  }
+  return ok();
+}
+
+// "1", "0-3", "0,2", "a" (every present CPU); nothing when malformed or beyond the present CPUs.
+std::optional<std::vector<int>> parse_cpuspec(const std::string& spec, const std::vector<int>& present) {
+  if (spec == "a" || spec == "all" || spec.empty()) return present;
+  std::vector<int> out;
+  size_t b = 0;
+  while (b <= spec.size()) {
+    size_t e = spec.find(',', b);
+    if (e == std::string::npos) e = spec.size();
+    std::string part = spec.substr(b, e - b);
+    size_t dash = part.find('-');
+    int lo = 0, hi = 0;
+    auto num = [](const std::string& x, int& v) {
+      auto [p, ec] = std::from_chars(x.data(), x.data() + x.size(), v);
+      return ec == std::errc() && p == x.data() + x.size() && !x.empty();
+    };
+    if (dash == std::string::npos) {
+      if (!num(part, lo)) return std::nullopt;
+      hi = lo;
+    } else if (!num(part.substr(0, dash), lo) || !num(part.substr(dash + 1), hi) || hi < lo) {
+      return std::nullopt;
+    }
+    for (int c = lo; c <= hi; ++c) {
+      if (std::find(present.begin(), present.end(), c) == present.end()) return std::nullopt;
+      out.push_back(c);
+    }
+    b = e + 1;
+  }
+  return out;
+}
+
 Result<void> run_p(Session& s, const Args& args, Output& out) {
   if (args.has('x') || args.has('d')) return Error::make(Errc::unsupported, "-x and -d are not supported yet");
   if (args.positional.empty()) return Error::make(Errc::usage, "p: no expression given");
   std::string expr;
   for (auto& w : args.positional) expr += w;
+  // VAR:CPUSPEC — a per-CPU variable's copy on some CPUs (N, N-M, lists, `a` for all).
+  std::optional<std::string> cpuspec;
+  const std::string whole = expr;  // what gdb was asked, for crash's failure message
+  if (size_t colon = expr.find(':'); colon != std::string::npos) {
+    cpuspec = expr.substr(colon + 1);
+    expr.resize(colon);
+  }
   size_t cut = expr.find_first_of(".[");
   std::string name = expr.substr(0, cut);
   std::string path = cut == std::string::npos ? "" : expr.substr(cut);
@@ -20,13 +87,25 @@ Result<void> run_p(Session& s, const Args& args, Output& out) {
   auto& types = k.types();
   const symbols::Symbol* sym = k.symbols().find(name);
   auto fail = [&]() -> Result<void> {
-    out.print("p: gdb request failed: p {}\n", expr);
+    out.print("p: gdb request failed: p {}\n", whole);
     return Error{Errc::not_found, "", std::nullopt};
   };
   if (!sym) return fail();
 
+  bool per_cpu_var = !sym->relocatable && (sym->type == 'd' || sym->type == 'D');
+  if (cpuspec) {
+    if (!per_cpu_var || !path.empty()) return fail();
+    auto present = TRY(k.cpus_in_mask("cpu_present_mask"));
+    auto cpus = parse_cpuspec(*cpuspec, present);
+    if (!cpus) return Error::make(Errc::usage, "invalid cpu specification: {}", *cpuspec);
+    auto var_type = TRY(k.dwarf().variable_type(name, types));
+    for (int cpu : *cpus)
+      TRY(print_value(s, var_type, TRY(k.per_cpu(name, cpu)), fmt::format("per_cpu({}, {})", name, cpu), out));
+    return ok();
+  }
+
   // A per-CPU variable: its type and where each CPU's copy lives.
-  if (!sym->relocatable && (sym->type == 'd' || sym->type == 'D') && path.empty()) {
+  if (per_cpu_var && path.empty()) {
     std::string decl = TRY(k.dwarf().declare_variable(name));
     out.print("PER-CPU DATA TYPE:\n  {};\nPER-CPU ADDRESSES:\n", decl);
     auto present = TRY(k.cpus_in_mask("cpu_present_mask"));
@@ -50,27 +129,7 @@ Result<void> run_p(Session& s, const Args& args, Output& out) {
     t = m->type;
     addr += m->offset();
   }
-  uint64_t size = TRY(types.size_of(t));
-  if (size > (64u << 20)) return Error::make(Errc::out_of_bounds, "{} is {} bytes", expr, size);
-  std::vector<uint8_t> bytes(size);
-  TRY(k.read(addr, bytes));
-  kernel::KernelValueContext ctx(k);
-  std::string value = TRY(types.format_value(t, bytes, ctx, 0, addr));
-
-  symbols::TypeRef resolved = types.resolve(t);
-  auto kind = types.kind(resolved);
-  // gdb names the type of a pointer it prints on its own, except a string's.
-  if (kind == symbols::TypeKind::pointer && value.find('"') == std::string::npos)
-    value = fmt::format("({}) {}", types.declare(t, ""), value);
-  int n = ++s.value_history;
-  if (path.empty()) {
-    auto arr = types.array(resolved);
-    bool array = kind == symbols::TypeKind::array && arr && arr->second > 0;
-    out.print("{} = ${} = {}{}\n", name, n, array ? "\n " : "", value);
-  } else {
-    out.print("${} = {}\n", n, value);
-  }
-  return ok();
+  return print_value(s, t, addr, path.empty() ? name : "", out);
 }
 
 }  // namespace
@@ -79,9 +138,9 @@ static Command p_command() {
   return Command{CommandSpec{"p",
                              {"print"},
                              "print the value of an expression",
-                             "[-x|-d] variable[.member...]",
+                             "[-x|-d] variable[.member...] | per-cpu-variable:cpu[,cpu...|a]",
                              {{'x', false, "hexadecimal output (not yet)"}, {'d', false, "decimal output (not yet)"}},
-                             {"p jiffies", "p init_uts_ns.name.release", "p runqueues"}},
+                             {"p jiffies", "p init_uts_ns.name.release", "p runqueues", "p cpu_number:a"}},
                  run_p};
 }
 
