@@ -774,8 +774,11 @@ Result<void> run_kmem(Session& s, const Args& args, Output& out) {
   if (args.has('z')) return kmem_z(k, out);
   if (args.has('s')) return kmem_s(k, args, out);
   if (args.has('S')) {
-    if (args.positional.empty()) return Error::make(Errc::unsupported, "kmem -S of every cache is not supported yet: name a cache");
     auto caches = TRY(kernel::slab_caches(k));
+    if (args.positional.empty()) {
+      for (uint64_t cache : caches) TRY(kmem_S_cache(k, cache, out));
+      return ok();
+    }
     for (const auto& want : args.positional)
       for (uint64_t cache : caches)
         if (TRY(kernel::slab_cache_name(k, cache)) == want) {
