@@ -227,6 +227,11 @@ Result<void> run_ps(Session& s, const Args& args, Output& out) {
     return Error::make(Errc::usage, "-a, -t, -c, -p, -g, -l, -m, -S, -r and -A flags are all mutually-exclusive");
   if (args.has('C') && !args.has('l') && !args.has('m'))
     return Error::make(Errc::usage, "-C option is only applicable with -l and -m");
+  if (args.has('S') && !args.positional.empty()) return Error::make(Errc::usage, "-S option takes no arguments");
+  if (args.has('S') && (args.has('u') || args.has('k') || args.has('G')))
+    return Error::make(Errc::usage, "-S option cannot be used with other options");
+  if (args.has('G') && (args.has('l') || args.has('m')))
+    return Error::make(Errc::usage, "-G not supported with -{} option", args.has('l') ? 'l' : 'm');
 
   // Which tasks: the arguments' selection (in argument order), else all; then -k/-u/-G.
   std::vector<const Task*> sel;
