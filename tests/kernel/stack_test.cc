@@ -16,6 +16,7 @@
 
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <map>
 
 #include "kernel/kernel.h"
@@ -152,6 +153,13 @@ class FakeKernel {
     std::memset(image_.data(), 0x90, kTextSize);  // nop
     for (const Fn& f : {kSched, kB, kC, kEntry, kIrq, kFp}) fns_.push_back(f);
   }
+  ~FakeKernel() {
+    kernel_.reset();
+    std::error_code ec;
+    for (const auto& p : files_) std::filesystem::remove(p, ec);
+  }
+  FakeKernel(const FakeKernel&) = delete;
+  FakeKernel& operator=(const FakeKernel&) = delete;
 
   // Runtime (relocated) addresses.
   uint64_t at(const Fn& f, uint64_t off) const { return kLinkText + kaslr_ + f.off + off; }
@@ -188,6 +196,7 @@ class FakeKernel {
     spec.loads.push_back({kLinkText + kaslr_ - kStartKernelMap, image_});
     spec.vmcoreinfo = fmt::format("OSRELEASE=6.1.0-test\nPAGESIZE=4096\nNUMBER(phys_base)=0\nKERNELOFFSET={:x}\n", kaslr_);
     std::string dump = dumpfmt::testing::write_temp(dumpfmt::testing::build_elf(spec), "coroner-stack-test-" + tag + ".elf");
+    files_ = {vmlinux, dump};
     auto k = Kernel::open(vmlinux, {dump}, {});
     EXPECT_TRUE(k) << k.error().message;
     if (!k) std::abort();
@@ -317,6 +326,7 @@ class FakeKernel {
   Bytes image_;
   std::vector<Fn> fns_;
   std::map<uint64_t, Orc> orc_;
+  std::vector<std::string> files_;  // removed with the fake
   std::unique_ptr<Kernel> kernel_;
 };
 
