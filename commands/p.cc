@@ -13,14 +13,14 @@ namespace coroner::commands {
 namespace {
 
 // gdb's `LABEL = $N = VALUE` (an empty label for a member expression: `$N = VALUE`).
-Result<void> print_value(Session& s, symbols::TypeRef t, uint64_t addr, const std::string& label, Output& out) {
+Result<void> print_value(Session& s, symbols::TypeRef t, uint64_t addr, const std::string& label, int radix, Output& out) {
   kernel::Kernel& k = s.kernel;
   auto& types = k.types();
   uint64_t size = TRY(types.size_of(t));
   if (size > (64u << 20)) return Error::make(Errc::out_of_bounds, "{} is {} bytes", label, size);
   std::vector<uint8_t> bytes(size);
   TRY(k.read(addr, bytes));
-  kernel::KernelValueContext ctx(k);
+  kernel::KernelValueContext ctx(k, radix);
   std::string value = TRY(types.format_value(t, bytes, ctx, 0, addr));
   symbols::TypeRef resolved = types.resolve(t);
   auto kind = types.kind(resolved);
@@ -69,8 +69,8 @@ std::optional<std::vector<int>> parse_cpuspec(const std::string& spec, const std
 }
 
 Result<void> run_p(Session& s, const Args& args, Output& out) {
-  if (args.has('x') || args.has('d')) return Error::make(Errc::unsupported, "-x and -d are not supported yet");
   if (args.positional.empty()) return Error::make(Errc::usage, "p: no expression given");
+  int radix = args.has('x') ? 16 : 10;
   std::string expr;
   for (auto& w : args.positional) expr += w;
   // VAR:CPUSPEC — a per-CPU variable's copy on some CPUs (N, N-M, lists, `a` for all).
@@ -100,7 +100,7 @@ Result<void> run_p(Session& s, const Args& args, Output& out) {
     if (!cpus) return Error::make(Errc::usage, "invalid cpu specification: {}", *cpuspec);
     auto var_type = TRY(k.dwarf().variable_type(name, types));
     for (int cpu : *cpus)
-      TRY(print_value(s, var_type, TRY(k.per_cpu(name, cpu)), fmt::format("per_cpu({}, {})", name, cpu), out));
+      TRY(print_value(s, var_type, TRY(k.per_cpu(name, cpu)), fmt::format("per_cpu({}, {})", name, cpu), radix, out));
     return ok();
   }
 
@@ -129,7 +129,7 @@ Result<void> run_p(Session& s, const Args& args, Output& out) {
     t = m->type;
     addr += m->offset();
   }
-  return print_value(s, t, addr, path.empty() ? name : "", out);
+  return print_value(s, t, addr, path.empty() ? name : "", radix, out);
 }
 
 }  // namespace
@@ -139,7 +139,7 @@ static Command p_command() {
                              {"print"},
                              "print the value of an expression",
                              "[-x|-d] variable[.member...] | per-cpu-variable:cpu[,cpu...|a]",
-                             {{'x', false, "hexadecimal output (not yet)"}, {'d', false, "decimal output (not yet)"}},
+                             {{'x', false, "integers in hexadecimal"}, {'d', false, "integers in decimal (the default)"}},
                              {"p jiffies", "p init_uts_ns.name.release", "p runqueues", "p cpu_number:a"}},
                  run_p};
 }

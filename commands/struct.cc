@@ -58,7 +58,7 @@ Result<void> show_type(Session& s, std::string_view keyword, const Args& args, O
   if (size > (64u << 20)) return Error::make(Errc::out_of_bounds, "{} {} is {} bytes", keyword, name, size);
   std::vector<uint8_t> bytes(size);
   TRY(s.kernel.read(addr, bytes));
-  kernel::KernelValueContext ctx(s.kernel);
+  kernel::KernelValueContext ctx(s.kernel, args.has('x') ? 16 : 10);
   if (members.empty()) {
     out.print("{} {} {}\n", keyword, name, TRY(types.format_value(*t, bytes, ctx, 0, addr)));
     return ok();
@@ -105,7 +105,9 @@ static Command struct_command() {
                              {},
                              "structure contents",
                              "struct_name[.member[,member]] [-o]",
-                             {{'o', false, "show member offsets"}},
+                             {{'o', false, "show member offsets"},
+                              {'x', false, "integers in hexadecimal"},
+                              {'d', false, "integers in decimal (the default)"}},
                              {"struct list_head", "struct -o task_struct", "struct task_struct.pid,comm"}},
                  run_struct};
 }
@@ -115,7 +117,9 @@ static Command union_command() {
                              {},
                              "union contents",
                              "union_name[.member[,member]] [-o]",
-                             {{'o', false, "show member offsets"}},
+                             {{'o', false, "show member offsets"},
+                              {'x', false, "integers in hexadecimal"},
+                              {'d', false, "integers in decimal (the default)"}},
                              {"union thread_union"}},
                  run_union};
 }

@@ -11,7 +11,8 @@ namespace coroner::kernel {
 
 class KernelValueContext final : public symbols::ValueContext {
  public:
-  explicit KernelValueContext(Kernel& k) : k_(k) {}
+  explicit KernelValueContext(Kernel& k, int radix = 10) : k_(k), radix_(radix) {}
+  int radix() const override { return radix_; }
   std::optional<std::string> symbolize(uint64_t addr) override {
     auto text = k_.symbols().address_of("_text");
     auto end = k_.symbols().address_of("_end");
@@ -29,6 +30,7 @@ class KernelValueContext final : public symbols::ValueContext {
 
  private:
   Kernel& k_;
+  int radix_ = 10;
 };
 
 }  // namespace coroner::kernel

@@ -505,12 +505,19 @@ void BtfTypes::value(std::string& out, uint32_t id, std::span<const uint8_t> b, 
       bool is_signed = enc & BTF_INT_SIGNED;
       int64_t sv = static_cast<int64_t>(raw);
       if (is_signed && bits < 64 && (raw >> (bits - 1)) & 1) sv = static_cast<int64_t>(raw | (~0ull << bits));
-      if (enc & BTF_INT_BOOL) {
+      if ((enc & BTF_INT_BOOL) && ctx.radix() == 16) {
+        out += fmt::format("{:#x}", raw);
+      } else if (enc & BTF_INT_BOOL) {
         out += raw ? "true" : "false";
       } else if ((enc & BTF_INT_CHAR) || (btf_int_bits(bt) == 8 && !bit_size)) {
         // char, signed char, unsigned char (u8/__u8/s8): number and character, like gdb.
         int64_t n = is_signed ? static_cast<int8_t>(raw) : static_cast<int64_t>(raw);
-        out += fmt::format("{} '{}'", n, escape_char(static_cast<uint8_t>(raw), '\''));
+        if (ctx.radix() == 16)
+          out += fmt::format("{:#x}", raw);  // gdb's /x drops the character
+        else
+          out += fmt::format("{} '{}'", n, escape_char(static_cast<uint8_t>(raw), '\''));
+      } else if (ctx.radix() == 16) {
+        out += fmt::format("{:#x}", raw);  // gdb's /x: the bits, unsigned
       } else if (is_signed) {
         out += std::to_string(sv);
       } else {

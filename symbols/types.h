@@ -40,6 +40,8 @@ class ValueContext {
   virtual ~ValueContext() = default;
   virtual std::optional<std::string> symbolize(uint64_t addr) = 0;   // "init_task+2192"
   virtual std::optional<std::string> read_string(uint64_t addr, size_t max) = 0;
+  // gdb's output radix for integers: 10, or 16 for crash's -x.
+  virtual int radix() const { return 10; }
 };
 
 class Types {
