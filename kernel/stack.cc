@@ -166,7 +166,7 @@ struct Walker {
       }
       if (e->type == symbols::OrcType::call) {
         uint64_t next_slot = cfa - 8;
-        if (next_slot < sp - 8 || !on_stack(next_slot)) {
+        if (next_slot < sp || !on_stack(next_slot)) {
           if (next_slot == stack_hi - 8 || cfa == stack_hi) return ok();
           bt.stopped = fmt::format("stack pointer {:x} does not move up or leaves the stack", next_slot);
           return ok();
@@ -203,7 +203,7 @@ struct Walker {
       bt.frames.back().exception = r;
       if (r.user_mode()) return ok();
       // A kernel-mode exception: go on from the interrupted instruction.
-      if (r.sp < sp || !on_stack(r.sp)) {
+      if (r.sp <= regs_addr || !on_stack(r.sp)) {
         bt.stopped = fmt::format("exception frame's stack pointer {:x} leaves the task's stack", r.sp);
         return ok();
       }
