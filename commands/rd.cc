@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "commands/builtin.h"
+#include "commands/support/parse.h"
 #include "commands/support/symstr.h"
 #include "kernel/kernel.h"
 
@@ -41,15 +42,6 @@ const char* memtype_words(MemType m) {
     case MemType::physaddr: return "physical";
   }
   return "";
-}
-
-std::optional<uint64_t> parse_hex(std::string_view s) {
-  if (s.substr(0, 2) == "0x" || s.substr(0, 2) == "0X") s.remove_prefix(2);
-  if (s.empty() || s.size() > 16) return std::nullopt;
-  uint64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, 16);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
 }
 
 // crash's stol(): decimal when every character is a digit, else hexadecimal.

@@ -7,19 +7,12 @@
 #include <set>
 
 #include "commands/builtin.h"
+#include "commands/support/parse.h"
 #include "kernel/kernel.h"
+#include "kernel/mm.h"
 
 namespace coroner::commands {
 namespace {
-
-std::optional<uint64_t> parse_hex(std::string_view s) {
-  if (s.substr(0, 2) == "0x" || s.substr(0, 2) == "0X") s.remove_prefix(2);
-  if (s.empty() || s.size() > 16) return std::nullopt;
-  uint64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, 16);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
 
 // crash's mkstring(CENTER|LJUST or CENTER|RJUST): `s` centred in `width`, the odd space on
 // the right (ljust) or the left (rjust).
@@ -38,28 +31,6 @@ void print_pte(kernel::Kernel& k, uint64_t pte, Output& out) {
   std::string flags = pte ? k.arch().pte_flags(pte) : "no mapping";
   out.print("{}  {}  FLAGS\n{}  {}  ({})\n", center("PTE", len1, false), center("PHYSICAL", len2, false),
             center(pte_s, len1, true), center(phys_s, len2, true), flags);
-}
-
-// The kernel's names of page flags (mm/debug.c pageflag_names, {mask, name} pairs ending
-// with a zero mask since 4.6), as crash reads them.
-struct PageFlagName {
-  uint64_t mask;
-  std::string name;
-};
-Result<std::vector<PageFlagName>> page_flag_names(kernel::Kernel& k) {
-  uint64_t table = TRY(k.symbol("pageflag_names"));
-  uint64_t entry_size = TRY(k.types().size_of_name("trace_print_flags"));
-  uint64_t mask_off = TRY(k.offset_of("trace_print_flags", "mask"));
-  uint64_t name_off = TRY(k.offset_of("trace_print_flags", "name"));
-  std::vector<PageFlagName> names;
-  for (int i = 0; i < 128; ++i) {  // the kernel has fewer than 64 page flags
-    uint64_t e = table + i * entry_size;
-    uint64_t mask = TRY(k.read_u64(e + mask_off));
-    uint64_t name = TRY(k.read_u64(e + name_off));
-    if (!name) return names;  // {0, NULL} (4.6+) or {-1, NULL} (before) ends the table
-    names.push_back({mask, TRY(k.read_cstring(name, 64))});
-  }
-  return Error::make(Errc::bad_data, "pageflag_names at {:#x}: no end marker in 128 entries", table);
 }
 
 // crash prints the struct page header once: its HEADER_PRINTED flag outlives the command and
@@ -106,15 +77,7 @@ Result<void> print_page(kernel::Kernel& k, uint64_t paddr, Output& out) {
   uint64_t mapping = TRY(k.member<uint64_t>(page, "page", "mapping"));
   uint64_t index = TRY(k.member<uint64_t>(page, "page", "index"));
   uint32_t count = TRY(k.member<uint32_t>(page, "page", "_refcount"));
-  std::string names = fmt::format("{:x}", flags);
-  if (flags) {
-    bool first = true;
-    for (const auto& f : TRY(page_flag_names(k)))
-      if (flags & f.mask) {
-        names += (first ? " " : ",") + f.name;
-        first = false;
-      }
-  }
+  std::string names = flags ? kernel::format_page_flags(flags, TRY(kernel::page_flag_names(k))) : "0";
   if (header_printed().insert(&k).second)
     out.print("{} {} {} {}CNT FLAGS\n", center("PAGE", 16, false), "PHYSICAL", center("MAPPING", 16, true),
               center("INDEX", 8, true));
