@@ -71,11 +71,7 @@ std::optional<SymbolAt> symbol_at(const symbols::SymbolTable& st, uint64_t addr)
 }
 
 // crash's name for a symbol: compiler clone suffixes (.isra.N, .part.N, .llvm.N) dropped.
-std::string_view crash_name(std::string_view name) {
-  for (std::string_view s : {".isra.", ".part.", ".llvm."})
-    if (size_t p = name.find(s); p != std::string_view::npos) return name.substr(0, p);
-  return name;
-}
+std::string_view crash_name(std::string_view name) { return symbols::display_name(name); }
 
 std::string symstr(const SymbolAt& at, bool hex_offsets) {
   std::string_view name = crash_name(at.symbol->name);
