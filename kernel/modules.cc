@@ -76,7 +76,13 @@ Result<MemoryImage::Piece> read_region(Kernel& k, const std::string& module, con
   return piece;
 }
 
-std::string strip_clone_suffix(std::string_view name) { return std::string(symbols::display_name(name)); }
+std::string strip_clone_suffix(std::string_view name, bool cut_part = true) {
+  if (cut_part) return std::string(symbols::display_name(name));
+  size_t cut = name.size();
+  for (std::string_view s : {".isra.", ".llvm."})
+    if (size_t p = name.find(s); p != std::string_view::npos && p < cut) cut = p;
+  return std::string(name.substr(0, cut));
+}
 
 // crash drops the "_R<hex>" / "_Rsmp_<hex>" version clutter of old exported symbol names.
 std::string strip_version_clutter(std::string name) {
@@ -211,6 +217,7 @@ Result<Module> read_module(Kernel& k, uint64_t addr, bool& memory_regions) {
     } else if (mod.has("symtab")) {
       ks = {TRY(mod.uint("symtab")), TRY(mod.uint("num_symtab")), TRY(mod.uint("strtab"))};
     }
+    ks.cut_part_suffix = mod.has("mem");
     m.has_kallsyms = ks.symtab != 0 && ks.num != 0;
     return build_module_symbols(m.name, m.regions, image, exported, ks);
   }();
@@ -284,7 +291,7 @@ Result<std::vector<ModuleSymbol>> build_module_symbols(std::string_view module_n
       if (!in_regions(sym.st_value) || sym.st_shndx == SHN_UNDEF) continue;
       auto name = image.cstring(ks.strtab + sym.st_name);
       if (!name || name->empty()) continue;
-      std::string stripped = strip_clone_suffix(name->substr(0, kMaxNameLen));
+      std::string stripped = strip_clone_suffix(name->substr(0, kMaxNameLen), ks.cut_part_suffix);
       char type = module_symbol_type(sym.st_info);
       auto same = std::find_if(out.begin(), out.begin() + exported_count, [&](const ModuleSymbol& s) {
         return s.value == sym.st_value && s.name == stripped;

@@ -130,11 +130,16 @@ struct KallsymsTable {
   uint64_t symtab = 0;      // address of Elf64_Sym[num]
   uint64_t num = 0;
   uint64_t strtab = 0;
+  // crash cuts ".part.N" from kallsyms names of 6.4+ (module_memory) modules only: on 6.1 it
+  // lists virtio_ring's vring_unmap_extra_packed.part.0, on 6.12 pvpanic's
+  // pvpanic_send_event.part.0 as pvpanic_send_event.
+  bool cut_part_suffix = true;
 };
 
 // crash's module symbol list: exported symbols in the module's regions (type '?'), then
 // each kallsyms entry in a region with a name (the same name and value as an exported one
-// just gives that one its type), names cut at ".isra.", ".part.", ".llvm."; sorted by address,
+// just gives that one its type), names cut at ".isra.", ".llvm." (and ".part." as the table
+// says); sorted by address,
 // ties in that order. Fails naming the module and address when symtab/strtab lie outside
 // the module's memory.
 Result<std::vector<ModuleSymbol>> build_module_symbols(std::string_view module_name,
