@@ -1,9 +1,9 @@
 // bt: kernel stack backtraces in crash's layout, unwound with the kernel's ORC data.
 // foreach: run a task command (bt, ps-style selection) over a set of tasks.
-#include <charconv>
 #include <set>
 
 #include "commands/builtin.h"
+#include "commands/support/parse.h"
 #include "commands/support/symstr.h"
 #include "commands/support/tasks.h"
 #include "kernel/kernel.h"
@@ -25,18 +25,6 @@ void print_regs(Output& out, const kernel::PtRegs& r) {
   out.print("    R13: {:016x}  R14: {:016x}  R15: {:016x}\n", r.r13, r.r14, r.r15);
   if (r.from_cpu_note) out.print("    CS: {:04x}  SS: {:04x}\n", r.cs, r.ss);
   else out.print("    ORIG_RAX: {:016x}  CS: {:04x}  SS: {:04x}\n", r.orig_ax, r.cs, r.ss);
-}
-
-std::vector<std::string> split_list(const std::string& v) {
-  std::vector<std::string> out;
-  size_t b = 0;
-  while (b <= v.size()) {
-    size_t e = v.find(',', b);
-    if (e == std::string::npos) e = v.size();
-    out.push_back(v.substr(b, e - b));
-    b = e + 1;
-  }
-  return out;
 }
 
 // A kernel-mode frame names the interrupted instruction first: `[exception RIP: sym+off]`.
@@ -182,13 +170,10 @@ Result<std::vector<const Task*>> bt_targets(Session& s, const kernel::TaskTable&
     return out;
   }
   if (args.has('c')) {
-    for (auto& part : split_list(args.value('c'))) {
-      int cpu = -1;
-      auto [p, ec] = std::from_chars(part.data(), part.data() + part.size(), cpu);
-      if (ec != std::errc() || p != part.data() + part.size() || cpu < 0 || static_cast<size_t>(cpu) >= tt.active.size() ||
-          !tt.active[static_cast<size_t>(cpu)])
-        return Error::make(Errc::usage, "invalid cpu specification: {}", part);
-      out.push_back(tt.find(tt.active[static_cast<size_t>(cpu)]));
+    for (int cpu : TRY(parse_cpu_ranges(args.value('c'), static_cast<int>(tt.active.size())))) {
+      const Task* t = tt.active[static_cast<size_t>(cpu)] ? tt.find(tt.active[static_cast<size_t>(cpu)]) : nullptr;
+      if (!t) return Error::make(Errc::not_found, "no active task on CPU {}", cpu);
+      out.push_back(t);
     }
     return out;
   }

@@ -2,10 +2,10 @@
 // Supported expressions: NAME, NAME.member.member[2]...; per-CPU variables list their
 // per-CPU addresses.
 #include <algorithm>
-#include <charconv>
 #include <optional>
 
 #include "commands/builtin.h"
+#include "commands/support/parse.h"
 #include "kernel/kernel.h"
 #include "kernel/value_context.h"
 
@@ -38,34 +38,14 @@ Result<void> print_value(Session& s, symbols::TypeRef t, uint64_t addr, const st
   return ok();
 }
 
-// "1", "0-3", "0,2", "a" (every present CPU); nothing when malformed or beyond the present CPUs.
-std::optional<std::vector<int>> parse_cpuspec(const std::string& spec, const std::vector<int>& present) {
+// "a" (every present CPU) or crash's CPU list over the present CPUs.
+Result<std::vector<int>> parse_cpuspec(const std::string& spec, const std::vector<int>& present) {
   if (spec == "a" || spec == "all" || spec.empty()) return present;
-  std::vector<int> out;
-  size_t b = 0;
-  while (b <= spec.size()) {
-    size_t e = spec.find(',', b);
-    if (e == std::string::npos) e = spec.size();
-    std::string part = spec.substr(b, e - b);
-    size_t dash = part.find('-');
-    int lo = 0, hi = 0;
-    auto num = [](const std::string& x, int& v) {
-      auto [p, ec] = std::from_chars(x.data(), x.data() + x.size(), v);
-      return ec == std::errc() && p == x.data() + x.size() && !x.empty();
-    };
-    if (dash == std::string::npos) {
-      if (!num(part, lo)) return std::nullopt;
-      hi = lo;
-    } else if (!num(part.substr(0, dash), lo) || !num(part.substr(dash + 1), hi) || hi < lo) {
-      return std::nullopt;
-    }
-    for (int c = lo; c <= hi; ++c) {
-      if (std::find(present.begin(), present.end(), c) == present.end()) return std::nullopt;
-      out.push_back(c);
-    }
-    b = e + 1;
-  }
-  return out;
+  auto cpus = TRY(parse_cpu_ranges(spec, present.empty() ? 1 : present.back() + 1));
+  for (int c : cpus)
+    if (std::find(present.begin(), present.end(), c) == present.end())
+      return Error::make(Errc::usage, "invalid cpu specification: {}", spec);
+  return cpus;
 }
 
 Result<void> run_p(Session& s, const Args& args, Output& out) {
@@ -96,10 +76,9 @@ Result<void> run_p(Session& s, const Args& args, Output& out) {
   if (cpuspec) {
     if (!per_cpu_var || !path.empty()) return fail();
     auto present = TRY(k.cpus_in_mask("cpu_present_mask"));
-    auto cpus = parse_cpuspec(*cpuspec, present);
-    if (!cpus) return Error::make(Errc::usage, "invalid cpu specification: {}", *cpuspec);
+    auto cpus = TRY(parse_cpuspec(*cpuspec, present));
     auto var_type = TRY(k.dwarf().variable_type(name, types));
-    for (int cpu : *cpus)
+    for (int cpu : cpus)
       TRY(print_value(s, var_type, TRY(k.per_cpu(name, cpu)), fmt::format("per_cpu({}, {})", name, cpu), radix, out));
     return ok();
   }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "commands/builtin.h"
+#include "commands/support/parse.h"
 #include "commands/support/tasks.h"
 #include "kernel/kernel.h"
 #include "kernel/sysinfo.h"
@@ -186,27 +187,11 @@ Result<void> show_rlimits(kernel::Kernel& k, const Task& t, Output& out) {
   return ok();
 }
 
-// The CPUs of -C: "all", N, N-M, comma-separated.
+// The CPUs of -C: "all", or crash's CPU list.
 Result<std::vector<int>> parse_cpus(const std::string& spec, size_t ncpus) {
+  if (spec != "all") return parse_cpu_ranges(spec, static_cast<int>(ncpus));
   std::vector<int> out;
-  if (spec == "all") {
-    for (size_t c = 0; c < ncpus; ++c) out.push_back(static_cast<int>(c));
-    return out;
-  }
-  std::string_view rest = spec;
-  while (!rest.empty()) {
-    std::string_view part = rest.substr(0, rest.find(','));
-    rest = part.size() < rest.size() ? rest.substr(part.size() + 1) : std::string_view();
-    int lo = -1, hi = -1;
-    size_t dash = part.find('-');
-    std::string_view a = part.substr(0, dash), b = dash == std::string_view::npos ? a : part.substr(dash + 1);
-    auto r1 = std::from_chars(a.data(), a.data() + a.size(), lo);
-    auto r2 = std::from_chars(b.data(), b.data() + b.size(), hi);
-    if (a.empty() || b.empty() || r1.ec != std::errc() || r2.ec != std::errc() || r1.ptr != a.data() + a.size() ||
-        r2.ptr != b.data() + b.size() || lo < 0 || hi < lo || static_cast<size_t>(hi) >= ncpus)
-      return Error::make(Errc::usage, "invalid cpu specification: {}", spec);
-    for (int c = lo; c <= hi; ++c) out.push_back(c);
-  }
+  for (size_t c = 0; c < ncpus; ++c) out.push_back(static_cast<int>(c));
   return out;
 }
 

@@ -320,8 +320,6 @@ Result<void> run_vtop(Session& s, const Args& args, Output& out) {
 Result<std::vector<int>> cpu_spec(kernel::Kernel& k, std::string_view spec) {
   auto present = TRY(k.cpus_in_mask("cpu_present_mask"));
   int ncpus = present.empty() ? 1 : present.back() + 1;
-  const std::string whole(spec);
-  auto invalid = [&]() { return Error::make(Errc::usage, "invalid cpu specification: {}", whole); };
   if (spec.empty()) {
     int cpu = 0;
     if (auto pc = k.symbols().address_of("panic_cpu"))
@@ -334,19 +332,7 @@ Result<std::vector<int>> cpu_spec(kernel::Kernel& k, std::string_view spec) {
     return cpus;
   }
   std::vector<bool> chosen(ncpus, false);
-  while (!spec.empty()) {
-    std::string_view item = spec.substr(0, spec.find(','));
-    spec.remove_prefix(std::min(spec.size(), item.size() + 1));
-    std::string_view lo_s = item.substr(0, item.find('-'));
-    std::string_view hi_s = item.find('-') == std::string_view::npos ? lo_s : item.substr(item.find('-') + 1);
-    int lo = -1, hi = -1;
-    auto r1 = std::from_chars(lo_s.data(), lo_s.data() + lo_s.size(), lo);
-    auto r2 = std::from_chars(hi_s.data(), hi_s.data() + hi_s.size(), hi);
-    if (lo_s.empty() || hi_s.empty() || r1.ptr != lo_s.data() + lo_s.size() || r2.ptr != hi_s.data() + hi_s.size() ||
-        lo < 0 || hi < lo || hi >= ncpus)
-      return invalid();
-    for (int c = lo; c <= hi; ++c) chosen[c] = true;
-  }
+  for (int c : TRY(parse_cpu_ranges(spec, ncpus))) chosen[c] = true;
   for (int c = 0; c < ncpus; ++c)
     if (chosen[c]) cpus.push_back(c);
   return cpus;
