@@ -53,24 +53,7 @@ Result<uint64_t> read_mhz(Kernel& k) {
   return khz / 1000;
 }
 
-Result<uint64_t> read_memory(Kernel& k) {
-  // Sum of present pages over every zone of every node (what the page allocator manages
-  // plus what the kernel reserved at boot).
-  uint64_t page_size = k.dump().info().page_size;
-  uint64_t nodes = TRY(k.symbol("node_data"));
-  uint64_t present_off = TRY(k.offset_of("pglist_data", "node_present_pages"));
-  uint64_t spanned_off = TRY(k.offset_of("pglist_data", "node_spanned_pages"));
-  const symbols::Symbol* nd = k.symbols().find("node_data");
-  uint64_t max_nodes = nd && nd->size ? nd->size / 8 : 1;
-  uint64_t total = 0;
-  for (uint64_t n = 0; n < max_nodes && n < 1024; ++n) {
-    uint64_t pgdat = TRY(k.read_u64(nodes + n * 8));
-    if (!pgdat) continue;
-    uint64_t present = TRY(k.read_u64(pgdat + present_off));
-    total += present ? present : TRY(k.read_u64(pgdat + spanned_off));
-  }
-  return total * page_size;
-}
+Result<uint64_t> read_memory(Kernel& k) { return TRY(memory_pages(k)) * k.dump().info().page_size; }
 
 // The panic message, found in the kernel log the way crash finds it: ordered passes of
 // patterns, each pass over every line from the top; the first line matching wins.
@@ -104,6 +87,33 @@ Result<std::string> read_panic(Kernel& k) {
 
 }  // namespace
 
+namespace {
+struct MemoryPagesCache {
+  std::optional<uint64_t> pages;
+};
+}  // namespace
+
+Result<uint64_t> memory_pages(Kernel& k) {
+  auto& cache = k.extension<MemoryPagesCache>();
+  if (cache.pages) return *cache.pages;
+  // Sum of present pages over every node (what the page allocator manages plus what the
+  // kernel reserved at boot).
+  uint64_t nodes = TRY(k.symbol("node_data"));
+  uint64_t present_off = TRY(k.offset_of("pglist_data", "node_present_pages"));
+  uint64_t spanned_off = TRY(k.offset_of("pglist_data", "node_spanned_pages"));
+  const symbols::Symbol* nd = k.symbols().find("node_data");
+  uint64_t max_nodes = nd && nd->size ? nd->size / 8 : 1;
+  uint64_t total = 0;
+  for (uint64_t n = 0; n < max_nodes && n < 1024; ++n) {
+    uint64_t pgdat = TRY(k.read_u64(nodes + n * 8));
+    if (!pgdat) continue;
+    uint64_t present = TRY(k.read_u64(pgdat + present_off));
+    total += present ? present : TRY(k.read_u64(pgdat + spanned_off));
+  }
+  cache.pages = total;
+  return total;
+}
+
 Result<uint64_t> kernel_hz(Kernel& k) {
   if (auto hz = k.vmcoreinfo().number("CONFIG_HZ")) return *hz;
   uint64_t tick_nsec = TRY(k.read_u64(TRY(k.symbol("tick_nsec"))));
@@ -124,7 +134,8 @@ SysInfo gather_sysinfo(Kernel& k) {
   si.date = read_date(k);
   si.uptime_seconds = read_uptime(k);
   si.avenrun = read_avenrun(k);
-  if (auto t = all_tasks(k)) si.tasks = static_cast<uint64_t>(t->size());
+  // The cached table: ps, bt and foreach use the same walk later in the session.
+  if (auto t = task_table(k)) si.tasks = static_cast<uint64_t>((*t)->tasks.size());
   else si.tasks = t.error();
   si.uts = read_uts(k);
   si.cpu_mhz = read_mhz(k);

@@ -40,5 +40,8 @@ SysInfo gather_sysinfo(Kernel& k);
 // The kernel's HZ: from CONFIG_HZ in VMCOREINFO/IKCONFIG when present, else derived from
 // tick_nsec ((NSEC_PER_SEC + HZ/2) / HZ).
 Result<uint64_t> kernel_hz(Kernel& k);
+// Physical memory in pages as crash counts it (every node's present pages, else spanned);
+// read once per Kernel. `sys` MEMORY and ps's %MEM both use it.
+Result<uint64_t> memory_pages(Kernel& k);
 
 }  // namespace coroner::kernel

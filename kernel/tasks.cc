@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <unordered_set>
 
+#include "kernel/sysinfo.h"
 #include "kernel/walkers.h"
 
 namespace coroner::kernel {
@@ -275,17 +276,7 @@ Result<TaskMemory> task_memory(Kernel& k, const Task& t) {
   }
   if (pages < 0) pages = 0;
   m.rss_kb = static_cast<uint64_t>(pages) * page_kb;
-  uint64_t total_pages = 0;
-  {
-    uint64_t nodes = TRY(k.symbol("node_data"));
-    uint64_t present_off = TRY(k.offset_of("pglist_data", "node_present_pages"));
-    const symbols::Symbol* nd = k.symbols().find("node_data");
-    uint64_t max_nodes = nd && nd->size ? nd->size / 8 : 1;
-    for (uint64_t n = 0; n < max_nodes && n < 1024; ++n) {
-      uint64_t pgdat = TRY(k.read_u64(nodes + n * 8));
-      if (pgdat) total_pages += TRY(k.read_u64(pgdat + present_off));
-    }
-  }
+  uint64_t total_pages = TRY(memory_pages(k));
   if (total_pages) m.pct = static_cast<double>(pages) * 100.0 / static_cast<double>(total_pages);
   return m;
 }
