@@ -18,21 +18,14 @@
 #   NOPEERS=1 skips tables 2-4 (no chroot needed).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(dirname "$here")
-. "$repo/fixtures/common.sh"
-set_dir=${1:-$(ls -d "$FIXTURE_ROOT"/sets/*/ | head -n1)}
-set_dir=${set_dir%/}
+. "$here/lib.sh"
+set_dir=$(bench_set "${1:-}")
 runs=${2:-3}
 nrandom=${3:-10000}
 bench=$(readlink -f "${BENCH:-$repo/build/default/bench/coroner-bench-dumpread}")
 [ -x "$bench" ] || die "no bench binary at $bench (build first: cmake --build ... --target coroner-bench-dumpread)"
-[ -x /usr/bin/time ] || die "GNU time is needed (apt-get install time)"
-
-# The chroot cannot follow the set's symlinks: hard-link the real files into a scratch dir.
-work="$FIXTURE_ROOT/bench-dumpread-$$"
-rm -rf "$work"; mkdir -p "$work"
-trap 'rm -rf "$work"' EXIT
-ln "$(readlink -f "$set_dir/vmlinux")" "$work/vmlinux"
+bench_need_gnu_time
+bench_workdir dumpread "$set_dir" vmlinux
 
 # label|files|codec-bench file (empty: none)
 formats=(

@@ -11,23 +11,13 @@
 #   the binary (default build/default/shell/coroner).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(dirname "$here")
-. "$repo/fixtures/common.sh"
-set_dir=${1:-$(ls -d "$FIXTURE_ROOT"/sets/*/ | head -n1)}
-set_dir=${set_dir%/}
+. "$here/lib.sh"
+set_dir=$(bench_set "${1:-}")
 dump=${2:-kdump.lzo-d31}
 runs=${3:-5}
-coroner=${CORONER:-$repo/build/default/shell/coroner}
-[ -x "$coroner" ] || die "no coroner binary at $coroner (build first)"
-coroner=$(readlink -f "$coroner")
-[ -x /usr/bin/time ] || die "GNU time is needed (apt-get install time)"
-
-# The chroot cannot follow the set's symlinks: hard-link the real files into a scratch dir.
-work="$FIXTURE_ROOT/bench-log-$$"
-rm -rf "$work"; mkdir -p "$work"
-trap 'rm -rf "$work"' EXIT
-ln "$(readlink -f "$set_dir/vmlinux")" "$work/vmlinux"
-ln "$(readlink -f "$set_dir/$dump")" "$work/$dump"
+coroner=$(bench_coroner)
+bench_need_gnu_time
+bench_workdir log "$set_dir" vmlinux "$dump"
 printf 'log > crash.log\nexit\n' > "$work/log.crash"
 printf 'import sys\nfrom drgn.helpers.linux.printk import get_dmesg\nopen("drgn.log", "wb").write(get_dmesg(prog))\n' > "$work/dmesg.py"
 

@@ -23,22 +23,12 @@
 #   CORONER=path/to/coroner overrides the binary (default build/default/shell/coroner).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(dirname "$here")
-. "$repo/fixtures/common.sh"
-set_dir=${1:-$(ls -d "$FIXTURE_ROOT"/sets/*/ | head -n1)}
-set_dir=${set_dir%/}
+. "$here/lib.sh"
+set_dir=$(bench_set "${1:-}")
 dump=${2:-qemu.elf}
 runs=${3:-5}
-coroner=${CORONER:-$repo/build/default/shell/coroner}
-coroner=$(readlink -f "$coroner")
-[ -x "$coroner" ] || die "no coroner binary at $coroner (build first)"
-
-# The chroot cannot follow the set's symlinks: hard-link the real files into a scratch dir.
-work="$FIXTURE_ROOT/bench-symbols-$$"
-rm -rf "$work"; mkdir -p "$work"
-trap 'rm -rf "$work"' EXIT
-ln "$(readlink -f "$set_dir/vmlinux")" "$work/vmlinux"
-ln "$(readlink -f "$set_dir/$dump")" "$work/$dump"
+coroner=$(bench_coroner)
+bench_workdir symbols "$set_dir" vmlinux "$dump"
 printf 'q\n' > "$work/q.cmds"
 printf 'struct task_struct\nq\n' > "$work/struct.cmds"
 printf 'whatis jiffies\nq\n' > "$work/whatis.cmds"

@@ -25,15 +25,11 @@
 #   CORONER=path/to/coroner overrides the binary (default build/default/shell/coroner).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(dirname "$here")
-. "$repo/fixtures/common.sh"
-set_dir=${1:-$(ls -d "$FIXTURE_ROOT"/sets/*/ | head -n1)}
-set_dir=${set_dir%/}
+. "$here/lib.sh"
+set_dir=$(bench_set "${1:-}")
 runs=${2:-3}
 shift $(( $# > 2 ? 2 : $# ))
-coroner=${CORONER:-$repo/build/default/shell/coroner}
-coroner=$(readlink -f "$coroner")
-[ -x "$coroner" ] || die "no coroner binary at $coroner (build first)"
+coroner=$(bench_coroner)
 [ -f "$set_dir/manifest.tsv" ] || die "no fixture set at $set_dir"
 
 # name -> comma-separated files, from the manifest (plus the opt-in many-task dump).
@@ -49,11 +45,7 @@ if [ $# -gt 0 ]; then
   for n in "${names[@]}"; do [ -n "${paths[$n]:-}" ] || paths[$n]=$n; done
 fi
 
-# The chroot cannot follow the set's symlinks: hard-link the real files into a scratch dir.
-work="$FIXTURE_ROOT/bench-tasks-$$"
-rm -rf "$work"; mkdir -p "$work"
-trap 'rm -rf "$work"' EXIT
-ln "$(readlink -f "$set_dir/vmlinux")" "$work/vmlinux"
+bench_workdir tasks "$set_dir" vmlinux
 for n in "${names[@]}"; do
   IFS=, read -ra files <<< "${paths[$n]}"
   for f in "${files[@]}"; do
