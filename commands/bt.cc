@@ -40,22 +40,6 @@ void print_exception(kernel::Kernel& k, Output& out, const kernel::PtRegs& r) {
   print_regs(out, r);
 }
 
-// Where crash starts an active task's trace in a kdump: the first word on the task's stack,
-// from its lowest address up, inside one of the functions the crash path runs through.
-Result<std::optional<uint64_t>> active_start_slot(kernel::Kernel& k, const Task& t) {
-  auto [lo, hi] = TRY(kernel::task_stack(k, t));
-  uint64_t size = hi - lo;
-  std::vector<uint64_t> words(size / 8);
-  TRY(k.read(t.stack, std::span(reinterpret_cast<uint8_t*>(words.data()), size)));
-  static const std::set<std::string_view> starts = {"crash_kexec", "machine_kexec", "crash_nmi_callback", "panic"};
-  for (size_t i = 0; i < words.size(); ++i) {
-    auto hit = k.symbols().lookup(words[i]);
-    if (!hit || (hit->symbol->type != 't' && hit->symbol->type != 'T')) continue;
-    if (starts.count(hit->symbol->name)) return std::optional<uint64_t>{t.stack + 8 * i};
-  }
-  return std::optional<uint64_t>{};
-}
-
 // What bt prints beyond the frames, from its options.
 struct BtOptions {
   bool frames_data = false;  // -f: the stack words of each frame
@@ -103,18 +87,6 @@ Result<void> print_words(kernel::Kernel& k, Output& out, uint64_t from, uint64_t
   return ok();
 }
 
-Result<kernel::Backtrace> backtrace_of(kernel::Kernel& k, const kernel::TaskTable& tt, const Task& t) {
-  if (!tt.is_active(t.addr)) return kernel::unwind_task(k, t);
-  // The crash path's own frames when the stack holds them, else the CPU's registers.
-  auto slot = TRY(active_start_slot(k, t));
-  if (slot) return kernel::unwind_from_slot(k, t, *slot, 0);
-  auto regs = kernel::cpu_registers(k, tt.active_cpu(t.addr));
-  if (!regs)
-    return Error::make(Errc::not_found, "cannot find the starting frame of active task {:x}: {}", t.addr,
-                       regs.error().message);
-  return kernel::unwind_from_registers(k, t, *regs);
-}
-
 Result<void> print_bt(Session& s, const kernel::TaskTable& tt, const Task& t, const BtOptions& o, Output& out) {
   kernel::Kernel& k = s.kernel;
   out.print("{}\n", task_header(t));
@@ -122,7 +94,7 @@ Result<void> print_bt(Session& s, const kernel::TaskTable& tt, const Task& t, co
     auto [lo, hi] = TRY(kernel::task_stack(k, t));
     return print_words(k, out, lo, hi - 8, "", "  ", true);
   }
-  auto bt = backtrace_of(k, tt, t);
+  auto bt = kernel::unwind(k, tt, t);
   if (!bt) {
     out.print("bt: {}\n", bt.error().message);
     return ok();

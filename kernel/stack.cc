@@ -3,6 +3,7 @@
 #include <capstone/capstone.h>
 
 #include <algorithm>
+#include <set>
 #include <cstring>
 
 #include "symbols/orc.h"
@@ -236,6 +237,22 @@ Result<std::pair<uint64_t, uint64_t>> stack_bounds(Kernel& k, const Task& t) {
   return std::pair{t.stack, t.stack + size};
 }
 
+// Where crash starts an active task's trace in a kdump: the first word on the task's stack,
+// from its lowest address up, inside one of the functions the crash path runs through.
+Result<std::optional<uint64_t>> active_start_slot(Kernel& k, const Task& t) {
+  auto [lo, hi] = TRY(stack_bounds(k, t));
+  uint64_t size = hi - lo;
+  std::vector<uint64_t> words(size / 8);
+  TRY(k.read(lo, std::span(reinterpret_cast<uint8_t*>(words.data()), size)));
+  static const std::set<std::string_view> starts = {"crash_kexec", "machine_kexec", "crash_nmi_callback", "panic"};
+  for (size_t i = 0; i < words.size(); ++i) {
+    auto hit = k.symbols().lookup(words[i]);
+    if (!hit || (hit->symbol->type != 't' && hit->symbol->type != 'T')) continue;
+    if (starts.count(hit->symbol->name)) return std::optional<uint64_t>{lo + 8 * i};
+  }
+  return std::optional<uint64_t>{};
+}
+
 }  // namespace
 
 Result<std::pair<uint64_t, uint64_t>> task_stack(Kernel& k, const Task& t) { return stack_bounds(k, t); }
@@ -308,6 +325,18 @@ Result<PtRegs> cpu_registers(Kernel& k, int cpu) {
     return r;
   }
   return Error::make(Errc::not_found, "the dump has no registers for CPU {}", cpu);
+}
+
+Result<Backtrace> unwind(Kernel& k, const TaskTable& tt, const Task& t) {
+  if (!tt.is_active(t.addr)) return unwind_task(k, t);
+  // The crash path's own frames when the stack holds them, else the CPU's registers.
+  auto slot = TRY(active_start_slot(k, t));
+  if (slot) return unwind_from_slot(k, t, *slot, 0);
+  auto regs = cpu_registers(k, tt.active_cpu(t.addr));
+  if (!regs)
+    return Error::make(Errc::not_found, "cannot find the starting frame of active task {:x}: {}", t.addr,
+                       regs.error().message);
+  return unwind_from_registers(k, t, *regs);
 }
 
 }  // namespace coroner::kernel
