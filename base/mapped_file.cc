@@ -46,7 +46,17 @@ void MappedFile::advise_sequential(uint64_t off, uint64_t len) const {
   long page = sysconf(_SC_PAGESIZE);
   uint64_t start = off & ~static_cast<uint64_t>(page - 1);
   uint64_t end = std::min(size_, off + len);
-  madvise(const_cast<uint8_t*>(data_) + start, end - start, MADV_SEQUENTIAL | MADV_WILLNEED);
+  // Advice values are not flags: two calls.
+  madvise(const_cast<uint8_t*>(data_) + start, end - start, MADV_SEQUENTIAL);
+  madvise(const_cast<uint8_t*>(data_) + start, end - start, MADV_WILLNEED);
+}
+
+void MappedFile::release(uint64_t off, uint64_t len) const {
+  if (!data_ || off >= size_) return;
+  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  uint64_t start = (off + page - 1) & ~(page - 1);  // whole pages inside the range only
+  uint64_t end = std::min(size_, off + len) & ~(page - 1);
+  if (end > start) madvise(const_cast<uint8_t*>(data_) + start, end - start, MADV_DONTNEED);
 }
 
 }  // namespace coroner

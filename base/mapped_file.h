@@ -27,6 +27,9 @@ class MappedFile {
   ByteView view() const { return ByteView(bytes(), path_, 0); }
   // Hint that [off, off+len) will be read sequentially (madvise); failures are ignored.
   void advise_sequential(uint64_t off, uint64_t len) const;
+  // Hint that [off, off+len) is not needed again soon: its pages leave this process's
+  // resident set (they stay in the page cache; a later read maps them again).
+  void release(uint64_t off, uint64_t len) const;
 
  private:
   MappedFile(std::string path, const uint8_t* data, uint64_t size) : path_(std::move(path)), data_(data), size_(size) {}

@@ -52,6 +52,10 @@ class ByteSource {
   // file), else an empty span. Callers fall back to read_upto() into their own buffer.
   virtual std::span<const uint8_t> contiguous(uint64_t off, uint64_t len) const = 0;
 
+  // Hint that [off, off+len) will not be read again soon (after a one-pass scan of a whole
+  // file): a mapped file drops those pages from the resident set. Reads stay correct.
+  virtual void release(uint64_t /*off*/, uint64_t /*len*/) const {}
+
   // A checked view of [off, off+len); fails with a message naming `what` when the range is
   // not wholly inside the source. Uses `scratch` (resized, len bounded by size()) only when
   // the bytes are not contiguous.
@@ -73,6 +77,7 @@ class MappedSource final : public ByteSource {
       : ByteSource(file->path(), file->size()), file_(std::move(file)) {}
   size_t read_upto(uint64_t off, std::span<uint8_t> out) const override;
   std::span<const uint8_t> contiguous(uint64_t off, uint64_t len) const override;
+  void release(uint64_t off, uint64_t len) const override { file_->release(off, len); }
   const MappedFile& file() const { return *file_; }
 
  private:

@@ -147,7 +147,15 @@ Result<std::unique_ptr<ByteSource>> open_flattened_source(std::unique_ptr<ByteSo
   std::string damage;
   uint64_t pos = kFlatHeaderSize, logical_size = 0;
   bool ended = false;
+  // The scan touches every page of the stream; let each scanned window go from the resident
+  // set, or a flattened dump's whole size would count against this process.
+  constexpr uint64_t kReleaseWindow = 1ull << 20;
+  uint64_t released = 0;
   while (pos < raw->size()) {
+    if (pos - released >= kReleaseWindow) {
+      raw->release(released, pos - released);
+      released = pos;
+    }
     uint8_t rh[kRecordHeaderSize];
     if (raw->read_upto(pos, rh) != kRecordHeaderSize) {
       damage = fmt::format("flattened stream ends inside a record header at {:#x}", pos);
@@ -179,6 +187,7 @@ Result<std::unique_ptr<ByteSource>> open_flattened_source(std::unique_ptr<ByteSo
     if (!damage.empty()) break;
     pos = data + usize;
   }
+  raw->release(released, pos - released);
   if (!ended && damage.empty()) damage = fmt::format("flattened stream has no end marker (file size {:#x})", raw->size());
   if (records.empty())
     return Error::make(Errc::bad_data, "{}: flattened stream at {:#x}: no data records", name, kFlatHeaderSize);

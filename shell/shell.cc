@@ -12,36 +12,14 @@
 #include "commands/builtin.h"
 #include "kernel/kernel.h"
 #include "kernel/printk.h"
+#include "shell/dmesg.h"
+#include "shell/file_kind.h"
 
 namespace coroner::shell {
 namespace {
 
 constexpr const char* kVersion = "0.1.0";
 
-// What a file on the command line is: a kernel image (ELF executable with symbols) or a dump.
-enum class FileKind { vmlinux, bzimage, dump, missing };
-
-FileKind classify(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return FileKind::missing;
-  unsigned char hdr[64] = {};
-  f.read(reinterpret_cast<char*>(hdr), sizeof hdr);
-  const std::streamsize got = f.gcount();
-  // A bzImage (vmlinuz): "MZ", and the boot protocol's "HdrS" at 0x202.
-  if (got >= 2 && hdr[0] == 'M' && hdr[1] == 'Z') {
-    char magic[4] = {};
-    f.clear();
-    f.seekg(0x202);
-    f.read(magic, 4);
-    if (f.gcount() == 4 && std::memcmp(magic, "HdrS", 4) == 0) return FileKind::bzimage;
-  }
-  if (got >= 18 && std::memcmp(hdr, "\177ELF", 4) == 0) {
-    uint16_t type = static_cast<uint16_t>(hdr[16] | (hdr[17] << 8));
-    if (hdr[5] == ELFDATA2MSB) type = static_cast<uint16_t>((hdr[16] << 8) | hdr[17]);
-    if (type == ET_EXEC || type == ET_DYN || type == ET_REL) return FileKind::vmlinux;
-  }
-  return FileKind::dump;
-}
 
 // Finds the first unquoted occurrence of any of `chars`.
 size_t find_unquoted(const std::string& s, const char* chars) {
@@ -302,79 +280,17 @@ int Shell::run_interactive() {
 
 namespace {
 
-// coroner --dmesg DUMP [DUMP...] [VMLINUX] [-o FILE|-]: the kernel log, nothing else opened.
-// The text goes to standard output unless -o names a file; a lone "-" also means standard
-// output. With a VMLINUX the layout comes from its BTF (older kernels need it).
-int dmesg_main(int argc, char** argv) {
-  std::vector<std::string> dumps;
-  std::string vmlinux, output = "-";
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--dmesg") continue;
-    if (a == "-o") {
-      if (i + 1 >= argc) {
-        fmt::print(stderr, "coroner: option -o needs an argument\n");
-        return 2;
-      }
-      output = argv[++i];
-    } else if (a == "-") {
-      output = "-";  // `--dmesg DUMP -`: standard output, as without -o
-    } else if (a.size() > 1 && a[0] == '-') {
-      fmt::print(stderr, "coroner: --dmesg: unknown option: {}\n", a);
-      return 2;
-    } else {
-      switch (classify(a)) {
-        case FileKind::missing: fmt::print(stderr, "coroner: {}: {}\n", a, std::strerror(errno ? errno : ENOENT)); return 1;
-        case FileKind::vmlinux: vmlinux = a; break;
-        case FileKind::bzimage: fmt::print(stderr, "coroner: {}: a compressed kernel image (bzImage) has no symbols\n", a); return 1;
-        case FileKind::dump: dumps.push_back(a); break;
-      }
-    }
-  }
-  if (dumps.empty()) {
-    fmt::print(stderr, "coroner: --dmesg: no dump file given\n\n{}", program_usage());
-    return 2;
-  }
-  Result<std::vector<kernel::LogRecord>> records = Error{Errc::usage, "", {}};
-  if (!vmlinux.empty()) {
-    auto k = kernel::Kernel::open(vmlinux, dumps, {});
-    if (!k) {
-      fmt::print(stderr, "coroner: {}\n", k.error().message);
-      return 1;
-    }
-    records = kernel::read_log(**k);
-  } else {
-    auto dump = dumpfmt::open_dump(dumps);
-    if (!dump) {
-      fmt::print(stderr, "coroner: {}\n", dump.error().message);
-      return 1;
-    }
-    records = kernel::read_log_from_dump(**dump);
-  }
-  if (!records) {
-    fmt::print(stderr, "coroner: {}\n", records.error().message);
-    return 1;
-  }
-  std::string text = kernel::format_dmesg(*records);
-  FILE* out = output == "-" ? stdout : std::fopen(output.c_str(), "w");
-  if (!out) {
-    fmt::print(stderr, "coroner: {}: {}\n", output, std::strerror(errno));
-    return 1;
-  }
-  bool written = fwrite(text.data(), 1, text.size(), out) == text.size();
-  written = (out == stdout ? fflush(out) : fclose(out)) == 0 && written;
-  if (!written) {
-    fmt::print(stderr, "coroner: {}: write failed: {}\n", output == "-" ? "standard output" : output, std::strerror(errno));
-    return 1;
-  }
-  return 0;
+// `coroner --dmesg ... VMLINUX`: the log through the full Kernel (types from the vmlinux).
+Result<std::vector<kernel::LogRecord>> log_with_vmlinux(const std::string& vmlinux, const std::vector<std::string>& dumps) {
+  auto k = TRY(kernel::Kernel::open(vmlinux, dumps, {}));
+  return kernel::read_log(*k);
 }
 
 }  // namespace
 
 int coroner_main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i)
-    if (std::string_view(argv[i]) == "--dmesg") return dmesg_main(argc, argv);
+    if (std::string_view(argv[i]) == "--dmesg") return dmesg_main(argc, argv, log_with_vmlinux);
   auto opts = parse_program_args(argc, argv);
   if (!opts) {
     fmt::print(stderr, "coroner: {}\n", opts.error().message);
