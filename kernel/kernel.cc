@@ -86,7 +86,18 @@ Result<std::unique_ptr<Kernel>> Kernel::open(const std::string& vmlinux_path, co
   facts.vmcoreinfo_number = [kp](std::string_view n) { return kp->vmcoreinfo_->number(fmt::format("NUMBER({})", n)); };
   facts.vmcoreinfo_symbol = [kp](std::string_view n) { return kp->vmcoreinfo_->symbol(n); };
   uint16_t machine = dump_machine ? dump_machine : k->vmlinux_->machine();
-  k->arch_ = TRY(arch::make_arch(machine, *k->dump_, facts));
+  auto arch = arch::make_arch(machine, *k->dump_, facts);
+  if (!arch) {
+    // Name the dump, and say when the reason is that it carries no VMCOREINFO at all (an old
+    // or damaged header): the arch's message alone names only the missing entry.
+    const auto& paths = k->dump_->info().paths;
+    std::string name = paths.empty() ? std::string("dump") : paths.front();
+    if (k->dump_->info().vmcoreinfo.empty())
+      return Error::make(arch.error().code, "{}: the dump carries no VMCOREINFO ({}): {}", name,
+                         k->dump_->info().format, arch.error().message);
+    return Error::make(arch.error().code, "{}: {}", name, arch.error().message);
+  }
+  k->arch_ = std::move(*arch);
 
   // The banner in the dump's memory must be the vmlinux's banner.
   if (const symbols::Symbol* b = k->vmlinux_->symbols().find("linux_banner")) {

@@ -1,0 +1,315 @@
+#!/usr/bin/env python3
+"""Corruption matrix: damaged variants of real fixture dumps, every main command on each.
+
+From each base dump of a fixture set this derives variants:
+  trunc@OFF   the file cut at OFF (inside headers, bitmaps, page descriptors, notes, page data)
+  flip@OFF    one bit flipped at OFF (headers, sub-header, notes, descriptors), seeded
+  zero:SYM    (ELF dumps) the page holding kernel symbol SYM's data zeroed: the task list head,
+              the printk ring's descriptors and text, the slab cache list, the module list,
+              the top-level page table
+  junk:SYM    the same page filled with seeded random bytes (garbage pointers)
+  badpage@N   (kdump) the compressed data of the N-th stored page overwritten with junk
+  wrong-vmlinux  the other kernel's vmlinux with this dump (refused), and with --force
+and runs `sys`, `bt -a`, `foreach bt`, `ps`, `log`, `kmem -i`, `kmem -s`, `dev`, `mod` on each,
+one process per command. Pass criteria per run:
+  - no crash: the process exits normally (no signal), no sanitizer report on stderr;
+  - a time bound (--timeout seconds per command) and a memory bound (--max-rss MiB);
+  - a command that fails says why with a location: its error names an address, an offset, a
+    file, a structure or a symbol (a hexadecimal number or a path), never a bare "failed".
+Exit status 1 when any run breaks a criterion; the table goes to stdout (and --report FILE).
+
+  python3 tests/hardening/corruption_matrix.py --coroner build/ci/shell/coroner [--quick]
+"""
+import argparse
+import os
+import random
+import re
+import resource
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+COMMANDS = ["sys", "bt -a", "foreach bt", "ps", "log", "kmem -i", "kmem -s", "dev", "mod"]
+# Kernel data whose page is zeroed / filled with junk (kept when the symbol exists).
+TARGET_SYMBOLS = ["init_task", "_printk_rb_static_descs", "__log_buf", "slab_caches", "modules", "init_top_pgt"]
+LOCATION = re.compile(r"(0x)?[0-9a-f]{6,}|/|offset|\b(page|pfn|cpu|task|pid|symbol|member|struct|section|note|header|descriptor|cache|list|module)\b",
+                      re.I)
+SANITIZER = re.compile(r"AddressSanitizer|UndefinedBehaviorSanitizer|runtime error:|LeakSanitizer")
+
+
+def fixture_root():
+    return os.environ.get("CORONER_FIXTURES", os.path.expanduser("~/.cache/coroner/fixtures"))
+
+
+def sets():
+    root = os.path.join(fixture_root(), "sets")
+    return sorted(os.path.join(root, d) for d in os.listdir(root)) if os.path.isdir(root) else []
+
+
+# --- dump layouts (only what is needed to aim the damage) -------------------------------
+
+def elf_layout(path):
+    """PT_LOAD (paddr, offset, filesz) and PT_NOTE (offset, size) of a 64-bit ELF vmcore."""
+    with open(path, "rb") as f:
+        eh = f.read(64)
+        if eh[:4] != b"\x7fELF" or eh[4] != 2:
+            return None
+        phoff, = struct.unpack_from("<Q", eh, 32)
+        phentsize, phnum = struct.unpack_from("<HH", eh, 54)
+        f.seek(phoff)
+        ph = f.read(phentsize * phnum)
+    loads, notes = [], []
+    for i in range(phnum):
+        p_type, _, p_offset, _, p_paddr, p_filesz = struct.unpack_from("<IIQQQQ", ph, i * phentsize)
+        if p_type == 1:
+            loads.append((p_paddr, p_offset, p_filesz))
+        elif p_type == 4:
+            notes.append((p_offset, p_filesz))
+    return {"phoff": phoff, "phend": phoff + phentsize * phnum, "loads": loads, "notes": notes}
+
+
+def elf_offset(layout, paddr):
+    for base, off, size in layout["loads"]:
+        if base <= paddr < base + size:
+            return off + (paddr - base)
+    return None
+
+
+def kdump_layout(path):
+    """Offsets of the kdump-compressed file's parts (makedumpfile's disk_dump_header)."""
+    with open(path, "rb") as f:
+        h = f.read(4096)
+        if h[:8] != b"KDUMP   ":
+            return None
+        # disk_dump_header: signature[8], header_version, new_utsname (390), 6 bytes of
+        # padding, struct timeval (16), status, then block_size at 428.
+        block_size, sub_hdr_size, bitmap_blocks, max_mapnr = struct.unpack_from("<iiII", h, 428)
+        size = os.fstat(f.fileno()).st_size
+        bitmap = block_size * (1 + sub_hdr_size)
+        desc = bitmap + block_size * bitmap_blocks
+        f.seek(desc)
+        first = f.read(24)
+    data = struct.unpack_from("<q", first, 0)[0] if len(first) == 24 else desc
+    return {"block": block_size, "sub": block_size, "bitmap": bitmap, "desc": desc, "data": data, "size": size}
+
+
+# --- variants -----------------------------------------------------------------------------
+
+class Variant:
+    def __init__(self, name, base, make):
+        self.name, self.base, self.make = name, base, make
+
+
+def copy_truncated(src, dst, length):
+    with open(src, "rb") as i, open(dst, "wb") as o:
+        left = length
+        while left > 0:
+            chunk = i.read(min(left, 1 << 22))
+            if not chunk:
+                break
+            o.write(chunk)
+            left -= len(chunk)
+
+
+def patched(src, dst, edits):
+    """A copy of src with (offset, bytes) edits applied: hard work only for the edits."""
+    shutil.copyfile(src, dst)
+    with open(dst, "r+b") as f:
+        for off, data in edits:
+            f.seek(off)
+            f.write(data)
+
+
+def physical_addresses(coroner, vmlinux, dump, symbols):
+    """The physical address of each symbol's data page, from coroner's own vtop on the intact dump."""
+    script = "".join(f"vtop {s}\n" for s in symbols)
+    p = subprocess.run([coroner, "-s", vmlinux, dump], input=script, capture_output=True, text=True, timeout=120)
+    out, found = p.stdout.splitlines(), {}
+    it = iter(symbols)
+    for i, line in enumerate(out):
+        if line.startswith("VIRTUAL") and "PHYSICAL" in line and i + 1 < len(out):
+            parts = out[i + 1].split()
+            try:
+                sym = next(it)
+            except StopIteration:
+                break
+            if len(parts) >= 2:
+                try:
+                    found[sym] = int(parts[1], 16)
+                except ValueError:
+                    pass
+    return found
+
+
+def variants_for(coroner, set_dir, dump, quick, rng):
+    path = os.path.join(set_dir, dump)
+    size = os.path.getsize(path)
+    vmlinux = os.path.join(set_dir, "vmlinux")
+    out = []
+    k, e = kdump_layout(path), elf_layout(path)
+    if k:
+        cuts = [0, 8, 100, 600, k["block"], k["bitmap"] + 7, (k["bitmap"] + k["desc"]) // 2, k["desc"] + 5, k["desc"] + 24 * 50,
+                k["data"] + 3, size // 2, size - 1]
+        flips = [8, 16, 0x100 + 32, 0x1a0, k["block"] + 8, k["block"] + 40, k["desc"] + 8, k["desc"] + 24 * 3 + 12]
+    elif e:
+        first_load = e["loads"][0][1] if e["loads"] else e["phend"]
+        cuts = [0, 10, 40, 64, e["phend"] - 3] + [n[0] + n[1] // 2 for n in e["notes"]] + [first_load + 4096, size // 2, size - 1]
+        flips = [5, 16, 32, 54, 56, e["phoff"] + 8, e["phoff"] + 56 + 16] + [n[0] + 4 for n in e["notes"]] + [n[0] + 40 for n in e["notes"]]
+    else:
+        return out
+    if quick:
+        cuts, flips = cuts[::2], flips[::2]
+    for c in sorted(set(x for x in cuts if 0 <= x < size)):
+        out.append(Variant(f"{dump} trunc@{c:#x}", dump, lambda dst, c=c: copy_truncated(path, dst, c)))
+    for f in sorted(set(x for x in flips if 0 <= x < size)):
+        bit = 1 << rng.randrange(8)
+        def flip(dst, f=f, bit=bit):
+            with open(path, "rb") as i:
+                i.seek(f)
+                b = i.read(1)
+            patched(path, dst, [(f, bytes([b[0] ^ bit]))])
+        out.append(Variant(f"{dump} flip@{f:#x}/{bit:#x}", dump, flip))
+    if e:
+        syms = TARGET_SYMBOLS[:3] if quick else TARGET_SYMBOLS
+        phys = physical_addresses(coroner, vmlinux, path, syms)
+        for sym, pa in phys.items():
+            off = elf_offset(e, pa & ~0xfff)
+            if off is None:
+                continue
+            out.append(Variant(f"{dump} zero:{sym}", dump, lambda dst, off=off: patched(path, dst, [(off, bytes(4096))])))
+            junk = bytes(rng.randrange(256) for _ in range(4096))
+            out.append(Variant(f"{dump} junk:{sym}", dump, lambda dst, off=off, junk=junk: patched(path, dst, [(off, junk)])))
+    if k:
+        for n in ([1, 200] if quick else [1, 50, 200, 1000]):
+            d = k["desc"] + 24 * n
+            with open(path, "rb") as f:
+                f.seek(d)
+                ent = f.read(24)
+            if len(ent) < 24:
+                continue
+            off, sz = struct.unpack_from("<qI", ent, 0)
+            if 0 < off < size and 0 < sz <= 65536:
+                junk = bytes(rng.randrange(256) for _ in range(min(sz, size - off)))
+                out.append(Variant(f"{dump} badpage@{n}", dump, lambda dst, off=off, junk=junk: patched(path, dst, [(off, junk)])))
+    return out
+
+
+# --- running --------------------------------------------------------------------------------
+
+def run_one(argv, stdin_text, timeout, max_rss_mib):
+    """Runs argv in its own process group (killed whole on timeout); peak RSS by wait4."""
+    start = time.monotonic()
+    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         errors="replace", start_new_session=True)
+    hung = False
+    try:
+        out, err = p.communicate(stdin_text, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        hung = True
+    # Popen reaped the child; its rusage is folded into RUSAGE_CHILDREN, whose ru_maxrss is
+    # the largest child so far. Runs are sequential and the bound is checked on the maximum,
+    # so a child over the bound is still caught (possibly reported again on later rows).
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+    return {"rc": p.returncode, "out": out, "err": err, "hung": hung, "secs": time.monotonic() - start, "rss": rss}
+
+
+def judge(cmd, r, max_rss_mib):
+    """'' when the run meets the criteria, else why not."""
+    if r["hung"]:
+        return f"hung (no answer in the time bound)"
+    if r["rc"] is not None and r["rc"] < 0:
+        return f"killed by signal {-r['rc']}"
+    if r["rc"] not in (0, 1):
+        return f"exit status {r['rc']}"
+    if SANITIZER.search(r["err"]):
+        return "sanitizer report: " + SANITIZER.search(r["err"]).group(0)
+    if r["rss"] > max_rss_mib:
+        return f"peak RSS {r['rss']} MiB over the bound"
+    if r["rc"] == 1:
+        name = cmd.split()[0]
+        lines = [l for l in (r["out"] + "\n" + r["err"]).splitlines() if l.startswith(f"{name}: ") or l.startswith("coroner: ")]
+        if not lines:
+            return "failed without an error message"
+        if not any(LOCATION.search(l) for l in lines):
+            return "error names no location: " + lines[-1][:160]
+    return ""
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--coroner", required=True)
+    ap.add_argument("--set", action="append", help="fixture set directory (default: the first set)")
+    ap.add_argument("--dumps", default="kdump.lzo-d31,kdump.elf-d31", help="base dumps, comma-separated")
+    ap.add_argument("--quick", action="store_true", help="fewer variants (ctest)")
+    ap.add_argument("--timeout", type=float, default=30.0, help="seconds per command")
+    ap.add_argument("--max-rss", type=int, default=1024, help="MiB per command")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--report")
+    args = ap.parse_args()
+    set_dirs = args.set or sets()[:1]
+    if not set_dirs:
+        print("corruption_matrix: no fixture set: run fixtures/make-fixtures.sh first")
+        return 77  # ctest SKIP_RETURN_CODE
+    coroner = os.path.abspath(args.coroner)
+    rng = random.Random(args.seed)
+    rows, bad = [], 0
+    work = tempfile.mkdtemp(prefix="coroner-matrix-")
+    try:
+        for set_dir in set_dirs:
+            vmlinux = os.path.join(set_dir, "vmlinux")
+            others = [s for s in sets() if s != set_dir]
+            for dump in args.dumps.split(","):
+                if not os.path.exists(os.path.join(set_dir, dump)):
+                    continue
+                variants = variants_for(coroner, set_dir, dump, args.quick, rng)
+                for v in variants:
+                    dst = os.path.join(work, "variant")
+                    v.make(dst)
+                    for cmd in COMMANDS:
+                        r = run_one([coroner, "-s", vmlinux, dst], cmd + "\n", args.timeout, args.max_rss)
+                        why = judge(cmd, r, args.max_rss)
+                        bad += bool(why)
+                        rows.append((os.path.basename(set_dir)[:24], v.name, cmd, "ok" if r["rc"] == 0 else "error",
+                                     f"{r['secs']:.2f}", why))
+                    os.unlink(dst)
+                # The other kernel's vmlinux: refused at open (naming both versions), and
+                # with --force every command still ends cleanly.
+                for other in others[:1]:
+                    ov = os.path.join(other, "vmlinux")
+                    r = run_one([coroner, "-s", ov, os.path.join(set_dir, dump)], "sys\n", args.timeout, args.max_rss)
+                    why = "" if r["rc"] == 1 and "coroner:" in r["err"] else judge("sys", r, args.max_rss) or "not refused"
+                    bad += bool(why)
+                    rows.append((os.path.basename(set_dir)[:24], f"{dump} wrong-vmlinux", "(open)", "refused", f"{r['secs']:.2f}", why))
+                    for cmd in COMMANDS:
+                        r = run_one([coroner, "-s", "--force", ov, os.path.join(set_dir, dump)], cmd + "\n", args.timeout, args.max_rss)
+                        why = judge(cmd, r, args.max_rss)
+                        bad += bool(why)
+                        rows.append((os.path.basename(set_dir)[:24], f"{dump} wrong-vmlinux --force", cmd,
+                                     "ok" if r["rc"] == 0 else "error", f"{r['secs']:.2f}", why))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    lines = [f"{'SET':24}  {'VARIANT':44}  {'COMMAND':10}  {'RESULT':7}  {'SECS':>6}  VERDICT"]
+    for s, v, c, res, secs, why in rows:
+        lines.append(f"{s:24}  {v[:44]:44}  {c:10}  {res:7}  {secs:>6}  {why or 'pass'}")
+    variants = len({(r[0], r[1]) for r in rows})
+    summary = (f"corruption matrix: {variants} variants, {len(rows)} command runs, "
+               f"{sum(1 for r in rows if r[3] == 'error' or r[3] == 'refused')} ended in a clear error, {bad} broke a criterion")
+    lines.append(summary)
+    text = "\n".join(lines) + "\n"
+    if args.report:
+        with open(args.report, "w") as f:
+            f.write(text)
+    print(text if bad or not args.quick else summary)
+    if bad:
+        print("\n".join(l for l in lines if not l.endswith("pass")))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
