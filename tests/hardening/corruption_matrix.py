@@ -124,24 +124,30 @@ def patched(src, dst, edits):
             f.write(data)
 
 
-def physical_addresses(coroner, vmlinux, dump, symbols):
-    """The physical address of each symbol's data page, from coroner's own vtop on the intact dump."""
-    script = "".join(f"vtop {s}\n" for s in symbols)
+def coroner_lines(coroner, vmlinux, dump, script):
     p = subprocess.run([coroner, "-s", vmlinux, dump], input=script, capture_output=True, text=True, timeout=120)
-    out, found = p.stdout.splitlines(), {}
-    it = iter(symbols)
+    return p.stdout.splitlines()
+
+
+def physical_addresses(coroner, vmlinux, dump, symbols):
+    """The physical address of each symbol's data, from coroner's own sym and vtop on the intact dump."""
+    virt = {}
+    for line in coroner_lines(coroner, vmlinux, dump, "".join(f"sym {s}\n" for s in symbols)):
+        parts = line.split()
+        if len(parts) >= 3 and parts[2] in symbols:
+            virt[parts[2]] = parts[0]
+    found = {}
+    out = coroner_lines(coroner, vmlinux, dump, "".join(f"vtop {a}\n" for a in virt.values()))
+    by_addr = {int(a, 16): s for s, a in virt.items()}
     for i, line in enumerate(out):
         if line.startswith("VIRTUAL") and "PHYSICAL" in line and i + 1 < len(out):
             parts = out[i + 1].split()
             try:
-                sym = next(it)
-            except StopIteration:
-                break
-            if len(parts) >= 2:
-                try:
-                    found[sym] = int(parts[1], 16)
-                except ValueError:
-                    pass
+                va, pa = int(parts[0], 16), int(parts[1], 16)
+            except (ValueError, IndexError):
+                continue
+            if va in by_addr:
+                found[by_addr[va]] = pa
     return found
 
 
