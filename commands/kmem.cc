@@ -197,7 +197,7 @@ void slab_line(uint64_t cache, const kernel::SlubCounts& c, Output& out) {
 }
 
 Result<std::optional<uint64_t>> parse_address(std::string_view s);
-Result<bool> print_slab_object(Kernel& k, uint64_t addr, uint64_t pfn, bool with_page, Output& out);
+Result<bool> print_slab_object(Kernel& k, uint64_t addr, bool with_page, Output& out);
 
 Result<void> kmem_s(Kernel& k, const Args& args, Output& out) {
   auto caches = TRY(kernel::slab_caches(k));
@@ -229,7 +229,7 @@ Result<void> kmem_s(Kernel& k, const Args& args, Output& out) {
       if (std::none_of(sections.begin(), sections.end(), [&](const auto& sec) { return sec.nr == nr; })) phys.reset();
     }
     if (!phys) out.print("WARNING: cannot find mem_map page for address: {:x}\n", *addr);
-    if (!phys || !TRY(print_slab_object(k, *addr, *phys / k.arch().page_size(), false, out)))
+    if (!phys || !TRY(print_slab_object(k, *addr, false, out)))
       return Error::make(Errc::not_found, "address is not allocated in slab subsystem: {:x}", *addr);
   }
   return ok();
@@ -255,11 +255,7 @@ std::string center(std::string_view s, size_t width, bool left_heavy) {
   return std::string(left, ' ') + std::string(s) + std::string(extra - left, ' ');
 }
 
-// The struct page of a pfn in the vmemmap (SPARSEMEM_VMEMMAP, x86_64's only model since 4.x).
-Result<uint64_t> pfn_to_page(Kernel& k, uint64_t pfn) {
-  uint64_t vmemmap = TRY(k.read_u64(TRY(k.symbol("vmemmap_base"))));
-  return vmemmap + pfn * TRY(k.types().size_of_name("page"));
-}
+using kernel::pfn_to_page;
 
 // kmem -f: each zone's free_area[order].free_list[migratetype] lists, counted.
 Result<void> kmem_f(Kernel& k, Output& out) {
@@ -532,9 +528,6 @@ Result<void> print_pfn(Kernel& k, uint64_t pfn, Output& out) {
   return ok();
 }
 
-// The slab object holding `addr`, if its page belongs to a SLUB cache: the cache line, the
-// slab's counts, the object (free objects bare, "(cpu N cache)" when on a CPU's lockless
-// freelist; allocated ones in brackets), then the page.
 // One SLUB slab as crash's do_slab_slub() shows it: its counts, then its objects (all of
 // them, or only the one holding `only`): free ones bare, "(cpu N cache)" when on that CPU's
 // lockless freelist, allocated ones in brackets.
@@ -543,23 +536,12 @@ struct SlabView {
   uint64_t cache;
   kernel::SlubCounts counts;
   std::string_view st;  // "slab" (5.17+) or "page"
-  uint64_t offset = 0, random = 0;
-  bool hardened = false;
+  uint64_t red_left_pad = 0;
   static Result<SlabView> make(Kernel& k, uint64_t cache) {
-    SlabView v{k, cache, TRY(kernel::slub_counts(k, cache)), k.types().has_member("slab", "slab_cache") ? "slab" : "page"};
-    v.offset = TRY(k.member_uint(cache, "kmem_cache", "offset"));
-    v.hardened = k.types().has_member("kmem_cache", "random");
-    if (v.hardened) v.random = TRY(k.member_uint(cache, "kmem_cache", "random"));
+    SlabView v{k, cache, TRY(kernel::slub_counts(k, cache)), kernel::slab_struct(k)};
+    if (k.types().has_member("kmem_cache", "red_left_pad"))
+      v.red_left_pad = TRY(k.member_uint(cache, "kmem_cache", "red_left_pad"));
     return v;
-  }
-  Result<void> freelist(uint64_t p, uint64_t limit, uint64_t slab, std::vector<uint64_t>& into) {
-    for (uint64_t n = 0; p; ++n) {
-      if (n > limit) return Error::make(Errc::bad_data, "{}: slab {:x}: freelist longer than the slab", counts.name, slab);
-      into.push_back(p);
-      uint64_t stored = TRY(k.read_u64(p + offset));
-      p = hardened ? stored ^ random ^ __builtin_bswap64(p + offset) : stored;
-    }
-    return ok();
   }
   // `cpu` >= 0: the slab is that CPU's, and its lockless freelist (`cpu_freelist`) counts.
   // `verbose`: the table header, the counts and the objects; else the counts line alone.
@@ -571,9 +553,9 @@ struct SlabView {
     uint64_t page_offset = TRY(k.read_u64(TRY(k.symbol("page_offset_base"))));
     uint64_t base = page_offset + slab_pfn * k.arch().page_size();
     uint64_t objects = TRY(k.member_uint(slab, st, "objects"));
-    std::vector<uint64_t> slab_free, cpu_free;
-    TRY(freelist(TRY(k.member<uint64_t>(slab, st, "freelist")), objects, slab, slab_free));
-    if (cpu >= 0) TRY(freelist(cpu_freelist, objects, slab, cpu_free));
+    auto slab_free = TRY(kernel::slab_freelist(k, cache, TRY(k.member<uint64_t>(slab, st, "freelist")), objects, slab));
+    std::vector<uint64_t> cpu_free;
+    if (cpu >= 0) cpu_free = TRY(kernel::slab_freelist(k, cache, cpu_freelist, objects, slab));
     uint64_t nfree = slab_free.size() + cpu_free.size();
     int node = 0;
     for (const auto& n : TRY(kernel::online_nodes(k))) {
@@ -587,7 +569,7 @@ struct SlabView {
     if (!verbose) return ok();
     out.print("  FREE / [ALLOCATED]\n");
     for (uint64_t i = 0; i < objects; ++i) {
-      uint64_t object = base + i * counts.size;
+      uint64_t object = base + red_left_pad + i * counts.size;
       if (only && (*only < object || *only >= object + counts.size)) continue;
       bool free = std::find(cpu_free.begin(), cpu_free.end(), object) != cpu_free.end() ||
                   std::find(slab_free.begin(), slab_free.end(), object) != slab_free.end();
@@ -600,36 +582,20 @@ struct SlabView {
     }
     return ok();
   }
-  // The CPU whose current slab this is, with its lockless freelist.
-  Result<std::pair<int, uint64_t>> owner(uint64_t slab) {
-    uint64_t cpu_slab = TRY(k.member<uint64_t>(cache, "kmem_cache", "cpu_slab"));
-    std::string_view cpu_member = k.types().has_member("kmem_cache_cpu", "slab") ? "slab" : "page";
-    for (int cpu : TRY(k.cpus_in_mask("cpu_present_mask"))) {
-      uint64_t kcc = cpu_slab + TRY(k.per_cpu_offset(cpu));
-      if (TRY(k.member<uint64_t>(kcc, "kmem_cache_cpu", cpu_member)) == slab)
-        return std::pair{cpu, TRY(k.member<uint64_t>(kcc, "kmem_cache_cpu", "freelist"))};
-    }
-    return std::pair{-1, uint64_t{0}};
-  }
 };
 
-Result<bool> print_slab_object(Kernel& k, uint64_t addr, uint64_t pfn, bool with_page, Output& out) {
-  std::string_view st = k.types().has_member("slab", "slab_cache") ? "slab" : "page";
-  uint64_t page = TRY(pfn_to_page(k, pfn));
-  // A tail page of a compound slab points at its head with bit 0 set (compound_head).
-  uint64_t head_word = TRY(k.member<uint64_t>(page, "page", "compound_head"));
-  uint64_t slab = (head_word & 1) ? head_word - 1 : page;
-  uint64_t cache = TRY(k.member<uint64_t>(slab, st, "slab_cache"));
-  auto caches = TRY(kernel::slab_caches(k));
-  if (std::find(caches.begin(), caches.end(), cache) == caches.end()) return false;
-  SlabView view = TRY(SlabView::make(k, cache));
-  auto [cpu, cpu_freelist] = TRY(view.owner(slab));
+// The slab object holding `addr`, if its page belongs to a SLUB cache: the cache line, the
+// slab's counts and the object, then (`with_page`) the page.
+Result<bool> print_slab_object(Kernel& k, uint64_t addr, bool with_page, Output& out) {
+  auto obj = TRY(kernel::slab_object_at(k, addr));
+  if (!obj) return false;
+  SlabView view = TRY(SlabView::make(k, obj->cache));
   slab_header(out);
-  slab_line(cache, view.counts, out);
-  TRY(view.print(slab, cpu, cpu_freelist, addr, out));
+  slab_line(obj->cache, view.counts, out);
+  TRY(view.print(obj->slab, obj->cpu, obj->cpu_freelist, addr, out));
   if (!with_page) return true;
   out.print("\n");
-  TRY(print_pfn(k, pfn, out));
+  TRY(print_pfn(k, *TRY(kernel::kvaddr_to_pfn(k, addr)), out));
   return true;
 }
 
@@ -757,7 +723,7 @@ Result<void> kmem_address(Session& s, uint64_t addr, bool physical, Output& out)
     }
     return print_pfn(k, *phys / page_size, out);
   }
-  if (addr >= page_offset && TRY(print_slab_object(k, addr, *phys / page_size, true, out))) return ok();
+  if (addr >= page_offset && TRY(print_slab_object(k, addr, true, out))) return ok();
   return print_pfn(k, *phys / page_size, out);
 }
 

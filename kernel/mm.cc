@@ -1,5 +1,6 @@
 #include "kernel/mm.h"
 
+#include <algorithm>
 #include <cstring>
 #include <unordered_set>
 
@@ -325,6 +326,108 @@ Result<std::vector<MemSection>> mem_sections(Kernel& k) {
     }
   }
   return out;
+}
+
+// What slab_object_at looks up on every call, read once per Kernel (a dump does not change):
+// the present sparsemem sections and the caches on slab_caches.
+namespace {
+struct SlabLookupCache {
+  bool loaded = false;
+  uint64_t pages_per_section = 0;
+  std::unordered_set<uint64_t> sections;
+  std::unordered_set<uint64_t> caches;
+};
+
+Result<SlabLookupCache*> slab_lookup_cache(Kernel& k) {
+  auto& c = k.extension<SlabLookupCache>();
+  if (c.loaded) return &c;
+  c.pages_per_section = TRY(pages_per_section(k));
+  for (const auto& sec : TRY(mem_sections(k))) c.sections.insert(sec.nr);
+  for (uint64_t cache : TRY(slab_caches(k))) c.caches.insert(cache);
+  c.loaded = true;
+  return &c;
+}
+}  // namespace
+
+Result<uint64_t> pfn_to_page(Kernel& k, uint64_t pfn) {
+  uint64_t vmemmap = TRY(k.read_u64(TRY(k.symbol("vmemmap_base"))));
+  return vmemmap + pfn * TRY(k.types().size_of_name("page"));
+}
+
+Result<std::optional<uint64_t>> kvaddr_to_pfn(Kernel& k, uint64_t addr) {
+  std::optional<uint64_t> phys = k.arch().linear_vtop(addr);
+  if (!phys) {
+    if (auto w = k.arch().walk(k.arch().kernel_root(), addr, nullptr)) phys = *w;
+  }
+  if (!phys) return std::optional<uint64_t>();
+  SlabLookupCache* c = TRY(slab_lookup_cache(k));
+  uint64_t pfn = *phys / k.arch().page_size();
+  if (!c->sections.count(pfn / c->pages_per_section)) return std::optional<uint64_t>();
+  return std::optional<uint64_t>(pfn);
+}
+
+std::string_view slab_struct(Kernel& k) { return slab_type(k); }
+
+Result<std::vector<uint64_t>> slab_freelist(Kernel& k, uint64_t cache, uint64_t first, uint64_t limit, uint64_t slab) {
+  FreelistDecoder d;
+  d.offset = TRY(k.member_uint(cache, "kmem_cache", "offset"));
+  d.hardened = k.types().has_member("kmem_cache", "random");
+  if (d.hardened) d.random = TRY(k.member_uint(cache, "kmem_cache", "random"));
+  std::vector<uint64_t> out;
+  for (uint64_t p = first; p;) {
+    if (out.size() > limit)
+      return Error::make(Errc::bad_data, "{}: slab {:x}: freelist longer than the slab", TRY(slab_cache_name(k, cache)), slab);
+    out.push_back(p);
+    p = d.next(TRY(k.read_u64(p + d.offset)), p + d.offset);
+  }
+  return out;
+}
+
+Result<std::pair<int, uint64_t>> slab_cpu_owner(Kernel& k, uint64_t cache, uint64_t slab) {
+  uint64_t cpu_slab = TRY(k.member<uint64_t>(cache, "kmem_cache", "cpu_slab"));
+  std::string_view cpu_member = k.types().has_member("kmem_cache_cpu", "slab") ? "slab" : "page";
+  for (int cpu : TRY(k.cpus_in_mask("cpu_present_mask"))) {
+    uint64_t kcc = cpu_slab + TRY(k.per_cpu_offset(cpu));
+    if (TRY(k.member<uint64_t>(kcc, "kmem_cache_cpu", cpu_member)) == slab)
+      return std::pair{cpu, TRY(k.member<uint64_t>(kcc, "kmem_cache_cpu", "freelist"))};
+  }
+  return std::pair{-1, uint64_t{0}};
+}
+
+Result<std::optional<SlabObject>> slab_object_at(Kernel& k, uint64_t addr) {
+  auto pfn = TRY(kvaddr_to_pfn(k, addr));
+  if (!pfn) return std::optional<SlabObject>();
+  std::string_view st = slab_type(k);
+  uint64_t page = TRY(pfn_to_page(k, *pfn));
+  // A tail page of a compound slab points at its head with bit 0 set (compound_head).
+  uint64_t head_word = TRY(k.member<uint64_t>(page, "page", "compound_head"));
+  SlabObject o;
+  o.slab = (head_word & 1) ? head_word - 1 : page;
+  o.cache = TRY(k.member<uint64_t>(o.slab, st, "slab_cache"));
+  if (!TRY(slab_lookup_cache(k))->caches.count(o.cache)) return std::optional<SlabObject>();
+  o.cache_name = TRY(slab_cache_name(k, o.cache));
+  o.object_size = TRY(k.member_uint(o.cache, "kmem_cache", "size"));
+  o.objects = TRY(k.member_uint(o.slab, st, "objects"));
+  uint64_t page_struct = TRY(k.types().size_of_name("page"));
+  uint64_t vmemmap = TRY(k.read_u64(TRY(k.symbol("vmemmap_base"))));
+  uint64_t page_offset = TRY(k.read_u64(TRY(k.symbol("page_offset_base"))));
+  o.slab_base = page_offset + (o.slab - vmemmap) / page_struct * k.arch().page_size();
+  // With SLAB_RED_ZONE each object starts after a left red zone (red_left_pad, 4.6+).
+  uint64_t pad = k.types().has_member("kmem_cache", "red_left_pad") ? TRY(k.member_uint(o.cache, "kmem_cache", "red_left_pad")) : 0;
+  auto [cpu, cpu_freelist] = TRY(slab_cpu_owner(k, o.cache, o.slab));
+  o.cpu = cpu;
+  o.cpu_freelist = cpu_freelist;
+  if (!o.object_size || addr < o.slab_base + pad || (addr - o.slab_base - pad) / o.object_size >= o.objects)
+    return std::optional<SlabObject>(std::move(o));  // in the slab's pages, outside every object
+  o.object = o.slab_base + pad + (addr - o.slab_base - pad) / o.object_size * o.object_size;
+  auto slab_free = TRY(slab_freelist(k, o.cache, TRY(k.member<uint64_t>(o.slab, st, "freelist")), o.objects, o.slab));
+  bool free = std::find(slab_free.begin(), slab_free.end(), o.object) != slab_free.end();
+  if (!free && cpu >= 0) {
+    auto cpu_free = TRY(slab_freelist(k, o.cache, cpu_freelist, o.objects, o.slab));
+    free = std::find(cpu_free.begin(), cpu_free.end(), o.object) != cpu_free.end();
+  }
+  o.allocated = !free;
+  return std::optional<SlabObject>(std::move(o));
 }
 
 }  // namespace coroner::kernel

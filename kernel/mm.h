@@ -6,6 +6,7 @@
 //   auto free  = TRY(vm_stat(k, "NR_FREE_PAGES"));            // vm_zone_stat / vm_node_stat
 //   for (const Zone& z : TRY(zones(k))) ...;                    // every zone of every online node
 //   for (uint64_t c : TRY(slab_caches(k))) auto n = TRY(slub_counts(k, c));
+//   if (auto o = TRY(slab_object_at(k, addr))) fmt::print("[{}]", o->cache_name);  // bt -F
 #pragma once
 
 #include <cstdint>
@@ -92,5 +93,39 @@ struct MemSection {
 };
 Result<std::vector<MemSection>> mem_sections(Kernel& k);
 Result<uint64_t> pages_per_section(Kernel& k);
+
+// Pages (SPARSEMEM_VMEMMAP, x86_64's only memory model since 4.x): the struct page of a pfn,
+// and the pfn of a kernel virtual address (direct map, else the kernel page tables), if it is
+// mapped and its sparsemem section is present.
+Result<uint64_t> pfn_to_page(Kernel& k, uint64_t pfn);
+Result<std::optional<uint64_t>> kvaddr_to_pfn(Kernel& k, uint64_t addr);
+
+// The struct describing a SLUB slab: "slab" (struct slab, 5.17+) or "page".
+std::string_view slab_struct(Kernel& k);
+
+// A SLUB freelist from its first object, decoded (CONFIG_SLAB_FREELIST_HARDENED's
+// obfuscated pointers, 5.7+); an error naming the slab when longer than `limit` objects.
+Result<std::vector<uint64_t>> slab_freelist(Kernel& k, uint64_t cache, uint64_t first, uint64_t limit, uint64_t slab);
+
+// The CPU whose current slab `slab` is, with that CPU's lockless freelist; {-1, 0} if none.
+Result<std::pair<int, uint64_t>> slab_cpu_owner(Kernel& k, uint64_t cache, uint64_t slab);
+
+// The SLUB object holding a kernel virtual address: nullopt when the address is not mapped,
+// its page is not in a present section, or the page is not a slab of a cache on slab_caches.
+// `allocated` is false when the object is on the slab's freelist or on the lockless freelist
+// of the CPU whose slab it is.
+struct SlabObject {
+  uint64_t cache = 0;        // struct kmem_cache
+  std::string cache_name;
+  uint64_t slab = 0;         // struct slab (or struct page) of the slab's head page
+  uint64_t slab_base = 0;    // address of the slab's first object
+  uint64_t objects = 0;      // objects in the slab
+  uint64_t object = 0;       // start of the object holding the address; 0 if in no object
+  uint64_t object_size = 0;  // kmem_cache.size: the stride between objects, metadata included
+  bool allocated = false;
+  int cpu = -1;              // the CPU whose current slab this is, else -1
+  uint64_t cpu_freelist = 0; // that CPU's lockless freelist
+};
+Result<std::optional<SlabObject>> slab_object_at(Kernel& k, uint64_t addr);
 
 }  // namespace coroner::kernel
