@@ -1,7 +1,9 @@
-// sys: the system banner crash prints at start-up, field for field.
+// sys: the system banner crash prints at start-up, field for field; the system call table
+// (-c), taints (-t), DMI strings (-i) and the in-kernel configuration (config).
 #include <ctime>
 
 #include "commands/builtin.h"
+#include "commands/support/symstr.h"
 #include "kernel/sysinfo.h"
 
 namespace coroner::commands {
@@ -22,20 +24,6 @@ std::string loadavg_text(const std::vector<uint64_t>& a) {
     out += fmt::format("{}{}.{:02}", i ? ", " : "", v >> 11, ((v & (kFixed1 - 1)) * 100) >> 11);
   }
   return out;
-}
-
-// crash rounds up to the next GiB when within 64 MiB of it, prints one decimal, then drops
-// a ".0 " ("768 MB", "1 GB", "511.5 MB").
-std::string memory_text(uint64_t bytes) {
-  constexpr uint64_t kMB = 1ull << 20, kGB = 1ull << 30;
-  uint64_t next_gig = (bytes + kGB - 1) / kGB * kGB;
-  if (next_gig - bytes <= 64 * kMB) bytes = next_gig;
-  std::string s;
-  if (bytes >= kGB) s = fmt::format("{:.1f} GB", static_cast<double>(bytes) / kGB);
-  else if (bytes >= kMB) s = fmt::format("{:.1f} MB", static_cast<double>(bytes) / kMB);
-  else s = fmt::format("{} KB", bytes >> 10);
-  if (size_t p = s.find(".0 "); p != std::string::npos) s.erase(p, 2);
-  return s;
 }
 
 std::string date_text(int64_t t) {
@@ -83,21 +71,157 @@ void print_sys_banner(Session& s, Output& out) {
   out.print("     VERSION: {}\n", u.version);
   out.print("     MACHINE: {}  ({})\n", u.machine,
             si.cpu_mhz && *si.cpu_mhz ? fmt::format("{} Mhz", *si.cpu_mhz) : std::string("unknown Mhz"));
-  out.print("      MEMORY: {}\n", field(si.memory_bytes, memory_text));
+  out.print("      MEMORY: {}\n", field(si.memory_bytes, kernel::memory_size_text));
   std::string panic = si.panic ? *si.panic : std::string();
   while (!panic.empty() && panic.back() == '\n') panic.pop_back();
   out.print("       PANIC: \"{}\"{}\n", panic, panic.find("Oops: ") != std::string::npos ? " (check log for details)" : "");
 }
 
 namespace {
-Result<void> run_sys(Session& s, const Args&, Output& out) {
-  print_sys_banner(s, out);
+
+// The build directory crash strips from source file names: the part of schedule()'s file
+// name before "/kernel/" (get_build_directory()).
+std::optional<std::string> build_directory(kernel::Kernel& k) {
+  const symbols::Symbol* s = k.symbols().find("schedule");
+  if (!s) s = k.symbols().find("do_schedule");
+  if (!s) return std::nullopt;
+  auto loc = k.source_lines().lookup(s->link_addr);
+  if (!loc) return std::nullopt;
+  for (std::string_view cut : {"/kernel/", "/./arch/"})
+    if (size_t p = loc->file.find(cut); p != std::string::npos) return loc->file.substr(0, p);
+  return std::nullopt;
+}
+
+struct SyscallEntry {
+  int number;
+  uint64_t address;
+  std::string name;  // empty: no symbol at that address
+};
+
+// sys_call_table's entries: as many as its symbol's size holds.
+Result<std::vector<SyscallEntry>> syscall_table(kernel::Kernel& k) {
+  const symbols::Symbol* table = k.symbols().find("sys_call_table");
+  if (!table) return Error::make(Errc::not_found, "sys_call_table does not exist in this kernel");
+  uint64_t base = k.symbols().address(*table);
+  uint64_t n = table->size / 8;
+  if (!n) {  // no size: up to the next symbol, as crash counts when DWARF says nothing
+    n = 256;
+    const auto& all = k.symbols().all();
+    for (size_t i = static_cast<size_t>(table - all.data()) + 1; i < all.size(); ++i)
+      if (all[i].link_addr > table->link_addr) {
+        n = (all[i].link_addr - table->link_addr) / 8;
+        break;
+      }
+  }
+  n = std::min<uint64_t>(n, 4096);
+  std::vector<SyscallEntry> out;
+  auto ni = k.symbols().address_of("sys_ni_syscall");
+  for (uint64_t i = 0; i < n; ++i) {
+    SyscallEntry e{static_cast<int>(i), TRY(k.read_u64(base + 8 * i)), {}};
+    auto hit = k.symbols().lookup(e.address);
+    if (hit && hit->offset == 0) {
+      e.name = ni && *ni == e.address ? "sys_ni_syscall" : value_to_symstr(k, e.address).value_or(std::string(hit->symbol->name));
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+// "../fs/read_write.c: 621": the first address of the function whose line is not in an
+// include/ header (a system call often starts with inlined header code), relative to the
+// build directory.
+std::string syscall_source(kernel::Kernel& k, uint64_t addr, const std::optional<std::string>& build_dir) {
+  if (!build_dir) return "";
+  auto hit = k.symbols().lookup(addr);
+  if (!hit) return "";
+  const auto& all = k.symbols().all();
+  uint64_t end = 0;
+  for (size_t i = static_cast<size_t>(hit->symbol - all.data()) + 1; i < all.size(); ++i)
+    if (all[i].link_addr > hit->symbol->link_addr) {
+      end = all[i].link_addr;
+      break;
+    }
+  uint64_t link = addr - k.symbols().relocation();
+  for (uint64_t a = link; a < end && a - link < (1u << 16); ++a) {
+    auto loc = k.source_lines().lookup(a);
+    if (!loc) continue;
+    std::string text = fmt::format("{}: {}", loc->file, loc->line);
+    if (text.find(".h: ") != std::string::npos && text.find("include/") != std::string::npos) continue;
+    if (text.find(*build_dir) != std::string::npos) return ".." + text.substr(build_dir->size());
+  }
+  return "";
+}
+
+constexpr std::string_view kSyscallHeader = "NUM  SYSTEM CALL                FILE AND LINE NUMBER\n";
+
+Result<void> run_syscalls(Session& s, const std::vector<std::string>& specs, Output& out) {
+  auto& k = s.kernel;
+  auto table = TRY(syscall_table(k));
+  auto build_dir = build_directory(k);
+  auto line = [&](const SyscallEntry& e) {
+    return fmt::format("{:3}  {:<26} {}\n", e.number, e.name, syscall_source(k, e.address, build_dir));
+  };
+  if (specs.empty()) {
+    out.write(kSyscallHeader);
+    for (const auto& e : table) {
+      if (e.name.empty()) {
+        out.print("{:3}  invalid sys_call_table entry: {:x} \n", e.number, e.address);
+        continue;
+      }
+      out.write(line(e));
+    }
+    return ok();
+  }
+  // crash filters its own table: a number matches that entry, a string every name holding it.
+  bool header = false;
+  for (const auto& spec : specs) {
+    bool number = !spec.empty() && spec.size() < 10 && spec.find_first_not_of("0123456789") == std::string::npos;
+    for (const auto& e : table) {
+      if (e.name.empty()) continue;
+      if (number ? e.number != std::stoi(spec) : e.name.find(spec) == std::string::npos) continue;
+      if (!header) out.write(kSyscallHeader);
+      header = true;
+      out.write(line(e));
+      if (number) break;
+    }
+  }
+  return ok();
+}
+
+Result<void> run_sys(Session& s, const Args& a, Output& out) {
+  if (a.has('t')) {
+    auto t = TRY(kernel::kernel_taints(s.kernel));
+    out.print("TAINTED_MASK: {:x}  {}\n", t.mask, t.letters);
+    return ok();
+  }
+  if (a.has('i')) {
+    auto d = TRY(kernel::dmi_info(s.kernel));
+    for (const auto& e : d.strings) out.print("{:>{}}: {}\n", e.field, d.name_width + 2, e.value);
+    return ok();
+  }
+  if (a.has('c')) return run_syscalls(s, a.positional, out);
+  if (a.positional.empty()) {
+    print_sys_banner(s, out);
+    return ok();
+  }
+  for (const auto& p : a.positional) {
+    if (p != "config") return Error::make(Errc::usage, "");
+    out.write(TRY(kernel::kernel_config(s.kernel)));
+  }
   return ok();
 }
 }  // namespace
 
 static Command sys_command() {
-  return Command{CommandSpec{"sys", {}, "system data", "", {}, {"sys"}}, run_sys};
+  return Command{CommandSpec{"sys",
+                             {},
+                             "system data",
+                             "[-c [name|number]] [-t] [-i] config",
+                             {{'c', false, "the system call table, or the entries matching each name or number"},
+                              {'t', false, "kernel taint information"},
+                              {'i', false, "the DMI strings"}},
+                             {"sys", "sys -c", "sys -c read", "sys -t", "sys config"}},
+                 run_sys};
 }
 
 std::vector<Command> sys_commands() { return {sys_command()}; }

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -43,5 +44,65 @@ Result<uint64_t> kernel_hz(Kernel& k);
 // Physical memory in pages as crash counts it (every node's present pages, else spanned);
 // read once per Kernel. `sys` MEMORY and ps's %MEM both use it.
 Result<uint64_t> memory_pages(Kernel& k);
+
+// crash's memory size text: rounded up to the next GiB when within 64 MiB of it, one
+// decimal, ".0" dropped ("768 MB", "1 GB", "767.5 MB"). `sys` MEMORY and `mach` use it.
+std::string memory_size_text(uint64_t bytes);
+
+// --- sys -t, sys config, sys -i ---
+
+// tainted_mask and the letters of its set bits, from the kernel's own taint_flags[] table
+// (struct taint_flag.c_true, 4.10+), lowest bit first.
+struct Taints {
+  uint64_t mask = 0;
+  std::string letters;
+};
+Result<Taints> kernel_taints(Kernel& k);
+
+// The in-kernel .config (CONFIG_IKCONFIG): kernel_config_data holds "IKCFG_ST", a gzip
+// stream, then "IKCFG_ED". Fails with not_found when the kernel was built without it.
+Result<std::string> kernel_config(Kernel& k);
+// The decompression on its own, over the bytes of kernel_config_data.
+Result<std::string> decode_ikconfig(std::span<const uint8_t> blob);
+
+// The DMI strings the kernel identified (dmi_ident[], indexed by enum dmi_field), with the
+// enumerator names; only those set.
+struct DmiString {
+  std::string field;  // "DMI_BIOS_VENDOR"
+  std::string value;
+};
+struct DmiInfo {
+  size_t name_width = 0;  // the longest enum dmi_field name
+  std::vector<DmiString> strings;
+};
+Result<DmiInfo> dmi_info(Kernel& k);
+
+// --- mach (x86_64) ---
+
+struct StackArea {
+  std::string name;          // crash's name ("DOUBLEFAULT", "NMI", ...) or "(unknown)"
+  uint64_t size = 0;
+  std::vector<uint64_t> base;      // per CPU
+  std::vector<bool> available;     // per CPU: the stack's first page is in the dump
+};
+struct MachineInfo {
+  uint64_t kernel_virtual_base = 0;  // the direct map (page_offset_base, 4.8+)
+  uint64_t vmalloc_base = 0;
+  std::optional<uint64_t> vmemmap_base;
+  uint64_t start_kernel_map = 0;     // __START_KERNEL_map
+  uint64_t modules_base = 0;         // __START_KERNEL_map + KERNEL_IMAGE_SIZE
+  uint64_t stack_size = 0;           // THREAD_SIZE
+  uint64_t irq_stack_size = 0;
+  std::vector<uint64_t> irq_stacks;  // per CPU
+  std::vector<StackArea> exception_stacks;  // in IST order, up to the first unused one
+};
+Result<MachineInfo> machine_info(Kernel& k, int cpus);
+
+// The firmware memory map (e820_table, 4.12+; `e820` before): [start, end) and type.
+struct E820Entry {
+  uint64_t start = 0, end = 0;
+  uint32_t type = 0;
+};
+Result<std::vector<E820Entry>> e820_map(Kernel& k);
 
 }  // namespace coroner::kernel
