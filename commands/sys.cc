@@ -157,6 +157,8 @@ constexpr std::string_view kSyscallHeader = "NUM  SYSTEM CALL                FIL
 Result<void> run_syscalls(Session& s, const std::vector<std::string>& specs, Output& out) {
   auto& k = s.kernel;
   auto table = TRY(syscall_table(k));
+  // crash warns and lists the table without its last column when it has no line numbers.
+  if (!k.vmlinux().has_dwarf()) out.print("sys: line numbers are not available\n");
   auto build_dir = build_directory(k);
   auto line = [&](const SyscallEntry& e) {
     return fmt::format("{:3}  {:<26} {}\n", e.number, e.name, syscall_source(k, e.address, build_dir));
