@@ -35,7 +35,10 @@ import time
 
 COMMANDS = ["sys", "bt -a", "foreach bt", "ps", "log", "kmem -i", "kmem -s", "dev", "mod"]
 # Kernel data whose page is zeroed / filled with junk (kept when the symbol exists).
-TARGET_SYMBOLS = ["init_task", "_printk_rb_static_descs", "__log_buf", "slab_caches", "modules", "init_top_pgt"]
+# "SYMBOL" or "SYMBOL:STRUCT.MEMBER" (the page holding that member of the structure at SYMBOL,
+# for structures larger than a page: init_task's task list link is 2 KiB in).
+TARGET_SYMBOLS = ["init_task:task_struct.tasks", "_printk_rb_static_descs", "__log_buf", "slab_caches", "modules",
+                  "init_top_pgt"]
 LOCATION = re.compile(r"(0x)?[0-9a-f]{6,}|/|offset|\b(page|pfn|cpu|task|pid|symbol|member|struct|section|note|header|descriptor|cache|list|module)\b",
                       re.I)
 SANITIZER = re.compile(r"AddressSanitizer|UndefinedBehaviorSanitizer|runtime error:|LeakSanitizer")
@@ -129,13 +132,32 @@ def coroner_lines(coroner, vmlinux, dump, script):
     return p.stdout.splitlines()
 
 
-def physical_addresses(coroner, vmlinux, dump, symbols):
-    """The physical address of each symbol's data, from coroner's own sym and vtop on the intact dump."""
+def member_offset(coroner, vmlinux, dump, struct_name, member):
+    """MEMBER's offset in STRUCT from `struct -o` ("  [2192] struct list_head tasks;")."""
+    for line in coroner_lines(coroner, vmlinux, dump, f"struct -o {struct_name}\n"):
+        m = re.match(r"\s*\[(\d+)\].*[ *]" + re.escape(member) + r"(\[\d+\])?;$", line)
+        if m:
+            return int(m.group(1))
+    return None
+
+
+def physical_addresses(coroner, vmlinux, dump, targets):
+    """The physical address of each target's data (TARGET_SYMBOLS forms), from coroner's own
+    sym, struct -o and vtop on the intact dump."""
+    names = {t.split(":")[0]: t for t in targets}
     virt = {}
-    for line in coroner_lines(coroner, vmlinux, dump, "".join(f"sym {s}\n" for s in symbols)):
+    for line in coroner_lines(coroner, vmlinux, dump, "".join(f"sym {s}\n" for s in names)):
         parts = line.split()
-        if len(parts) >= 3 and parts[2] in symbols:
-            virt[parts[2]] = parts[0]
+        if len(parts) >= 3 and parts[2] in names:
+            target = names[parts[2]]
+            addr = int(parts[0], 16)
+            if ":" in target:
+                st, mem = target.split(":")[1].split(".")
+                off = member_offset(coroner, vmlinux, dump, st, mem)
+                if off is None:
+                    continue
+                addr += off
+            virt[target] = f"{addr:x}"
     found = {}
     out = coroner_lines(coroner, vmlinux, dump, "".join(f"vtop {a}\n" for a in virt.values()))
     by_addr = {int(a, 16): s for s, a in virt.items()}
