@@ -139,7 +139,7 @@ Result<void> do_diskio(Session& s, Output& out, bool nonzero_only) {
 }
 
 Result<void> run_dev(Session& s, const Args& a, Output& out) {
-  if (!a.positional.empty()) return Error::make(Errc::usage, "");
+  if (!a.positional.empty()) return Error::make(Errc::usage, "invalid argument: {}", a.positional[0]);
   if (a.has('d')) return do_diskio(s, out, false);
   if (a.has('D')) return do_diskio(s, out, true);
   if (a.has('i')) return do_io(s, out);

@@ -78,7 +78,7 @@ Result<void> print_memmap(Session& s, Output& out) {
 }
 
 Result<void> run_mach(Session& s, const Args& a, Output& out) {
-  if (!a.positional.empty()) return Error::make(Errc::usage, "");
+  if (!a.positional.empty()) return Error::make(Errc::usage, "invalid argument: {}", a.positional[0]);
   if (a.has('x') && a.has('d')) return Error::make(Errc::usage, "-d and -x are mutually exclusive");
   int radix = a.has('x') ? 16 : 10;
   if (a.has('m')) TRY(print_memmap(s, out));

@@ -207,7 +207,7 @@ Result<void> run_sys(Session& s, const Args& a, Output& out) {
     return ok();
   }
   for (const auto& p : a.positional) {
-    if (p != "config") return Error::make(Errc::usage, "");
+    if (p != "config") return Error::make(Errc::usage, "invalid argument: {} (sys takes only \"config\")", p);
     out.write(TRY(kernel::kernel_config(s.kernel)));
   }
   return ok();
