@@ -8,8 +8,10 @@
 #include <set>
 
 #include "commands/builtin.h"
+#include "commands/support/parse.h"
 #include "kernel/kernel.h"
 #include "kernel/mm.h"
+#include "kernel/modules.h"
 #include "kernel/tasks.h"
 #include "kernel/walkers.h"
 
@@ -34,6 +36,10 @@ std::string pages_to_size(Kernel& k, uint64_t pages) {
 }
 
 uint64_t percent(uint64_t part, uint64_t whole) { return whole ? part * 100 / whole : 0; }
+
+// crash's IS_KVADDR on x86_64: the kernel half of the address space. Any other address
+// argument is taken as physical.
+bool is_kvaddr(uint64_t addr) { return (addr >> 63) != 0; }
 
 Result<uint64_t> read_ulong_symbol(Kernel& k, std::string_view name) { return k.read_u64(TRY(k.symbol(name))); }
 
@@ -86,7 +92,28 @@ Result<std::pair<uint64_t, uint64_t>> swap_totals(Kernel& k) {
   return std::pair{total, used};
 }
 
-Result<void> kmem_i(Kernel& k, Output& out) {
+template <typename Fn>
+Result<void> for_each_page(Kernel& k, Fn&& fn);
+
+// Pages in use by more than one user, as crash's -i=shared counts them: not PG_reserved,
+// with a reference count above 1.
+Result<uint64_t> shared_pages(Kernel& k) {
+  auto reserved_bit = k.types().enumerator("PG_reserved");
+  if (!reserved_bit) return Error::make(Errc::no_debug_info, "no enumerator PG_reserved (enum pageflags)");
+  uint64_t flags_off = TRY(k.offset_of("page", "flags"));
+  uint64_t count_off = TRY(k.offset_of("page", "_refcount"));
+  uint64_t shared = 0;
+  TRY(for_each_page(k, [&](uint64_t, uint64_t, const uint8_t* bytes) {
+    uint64_t flags;
+    int32_t count;
+    std::memcpy(&flags, bytes + flags_off, 8);
+    std::memcpy(&count, bytes + count_off, 4);
+    if (!(flags & (1ull << *reserved_bit)) && count > 1) ++shared;
+  }));
+  return shared;
+}
+
+Result<void> kmem_i(Kernel& k, bool with_shared, Output& out) {
   uint64_t total = TRY(read_ulong_symbol(k, k.symbols().find("_totalram_pages") ? "_totalram_pages" : "totalram_pages"));
   uint64_t free = static_cast<uint64_t>(std::max<int64_t>(0, TRY(kernel::vm_stat(k, "NR_FREE_PAGES"))));
   uint64_t used = total > free ? total - free : 0;
@@ -110,6 +137,7 @@ Result<void> kmem_i(Kernel& k, Output& out) {
   row("TOTAL MEM", total, "", 0);
   row("FREE", free, "TOTAL MEM", total);
   row("USED", used, "TOTAL MEM", total);
+  if (with_shared) row("SHARED", TRY(shared_pages(k)), "TOTAL MEM", total);
   row("BUFFERS", buffers, "TOTAL MEM", total);
   row("CACHED", cached_pages, "TOTAL MEM", total);
   row("SLAB", static_cast<uint64_t>(std::max<int64_t>(0, slab)), "TOTAL MEM", total);
@@ -196,42 +224,83 @@ void slab_line(uint64_t cache, const kernel::SlubCounts& c, Output& out) {
             c.slab_bytes / 1024, c.name);
 }
 
-Result<std::optional<uint64_t>> parse_address(std::string_view s);
 Result<bool> print_slab_object(Kernel& k, uint64_t addr, bool with_page, Output& out);
 
-Result<void> kmem_s(Kernel& k, const Args& args, Output& out) {
+// -I: the caches to leave out, a comma-separated list of names.
+std::vector<std::string> split_commas(std::string_view s) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= s.size()) {
+    size_t c = s.find(',', pos);
+    if (c == std::string_view::npos) c = s.size();
+    if (c > pos) out.emplace_back(s.substr(pos, c - pos));
+    pos = c + 1;
+  }
+  return out;
+}
+
+void slab_ignored_line(uint64_t cache, std::string_view name, Output& out) {
+  out.print("{:<62}{}\n", fmt::format("{:x} [IGNORED]", cache), name);  // the name in the NAME column
+}
+
+Result<void> kmem_S_cache(Kernel& k, uint64_t cache, bool header, const std::vector<int>* cpus, Output& out);
+
+// kmem -s / -S [CACHE]: every cache or the one named (a name that is no cache prints nothing,
+// as in crash); -I's caches get an [IGNORED] line. With -S, each cache's header is left out
+// after an ignored cache, as crash does.
+Result<void> kmem_caches(Kernel& k, const std::optional<std::string>& want, const std::vector<std::string>& ignore,
+                         bool verbose, const std::vector<int>* cpus, Output& out) {
+  bool header = true;
+  for (uint64_t cache : TRY(kernel::slab_caches(k))) {
+    std::string name = TRY(kernel::slab_cache_name(k, cache));
+    if (want && name != *want) continue;
+    if (header) slab_header(out);
+    bool ignored = std::find(ignore.begin(), ignore.end(), name) != ignore.end();
+    if (ignored) {
+      slab_ignored_line(cache, name, out);
+      header = false;
+      continue;
+    }
+    if (verbose) {
+      TRY(kmem_S_cache(k, cache, false, cpus, out));
+      header = true;
+    } else {
+      slab_line(cache, TRY(kernel::slub_counts(k, cache)), out);
+      header = false;
+    }
+  }
+  return ok();
+}
+
+// kmem -s list: each cache's address and name.
+Result<void> kmem_cache_list(Kernel& k, Output& out) {
+  for (uint64_t cache : TRY(kernel::slab_caches(k))) out.print("{:x} {}\n", cache, TRY(kernel::slab_cache_name(k, cache)));
+  return ok();
+}
+
+// kmem -s/-S ADDRESS: a kmem_cache address shows that cache; any other address the slab
+// object holding it. A physical address is looked up at its direct-map address.
+Result<void> kmem_s_address(Kernel& k, uint64_t addr, bool physical, bool verbose, const std::vector<int>* cpus,
+                            Output& out) {
+  if (physical || !is_kvaddr(addr)) {
+    uint64_t high_memory = TRY(k.read_u64(TRY(k.symbol("high_memory"))));
+    uint64_t page_offset = TRY(k.read_u64(TRY(k.symbol("page_offset_base"))));
+    if (addr < high_memory - page_offset)
+      addr += page_offset;
+    else
+      out.print("WARNING: cannot make virtual-to-physical translation: {:x}\n", addr);
+  }
   auto caches = TRY(kernel::slab_caches(k));
-  if (args.positional.empty()) {
+  if (std::find(caches.begin(), caches.end(), addr) != caches.end()) {
+    if (verbose) return kmem_S_cache(k, addr, true, cpus, out);
     slab_header(out);
-    for (uint64_t cache : caches) slab_line(cache, TRY(kernel::slub_counts(k, cache)), out);
+    slab_line(addr, TRY(kernel::slub_counts(k, addr)), out);
     return ok();
   }
-  // A name that is no cache prints nothing, as in crash; an address shows its slab object.
-  for (const auto& want : args.positional) {
-    bool named = false;
-    for (uint64_t cache : caches) {
-      if (TRY(kernel::slab_cache_name(k, cache)) != want) continue;
-      slab_header(out);
-      slab_line(cache, TRY(kernel::slub_counts(k, cache)), out);
-      named = true;
-      break;
-    }
-    if (named) continue;
-    auto addr = TRY(parse_address(want));
-    if (!addr) continue;
-    std::optional<uint64_t> phys = k.arch().linear_vtop(*addr);
-    if (!phys) {
-      if (auto w = k.arch().walk(k.arch().kernel_root(), *addr, nullptr)) phys = *w;
-    }
-    if (phys) {  // a page only if sparsemem has its section
-      uint64_t nr = *phys / k.arch().page_size() / TRY(kernel::pages_per_section(k));
-      auto sections = TRY(kernel::mem_sections(k));
-      if (std::none_of(sections.begin(), sections.end(), [&](const auto& sec) { return sec.nr == nr; })) phys.reset();
-    }
-    if (!phys) out.print("WARNING: cannot find mem_map page for address: {:x}\n", *addr);
-    if (!phys || !TRY(print_slab_object(k, *addr, false, out)))
-      return Error::make(Errc::not_found, "address is not allocated in slab subsystem: {:x}", *addr);
-  }
+  bool mapped = TRY(kernel::kvaddr_to_pfn(k, addr)).has_value();
+  if (!mapped) out.print("WARNING: cannot find mem_map page for address: {:x}\n", addr);
+  if (!mapped || !TRY(print_slab_object(k, addr, false, out)))
+    return Error::make(Errc::not_found, "address is not allocated in slab subsystem: {:x}", addr);
   return ok();
 }
 
@@ -257,43 +326,90 @@ std::string center(std::string_view s, size_t width, bool left_heavy) {
 
 using kernel::pfn_to_page;
 
-// kmem -f: each zone's free_area[order].free_list[migratetype] lists, counted.
-Result<void> kmem_f(Kernel& k, Output& out) {
-  uint64_t free_area_off = TRY(k.offset_of("zone", "free_area"));
-  uint64_t free_area_size = TRY(k.types().size_of_name("free_area"));
-  uint64_t free_list_off = TRY(k.offset_of("free_area", "free_list"));
-  uint64_t list_head_size = TRY(k.types().size_of_name("list_head"));
+// The zones' free lists: zone.free_area[order].free_list[migratetype] (list_heads linking
+// the first page of each free block through page.lru).
+struct FreeLists {
+  uint64_t free_area_off, free_area_size, free_list_off, list_head_size, lru_off, orders, types;
+  uint64_t head(const kernel::Zone& z, uint64_t order, uint64_t mt) const {
+    return z.addr + free_area_off + order * free_area_size + free_list_off + mt * list_head_size;
+  }
+};
+Result<FreeLists> free_lists(Kernel& k) {
+  FreeLists f{};
+  f.free_area_off = TRY(k.offset_of("zone", "free_area"));
+  f.free_area_size = TRY(k.types().size_of_name("free_area"));
+  f.free_list_off = TRY(k.offset_of("free_area", "free_list"));
+  f.list_head_size = TRY(k.types().size_of_name("list_head"));
+  f.lru_off = TRY(k.offset_of("page", "lru"));
   symbols::TypeRef zone_t = TRY(k.types().find("struct zone"));
   auto orders = k.types().array(k.types().resolve(TRY(k.types().member(zone_t, "free_area")).type));
   symbols::TypeRef fa_t = TRY(k.types().find("struct free_area"));
   auto types = k.types().array(k.types().resolve(TRY(k.types().member(fa_t, "free_list")).type));
   if (!orders || !types || orders->second == 0 || orders->second > 64 || types->second == 0 || types->second > 16)
     return Error::make(Errc::no_debug_info, "zone.free_area / free_area.free_list: not arrays of plausible length");
-  uint64_t total_pages = 0;
+  f.orders = orders->second;
+  f.types = types->second;
+  return f;
+}
+
+// A zone's NR_FREE_PAGES counter (zone.vm_stat), as crash's -f prints it.
+Result<uint64_t> zone_free_pages(Kernel& k, const kernel::Zone& z) {
+  auto item = k.types().enumerator("NR_FREE_PAGES");
+  if (!item) return Error::make(Errc::no_debug_info, "no enumerator NR_FREE_PAGES (enum zone_stat_item)");
+  int64_t v = TRY(k.read_as<int64_t>(z.addr + TRY(k.offset_of("zone", "vm_stat")) + static_cast<uint64_t>(*item) * 8));
+  return static_cast<uint64_t>(std::max<int64_t>(0, v));
+}
+
+constexpr std::string_view kZoneHeader = "ZONE  NAME        SIZE    FREE      MEM_MAP       START_PADDR  START_MAPNR\n";
+
+// Each zone with its -f line (mem_map, start address and mapnr columns as crash fills them).
+struct ZoneRow {
+  kernel::Zone zone;
+  uint64_t free;
+  std::string line;
+};
+Result<std::vector<ZoneRow>> zone_rows(Kernel& k) {
+  std::vector<ZoneRow> rows;
   uint64_t cum_size = 0;
   for (const auto& z : TRY(kernel::zones(k))) {
-    out.print("ZONE  NAME        SIZE    FREE      MEM_MAP       START_PADDR  START_MAPNR\n");
-    auto nr_free_item = k.types().enumerator("NR_FREE_PAGES");
-    if (!nr_free_item) return Error::make(Errc::no_debug_info, "no enumerator NR_FREE_PAGES (enum zone_stat_item)");
-    uint64_t zone_free = static_cast<uint64_t>(std::max<int64_t>(
-        0, TRY(k.read_as<int64_t>(z.addr + TRY(k.offset_of("zone", "vm_stat")) + static_cast<uint64_t>(*nr_free_item) * 8))));
+    uint64_t zone_free = TRY(zone_free_pages(k, z));
     uint64_t mem_map = z.spanned ? TRY(pfn_to_page(k, z.start_pfn)) : 0;
     uint64_t paddr = z.spanned ? z.start_pfn * k.arch().page_size() : 0;
     uint64_t mapnr = z.spanned ? cum_size : 0;
     cum_size += z.spanned;
-    out.print("{:>3}   {:<9}{:>7} {:>7}  {}  {}  {}\n", z.index, z.name, z.spanned, zone_free,
-              center(fmt::format("{:x}", mem_map), 16, false), center(fmt::format("{:x}", paddr), 11, true),
-              center(fmt::format("{}", mapnr), 11, true));
-    if (z.spanned) {
-      out.print("AREA    SIZE  FREE_AREA_STRUCT  BLOCKS  PAGES\n");
-      for (uint64_t order = 0; order < orders->second; ++order) {
-        for (uint64_t mt = 0; mt < types->second; ++mt) {
-          uint64_t head = z.addr + free_area_off + order * free_area_size + free_list_off + mt * list_head_size;
-          uint64_t blocks = TRY(kernel::list_walk(k, head, 1u << 24)).size();
-          uint64_t pages = blocks << order;
-          total_pages += pages;
-          out.print("{:>3}  {:>6}k  {:x}  {:>6}  {:>5}\n", order, (k.arch().page_size() << order) / 1024, head, blocks,
-                    pages);
+    rows.push_back({z, zone_free,
+                    fmt::format("{:>3}   {:<9}{:>7} {:>7}  {}  {}  {}\n", z.index, z.name, z.spanned, zone_free,
+                                center(fmt::format("{:x}", mem_map), 16, false), center(fmt::format("{:x}", paddr), 11, true),
+                                center(fmt::format("{}", mapnr), 11, true))});
+  }
+  return rows;
+}
+
+std::string area_line(Kernel& k, uint64_t order, uint64_t head) {
+  return fmt::format("{:>3}  {:>6}k  {:x}  ", order, (k.arch().page_size() << order) / 1024, head);
+}
+
+// kmem -f: each zone's free_area[order].free_list[migratetype] lists, counted; -F (verbose)
+// lists the first page of every free block under its list instead of counting.
+Result<void> kmem_f(Kernel& k, bool verbose, Output& out) {
+  FreeLists fl = TRY(free_lists(k));
+  uint64_t total_pages = 0;
+  for (const auto& row : TRY(zone_rows(k))) {
+    out.print("{}{}", kZoneHeader, row.line);
+    if (row.free) {  // crash looks at the lists of zones with free pages only
+      if (!verbose) out.print("AREA    SIZE  FREE_AREA_STRUCT  BLOCKS  PAGES\n");
+      for (uint64_t order = 0; order < fl.orders; ++order) {
+        for (uint64_t mt = 0; mt < fl.types; ++mt) {
+          uint64_t head = fl.head(row.zone, order, mt);
+          auto entries = TRY(kernel::list_walk(k, head, 1u << 24));
+          uint64_t blocks = entries.size();
+          total_pages += blocks << order;
+          if (!verbose) {
+            out.print("{}{:>6} {:>6}\n", area_line(k, order, head), blocks, blocks << order);
+            continue;
+          }
+          out.print("AREA    SIZE  FREE_AREA_STRUCT\n{}\n", area_line(k, order, head));
+          for (uint64_t e : entries) out.print("{:x}\n", e - fl.lru_off);
         }
       }
     }
@@ -305,6 +421,54 @@ Result<void> kmem_f(Kernel& k, Output& out) {
   else
     out.print("nr_free_pages: {}  (found {})\n", nr_free, total_pages);
   return ok();
+}
+
+// crash's ordinal(): 1st, 2nd, 3rd, 4th, ... 11th, 12th, 13th, 21st.
+std::string ordinal(uint64_t n) {
+  const char* suffix = "th";
+  if (n % 100 < 11 || n % 100 > 13) {
+    if (n % 10 == 1) suffix = "st";
+    else if (n % 10 == 2) suffix = "nd";
+    else if (n % 10 == 3) suffix = "rd";
+  }
+  return fmt::format("{}{}", n, suffix);
+}
+
+// The free block holding physical address `phys`, shown as crash's `kmem -f ADDRESS` shows
+// it: the zone, the free list, the block's first page and which of its pages this is. `spec`
+// is the address as given, `physical` whether it was given as a physical address. False
+// when the page is on no free list.
+Result<bool> free_block_search(Kernel& k, uint64_t phys, uint64_t spec, bool physical, Output& out) {
+  FreeLists fl = TRY(free_lists(k));
+  uint64_t page_size = k.arch().page_size();
+  uint64_t page_struct = TRY(k.types().size_of_name("page"));
+  uint64_t vmemmap = TRY(k.read_u64(TRY(k.symbol("vmemmap_base"))));
+  for (const auto& row : TRY(zone_rows(k))) {
+    const auto& z = row.zone;
+    if (!row.free || phys < z.start_pfn * page_size || phys >= (z.start_pfn + z.spanned) * page_size) continue;
+    for (uint64_t order = 0; order < fl.orders; ++order) {
+      for (uint64_t mt = 0; mt < fl.types; ++mt) {
+        uint64_t head = fl.head(z, order, mt);
+        for (uint64_t e : TRY(kernel::list_walk(k, head, 1u << 24))) {
+          uint64_t page = e - fl.lru_off;
+          if (page < vmemmap) continue;
+          uint64_t block = (page - vmemmap) / page_struct * page_size;
+          if (phys < block || phys >= block + (page_size << order)) continue;
+          out.print("{}{}AREA    SIZE  FREE_AREA_STRUCT\n{}\n{:x}  ", kZoneHeader, row.line, area_line(k, order, head), page);
+          if (order) {
+            if (physical)
+              out.print("({:x} is {}", spec, spec % page_size ? "in " : "");
+            else
+              out.print("({:x} is ", spec);
+            out.print("{} of {} pages)", ordinal((phys - block) / page_size + 1), uint64_t{1} << order);
+          }
+          out.print("\n");
+          return true;
+        }
+      }
+    }
+  }
+  return false;
 }
 
 // The vmap areas with a vm_struct, by address (kmem -v's rows).
@@ -346,9 +510,31 @@ Result<std::vector<VmapArea>> vmap_areas(Kernel& k) {
   return rows;
 }
 
-Result<void> kmem_v(Kernel& k, Output& out) {
+// kmem -v [ADDRESS...]: the vmap areas, or (one header) those holding each address: a
+// kernel virtual address inside the area, or a physical address one of its pages maps.
+Result<void> kmem_v(Kernel& k, const std::vector<uint64_t>& addrs, bool physical, Output& out) {
   vmap_header(out);
-  for (const auto& r : TRY(vmap_areas(k))) vmap_line(r, out);
+  auto areas = TRY(vmap_areas(k));
+  if (addrs.empty()) {
+    for (const auto& r : areas) vmap_line(r, out);
+    return ok();
+  }
+  uint64_t page_size = k.arch().page_size();
+  for (uint64_t addr : addrs) {
+    for (const auto& r : areas) {
+      bool holds = false;
+      if (!physical && is_kvaddr(addr)) {
+        holds = addr >= r.start && addr < r.end;
+      } else {
+        constexpr uint64_t kMaxAreaPages = 1u << 20;
+        for (uint64_t v = r.start; v < r.end && (v - r.start) / page_size < kMaxAreaPages && !holds; v += page_size) {
+          auto p = k.arch().walk(k.arch().kernel_root(), v, nullptr);
+          holds = p && *p / page_size == addr / page_size;
+        }
+      }
+      if (holds) vmap_line(r, out);
+    }
+  }
   return ok();
 }
 
@@ -462,59 +648,216 @@ void page_line(uint64_t page, uint64_t phys, const uint8_t* bytes, const PageLay
             kernel::format_page_flags(word(l.flags), names));
 }
 
-Result<std::optional<uint64_t>> parse_address(std::string_view s) {
-  if (s.substr(0, 2) == "0x" || s.substr(0, 2) == "0X") s.remove_prefix(2);
-  uint64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, 16);
-  if (s.empty() || s.size() > 16 || ec != std::errc() || p != s.data() + s.size()) return std::optional<uint64_t>();
-  return std::optional<uint64_t>(v);
+
+// A struct page pointer: inside the vmemmap array (one struct page per pfn below
+// 1 << (MAX_PHYSMEM_BITS - PAGE_SHIFT)), at the start of a struct page.
+Result<std::optional<uint64_t>> page_pointer_pfn(Kernel& k, uint64_t addr) {
+  uint64_t page_struct = TRY(k.types().size_of_name("page"));
+  uint64_t vmemmap = TRY(k.read_u64(TRY(k.symbol("vmemmap_base"))));
+  auto bits = k.vmcoreinfo().number("NUMBER(MAX_PHYSMEM_BITS)");
+  uint64_t page_shift = static_cast<uint64_t>(__builtin_ctzll(k.arch().page_size()));
+  uint64_t max_pfn = bits && *bits > page_shift && *bits < 64 ? 1ull << (*bits - page_shift) : 1ull << 40;
+  if (addr < vmemmap || (addr - vmemmap) % page_struct || (addr - vmemmap) / page_struct >= max_pfn)
+    return std::optional<uint64_t>();
+  return std::optional<uint64_t>((addr - vmemmap) / page_struct);
 }
 
-Result<void> kmem_p(Kernel& k, const Args& args, Output& out) {
-  PageLayout l = TRY(page_layout(k));
-  auto names = TRY(kernel::page_flag_names(k));
-  uint64_t page_size = k.arch().page_size();
-  uint64_t vmemmap = TRY(k.read_u64(TRY(k.symbol("vmemmap_base"))));
-  if (!args.positional.empty()) {
-    for (const auto& a : args.positional) {
-      auto addr = TRY(parse_address(a));
-      if (!addr) return Error::make(Errc::usage, "invalid address: {}", a);
-      uint64_t pfn;
-      if (*addr >= vmemmap && (*addr - vmemmap) / l.size < (1ull << 40)) {
-        pfn = (*addr - vmemmap) / l.size;  // a struct page pointer
-      } else if (!args.has('P') && *addr >= TRY(k.read_u64(TRY(k.symbol("page_offset_base"))))) {
-        std::optional<uint64_t> phys = k.arch().linear_vtop(*addr);
-        if (!phys) {
-          if (auto w = k.arch().walk(k.arch().kernel_root(), *addr, nullptr)) phys = *w;
-        }
-        if (!phys) return Error::make(Errc::fault, "cannot translate virtual address {:x}", *addr);
-        pfn = *phys / page_size;
-      } else {
-        pfn = *addr / page_size;  // a physical address
-      }
-      std::vector<uint8_t> bytes(l.size);
-      uint64_t page = vmemmap + pfn * l.size;
-      TRY(k.read(page, bytes));
-      page_header(out);
-      page_line(page, pfn * page_size, bytes.data(), l, names, out);
+// The pfn an address argument of -p/-m names: a struct page pointer, a kernel virtual address
+// (not with -P), or a physical address. nullopt when a virtual address does not translate.
+Result<std::optional<uint64_t>> address_pfn(Kernel& k, uint64_t addr, bool physical) {
+  if (!physical)
+    if (auto pfn = TRY(page_pointer_pfn(k, addr))) return pfn;
+  if (!physical && is_kvaddr(addr)) {
+    std::optional<uint64_t> phys = k.arch().linear_vtop(addr);
+    if (!phys) {
+      if (auto w = k.arch().walk(k.arch().kernel_root(), addr, nullptr)) phys = *w;
     }
-    return ok();
+    if (!phys) return std::optional<uint64_t>();
+    return std::optional<uint64_t>(*phys / k.arch().page_size());
   }
+  return std::optional<uint64_t>(addr / k.arch().page_size());
+}
+
+// Every struct page of every present section, read in chunks: fn(page, pfn, bytes).
+template <typename Fn>
+Result<void> for_each_page(Kernel& k, Fn&& fn) {
+  uint64_t page_struct = TRY(k.types().size_of_name("page"));
+  uint64_t vmemmap = TRY(k.read_u64(TRY(k.symbol("vmemmap_base"))));
   uint64_t per_section = TRY(kernel::pages_per_section(k));
-  page_header(out);
   std::vector<uint8_t> bytes;
   constexpr uint64_t kChunk = 4096;  // struct pages read at a time
   for (const auto& sec : TRY(kernel::mem_sections(k))) {
     uint64_t first = sec.nr * per_section;
     for (uint64_t base = first; base < first + per_section; base += kChunk) {
       uint64_t n = std::min(kChunk, first + per_section - base);
-      bytes.resize(n * l.size);
-      TRY(k.read(vmemmap + base * l.size, bytes));
-      for (uint64_t i = 0; i < n; ++i)
-        page_line(vmemmap + (base + i) * l.size, (base + i) * page_size, bytes.data() + i * l.size, l, names, out);
+      bytes.resize(n * page_struct);
+      TRY(k.read(vmemmap + base * page_struct, bytes));
+      for (uint64_t i = 0; i < n; ++i) fn(vmemmap + (base + i) * page_struct, base + i, bytes.data() + i * page_struct);
     }
   }
   return ok();
+}
+
+// kmem -m: struct page members as crash's show_page_member_data() prints them.
+struct PageMember {
+  enum Kind { pointer, integer, boolean, structure } kind = integer;
+  std::string name;
+  uint64_t offset = 0, size = 0;
+  uint32_t bit_pos = 0, bit_size = 0;
+  bool is_signed = false;
+};
+
+Result<std::vector<PageMember>> page_members(Kernel& k, std::string_view list) {
+  if (list.empty() || list.back() == ',' || list.back() == '.') return Error::make(Errc::usage, "invalid format: {}", list);
+  symbols::TypeRef page_t = TRY(k.types().find("struct page"));
+  std::vector<PageMember> members;
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    size_t comma = list.find(',', pos);
+    if (comma == std::string_view::npos) comma = list.size();
+    std::string name(list.substr(pos, comma - pos));
+    pos = comma + 1;
+    if (name.empty()) continue;
+    if (members.size() >= 256) return Error::make(Errc::usage, "too many members in comma-separated list");
+    auto info = k.types().member(page_t, name);
+    if (!info) return Error::make(Errc::usage, "invalid page struct member: {}", name);
+    PageMember m;
+    m.name = name;
+    symbols::TypeRef t = k.types().resolve(info->type);
+    m.size = TRY(k.types().size_of(t));
+    std::string tname = k.types().name(t);
+    switch (k.types().kind(t)) {
+      case symbols::TypeKind::pointer: m.kind = PageMember::pointer; break;
+      case symbols::TypeKind::integer:
+        m.kind = (tname == "_Bool" || tname == "bool") ? PageMember::boolean : PageMember::integer;
+        m.is_signed = tname.find("unsigned") == std::string::npos;
+        break;
+      case symbols::TypeKind::structure: m.kind = PageMember::structure; break;
+      default: return Error::make(Errc::unsupported, "unsupported page member reference: page.{}", name);
+    }
+    if (m.kind == PageMember::integer && m.size != 1 && m.size != 2 && m.size != 4 && m.size != 8)
+      return Error::make(Errc::unsupported, "unsupported page member reference: page.{}", name);
+    if (m.kind == PageMember::structure && m.size > 80)  // crash copies at most ten longs
+      return Error::make(Errc::unsupported, "unsupported page member reference: page.{}", name);
+    if (info->bit_size) {  // a bit field: the storage unit of the member's type holding it
+      uint64_t unit_bits = m.size * 8;
+      m.offset = info->bit_offset / unit_bits * m.size;
+      m.bit_pos = static_cast<uint32_t>(info->bit_offset % unit_bits);
+      m.bit_size = info->bit_size;
+    } else {
+      m.offset = info->offset();
+    }
+    if (m.offset + m.size > TRY(k.types().size_of(page_t)))
+      return Error::make(Errc::bad_data, "page.{}: beyond struct page", name);
+    members.push_back(std::move(m));
+  }
+  if (members.empty()) return Error::make(Errc::usage, "invalid page struct member list format: {}", list);
+  return members;
+}
+
+void page_members_header(const std::vector<PageMember>& members, Output& out) {
+  std::string h = center("PAGE", 16, false);
+  for (const auto& m : members) h += "  " + m.name;
+  out.print("{}\n", h);
+}
+
+// One line: the page, then each member. The separators are crash's, including where it
+// prints none (a 4-byte struct such as atomic_t _refcount, a signed long in hex).
+void page_members_line(uint64_t page, const uint8_t* bytes, const std::vector<PageMember>& members, Output& out) {
+  std::string line = fmt::format("{:x}  ", page);
+  for (const auto& m : members) {
+    const uint8_t* p = bytes + m.offset;
+    auto word = [&](size_t size) {
+      uint64_t v = 0;
+      std::memcpy(&v, p, size);
+      return v;
+    };
+    switch (m.kind) {
+      case PageMember::pointer:
+        line += fmt::format("{:016x}  ", word(8));
+        break;
+      case PageMember::boolean: {
+        uint8_t b = p[0];
+        line += b <= 1 ? fmt::format("{}  ", b ? "true" : "false") : fmt::format("{}", b);
+        break;
+      }
+      case PageMember::integer: {
+        uint64_t v = word(m.size);
+        if (m.bit_size) v = (v >> m.bit_pos) & (m.bit_size >= 64 ? ~0ull : (1ull << m.bit_size) - 1);
+        int radix = m.name == "flags" ? 16 : 10;  // crash: flags in hex; others in gdb's radix (10)
+        int digits = static_cast<int>(m.size * 2);
+        if (!m.is_signed) {
+          line += radix == 10 ? fmt::format("{}  ", v) : fmt::format("{:0{}x}  ", v, digits);
+        } else if (m.size == 8) {
+          line += radix == 10 ? fmt::format("{}  ", static_cast<int64_t>(v)) : fmt::format("{:016x}", v);
+        } else {
+          int64_t sv = m.size == 4 ? static_cast<int32_t>(v) : m.size == 2 ? static_cast<int16_t>(v) : static_cast<int8_t>(v);
+          uint64_t mask = m.size == 4 ? 0xffffffffull : m.size == 2 ? 0xffffull : 0xffull;
+          line += radix == 10 ? fmt::format("{}  ", sv) : fmt::format("{:0{}x}  ", static_cast<uint64_t>(sv) & mask, digits);
+        }
+        break;
+      }
+      case PageMember::structure:
+        if (m.name.starts_with("_count") || m.name.starts_with("_mapcount")) {
+          line += fmt::format("{}  ", static_cast<int32_t>(word(4)));
+        } else if (m.size % 8 == 0) {
+          for (uint64_t i = 0; i < m.size / 8; ++i) {
+            uint64_t v;
+            std::memcpy(&v, p + i * 8, 8);
+            line += fmt::format("{:016x}{}", v, i + 1 < m.size / 8 ? "," : "");
+          }
+          line += "  ";
+        } else if (m.size % 4 == 0) {
+          for (uint64_t i = 0; i < m.size / 4; ++i) {
+            uint32_t v;
+            std::memcpy(&v, p + i * 4, 4);
+            line += fmt::format("{:08x}{}", v, i + 1 < m.size / 4 ? "," : "");
+          }
+        } else if (m.size == 2) {
+          line += fmt::format("{:04x}  ", word(2));
+        } else {
+          line += "??  ";
+        }
+        break;
+    }
+  }
+  out.print("{}\n", line);
+}
+
+// kmem -p / -m [ADDRESS...]: the struct page of each address (one header), or of every page.
+Result<void> kmem_p(Kernel& k, const std::vector<uint64_t>& addrs, bool physical, const std::vector<PageMember>* members,
+                    Output& out) {
+  PageLayout l = TRY(page_layout(k));
+  auto names = TRY(kernel::page_flag_names(k));
+  uint64_t page_size = k.arch().page_size();
+  auto header = [&] {
+    if (members)
+      page_members_header(*members, out);
+    else
+      page_header(out);
+  };
+  auto line = [&](uint64_t page, uint64_t pfn, const uint8_t* bytes) {
+    if (members)
+      page_members_line(page, bytes, *members, out);
+    else
+      page_line(page, pfn * page_size, bytes, l, names, out);
+  };
+  if (!addrs.empty()) {
+    bool printed = false;
+    for (uint64_t addr : addrs) {
+      auto pfn = TRY(address_pfn(k, addr, physical));
+      if (!pfn) continue;  // crash says nothing of an address that does not translate
+      std::vector<uint8_t> bytes(l.size);
+      uint64_t page = TRY(pfn_to_page(k, *pfn));
+      TRY(k.read(page, bytes));
+      if (!printed) header();
+      printed = true;
+      line(page, *pfn, bytes.data());
+    }
+    return ok();
+  }
+  header();
+  return for_each_page(k, line);
 }
 
 // One page line under its header, for the page of pfn.
@@ -601,9 +944,9 @@ Result<bool> print_slab_object(Kernel& k, uint64_t addr, bool with_page, Output&
 
 // kmem -S CACHE: the cache line, then each CPU's slab and partial slabs, then each node's
 // partial (and, when tracked, full) lists, every object shown.
-Result<void> kmem_S_cache(Kernel& k, uint64_t cache, Output& out) {
+Result<void> kmem_S_cache(Kernel& k, uint64_t cache, bool header, const std::vector<int>* cpus, Output& out) {
   SlabView view = TRY(SlabView::make(k, cache));
-  slab_header(out);
+  if (header) slab_header(out);
   slab_line(cache, view.counts, out);
   uint64_t cpu_slab = TRY(k.member<uint64_t>(cache, "kmem_cache", "cpu_slab"));
   std::string_view cpu_member = k.types().has_member("kmem_cache_cpu", "slab") ? "slab" : "page";
@@ -618,7 +961,9 @@ Result<void> kmem_S_cache(Kernel& k, uint64_t cache, Output& out) {
     }
     return 0;
   };
-  for (int cpu : TRY(k.cpus_in_mask("cpu_present_mask"))) {
+  // -S=CPUS: only those CPUs' slabs, which are all the PER-CPU column then counts.
+  auto present = TRY(k.cpus_in_mask("cpu_present_mask"));
+  for (int cpu : cpus ? *cpus : present) {
     uint64_t kcc = cpu_slab + TRY(k.per_cpu_offset(cpu));
     out.print("CPU {} KMEM_CACHE_CPU:\n  {:x}\n", cpu, kcc);
     uint64_t slab = TRY(k.member<uint64_t>(kcc, "kmem_cache_cpu", cpu_member));
@@ -680,51 +1025,159 @@ Result<void> show_task_context(Session& s, uint64_t task, Output& out) {
   return r;
 }
 
-// kmem ADDRESS: what a kernel virtual address is: a slab object, a vmalloc area, or a
-// page (a struct page pointer, a direct-map address, or a physical address).
-Result<void> kmem_address(Session& s, uint64_t addr, bool physical, Output& out) {
-  Kernel& k = s.kernel;
-  uint64_t page_size = k.arch().page_size();
-  uint64_t page_struct = TRY(k.types().size_of_name("page"));
-  uint64_t vmemmap = TRY(k.read_u64(TRY(k.symbol("vmemmap_base"))));
-  uint64_t page_offset = TRY(k.read_u64(TRY(k.symbol("page_offset_base"))));
-  if (physical || addr < page_offset) return print_pfn(k, addr / page_size, out);
-  if (addr >= vmemmap && addr - vmemmap < (1ull << 40)) return print_pfn(k, (addr - vmemmap) / page_struct, out);
-  for (const auto& r : TRY(vmap_areas(k))) {
-    if (addr < r.start || addr >= r.end) continue;
-    vmap_header(out);
-    vmap_line(r, out);
-    out.print("\n");
-    auto phys = k.arch().walk(k.arch().kernel_root(), addr, nullptr);
-    if (!phys) return phys.error();
-    return print_pfn(k, *phys / page_size, out);
-  }
-  std::optional<uint64_t> phys = k.arch().linear_vtop(addr);
-  if (!phys) {
-    if (auto w = k.arch().walk(k.arch().kernel_root(), addr, nullptr)) phys = *w;
-  }
-  if (!phys) return Error::make(Errc::fault, "{:x}: not a mapped kernel address", addr);
-  // The kernel image: the symbol, and the task whose task_struct holds the address (the
-  // static init_task), with its context as `set` shows it.
+// The symbol line crash's kmem prints for an address: a kernel-image symbol (text with its
+// source line), or a module symbol with " [module]" (and, for text, the space where a source
+// line would follow). False when the address has no symbol.
+Result<bool> print_address_symbol(Kernel& k, uint64_t addr, Output& out) {
   auto text = k.symbols().address_of("_text");
   auto end = k.symbols().address_of("_end");
   if (text && end && addr >= *text && addr < *end) {
-    if (auto hit = k.symbols().lookup(addr)) {
-      out.print("{:x} ({}) {}", addr, hit->symbol->type, hit->symbol->name);
-      if (hit->offset) out.print("+{}", hit->offset);
-      out.print("\n\n");
-      uint64_t task_size = TRY(k.types().size_of_name("task_struct"));
-      for (const auto& t : TRY(kernel::task_table(k))->tasks) {
-        if (addr < t.addr || addr >= t.addr + task_size) continue;
-        TRY(show_task_context(s, t.addr, out));
+    auto hit = k.symbols().lookup(addr);
+    if (!hit) return false;
+    const auto& sym = *hit->symbol;
+    std::string line = hit->offset ? fmt::format("{:x} ({}) {}+{}", addr, sym.type, sym.name, hit->offset)
+                                   : fmt::format("{:x} ({}) {}", addr, sym.type, sym.name);
+    if (sym.type == 't' || sym.type == 'T')
+      if (auto loc = k.source_lines().lookup(sym.link_addr + hit->offset)) line += fmt::format(" {}: {}", loc->file, loc->line);
+    out.print("{}\n", line);
+    return true;
+  }
+  const kernel::ModuleTable* mods = TRY(kernel::modules(k));
+  const kernel::Module* m = mods ? mods->containing(addr) : nullptr;
+  if (!m) return false;
+  auto hit = kernel::symbol_at(k, addr);
+  if (!hit || hit->region_end) return false;
+  std::string line = hit->offset ? fmt::format("{:x} ({}) {}+{} [{}]", addr, hit->type, hit->name, hit->offset, m->name)
+                                 : fmt::format("{:x} ({}) {} [{}]", addr, hit->type, hit->name, m->name);
+  if (m->in_text(addr)) line += " ";
+  out.print("{}\n", line);
+  return true;
+}
+
+// The task whose task_struct or kernel stack holds a kernel virtual address.
+Result<std::optional<uint64_t>> task_holding(Kernel& k, uint64_t addr) {
+  uint64_t task_size = TRY(k.types().size_of_name("task_struct"));
+  // THREAD_SIZE: the init task's stack as the linker script lays it out (init_stack ..
+  // __end_init_stack, __end_init_task before 6.2); BTF has no union thread_union.
+  auto lo = k.symbols().address_of("init_stack");
+  auto hi = k.symbols().address_of("__end_init_stack");
+  if (!hi) hi = k.symbols().address_of("__end_init_task");
+  uint64_t stack_size = lo && hi && *hi > *lo ? *hi - *lo : TRY(k.types().size_of_name("thread_union"));
+  for (const auto& t : TRY(kernel::task_table(k))->tasks) {
+    if ((addr >= t.addr && addr < t.addr + task_size) || (t.stack && addr >= t.stack && addr < t.stack + stack_size))
+      return std::optional<uint64_t>(t.addr);
+  }
+  return std::optional<uint64_t>();
+}
+
+// kmem ADDRESS: everything crash's kmem_search() finds an address to be, in its order: the
+// symbol; the slab object; the task whose task_struct or stack holds it; the vmalloc area;
+// the free block; then the page. A physical address (or -P) is looked at through the direct
+// map; a struct page pointer shows its page.
+Result<void> kmem_address(Session& s, uint64_t addr, bool physical, Output& out) {
+  Kernel& k = s.kernel;
+  uint64_t page_size = k.arch().page_size();
+  uint64_t page_offset = TRY(k.read_u64(TRY(k.symbol("page_offset_base"))));
+  physical = physical || !is_kvaddr(addr);
+  uint64_t pfn;
+  uint64_t kv = addr;  // the address the slab, task and vmalloc searches look at
+  bool page_pointer = false;
+  if (physical) {
+    pfn = addr / page_size;
+    kv = page_offset + addr;
+  } else if (auto pp = TRY(page_pointer_pfn(k, addr))) {
+    pfn = *pp;
+    page_pointer = true;
+  } else {
+    if (TRY(print_address_symbol(k, addr, out))) out.print("\n");
+    std::optional<uint64_t> phys = k.arch().linear_vtop(addr);
+    if (!phys) {
+      if (auto w = k.arch().walk(k.arch().kernel_root(), addr, nullptr)) phys = *w;
+    }
+    if (!phys) {
+      out.print("WARNING: cannot make virtual-to-physical translation: {:x}\n", addr);
+      out.print("{:x}: kernel virtual address not found in mem map\n", addr);
+      return ok();
+    }
+    pfn = *phys / page_size;
+  }
+  // The page must be in a present sparsemem section.
+  uint64_t per_section = TRY(kernel::pages_per_section(k));
+  auto sections = TRY(kernel::mem_sections(k));
+  if (std::none_of(sections.begin(), sections.end(), [&](const auto& sec) { return sec.nr == pfn / per_section; })) {
+    if (physical) {
+      out.print("kmem: cannot determine page for {:x}\n", addr);
+      out.print("{:x}: physical address not found in mem map\n", addr);
+    } else {
+      out.print("{:x}: kernel virtual address not found in mem map\n", addr);
+    }
+    return ok();
+  }
+  if (!page_pointer) {
+    if (TRY(print_slab_object(k, kv, false, out))) out.print("\n");
+    if (auto task = TRY(task_holding(k, kv))) {
+      TRY(show_task_context(s, *task, out));
+      out.print("\n");
+    }
+    if (!physical) {
+      for (const auto& r : TRY(vmap_areas(k))) {
+        if (addr < r.start || addr >= r.end) continue;
+        vmap_header(out);
+        vmap_line(r, out);
         out.print("\n");
         break;
       }
     }
-    return print_pfn(k, *phys / page_size, out);
   }
-  if (addr >= page_offset && TRY(print_slab_object(k, addr, true, out))) return ok();
-  return print_pfn(k, *phys / page_size, out);
+  if (TRY(free_block_search(k, pfn * page_size + addr % page_size, addr, physical, out))) out.print("\n");
+  return print_pfn(k, pfn, out);
+}
+
+// kmem -g [FLAGS]: the page-flag enumerators (enum pageflags, aliases included) with their
+// bit and value; with FLAGS, those whose bit FLAGS has, under a "FLAGS:" line.
+Result<void> kmem_g(Kernel& k, std::optional<uint64_t> flags, Output& out) {
+  auto all = TRY(kernel::enum_values(k, "pageflags"));
+  std::vector<std::pair<std::string, int64_t>> bits;
+  size_t width = 9;  // "PAGE-FLAG"
+  for (auto& [name, bit] : all) {
+    if (name == "__NR_PAGEFLAGS" || bit < 0 || bit >= 64) continue;
+    bits.emplace_back(name, bit);
+    width = std::max(width, name.size());
+  }
+  std::string indent = flags ? "  " : "";
+  if (flags) out.print("FLAGS: {:x}\n", *flags);
+  out.print("{}{:<{}} BIT  VALUE\n", indent, "PAGE-FLAG", width);
+  for (const auto& [name, bit] : bits) {
+    uint64_t value = 1ull << bit;
+    if (flags && !(*flags & value)) continue;
+    out.print("{}{:<{}} {:>3}  {:07x}\n", indent, name, width, bit, value);
+  }
+  return ok();
+}
+
+// kmem -o: each CPU's per-CPU offset (__per_cpu_offset[cpu]).
+Result<void> kmem_o(Kernel& k, Output& out) {
+  auto present = TRY(k.cpus_in_mask("cpu_present_mask"));
+  int ncpus = present.empty() ? 1 : present.back() + 1;
+  out.print("PER-CPU OFFSET VALUES:\n");
+  for (int cpu = 0; cpu < ncpus; ++cpu) out.print("  CPU {}: {:x}\n", cpu, TRY(k.per_cpu_offset(cpu)));
+  return ok();
+}
+
+Error option_not_supported(char flag) {
+  return Error::make(Errc::unsupported, "-{} option not supported or applicable on this architecture or kernel", flag);
+}
+
+// kmem -c / -C: the page cache hash table of kernels before 2.6 (page_hash_table), or the
+// page cache size from nr_pagecache (2.6 kernels before vm_stat); neither on newer kernels.
+Result<void> kmem_c(Kernel& k, bool verbose, bool address, Output& out) {
+  if (k.symbols().find("page_hash_table"))
+    return Error::make(Errc::unsupported, "-{}: the page_hash_table of kernels before 2.6 is not supported", verbose ? 'C' : 'c');
+  if (verbose || !k.symbols().find("nr_pagecache")) return option_not_supported(verbose ? 'C' : 'c');
+  int64_t cached = static_cast<int32_t>(TRY(k.read_u32(TRY(k.symbol("nr_pagecache")))));
+  out.print("page cache size: {}\n", cached - static_cast<int64_t>(TRY(blockdev_pages(k))));
+  if (address) return option_not_supported('c');
+  return ok();
 }
 
 Result<void> run_kmem(Session& s, const Args& args, Output& out) {
@@ -735,33 +1188,110 @@ Result<void> run_kmem(Session& s, const Args& args, Output& out) {
               "Enter \"help kmem\" for details.\n");
     return Error{Errc::usage, "", std::nullopt};
   };
-  if (args.has('i')) return kmem_i(k, out);
-  if (args.has('V')) return kmem_V(k, out);
-  if (args.has('z')) return kmem_z(k, out);
-  if (args.has('s')) return kmem_s(k, args, out);
-  if (args.has('S')) {
-    auto caches = TRY(kernel::slab_caches(k));
-    if (args.positional.empty()) {
-      for (uint64_t cache : caches) TRY(kmem_S_cache(k, cache, out));
-      return ok();
-    }
-    for (const auto& want : args.positional)
-      for (uint64_t cache : caches)
-        if (TRY(kernel::slab_cache_name(k, cache)) == want) {
-          TRY(kmem_S_cache(k, cache, out));
-          break;
-        }
-    return ok();
+  // crash's later flag of a pair wins (-s/-S, -f/-F, -c/-C); the order is not kept here,
+  // so the verbose one does.
+  bool S = args.has('S'), s_ = args.has('s') && !S, F = args.has('F'), f = args.has('f') && !F;
+  bool C = args.has('C'), c = args.has('c') && !C, m = args.has('m'), p = args.has('p') || m;
+  bool i = args.has('i'), v = args.has('v'), V = args.has('V'), o = args.has('o'), g = args.has('g'),
+       h = args.has('h'), n = args.has('n'), z = args.has('z'), r = args.has('r'), P = args.has('P');
+  // "=" is what follows -i or -S in -i=shared and -S=CPUS.
+  std::optional<std::string> eq;
+  if (args.has('=')) eq = args.value('=');
+  if (s_ + S + p + f + F + V + o + v + C + c + i + g + h + r > 1) {
+    out.print("kmem: only one flag allowed!\n");
+    return usage();
   }
-  if (args.has('h')) return kmem_h(k, out);
-  if (args.has('f')) return kmem_f(k, out);
-  if (args.has('v')) return kmem_v(k, out);
-  if (args.has('n')) return kmem_n(k, out);
-  if (args.has('p')) return kmem_p(k, args, out);
-  if (args.positional.empty()) return usage();
-  for (const auto& a : args.positional)
-    if (!TRY(parse_address(a))) return usage();
-  for (const auto& a : args.positional) TRY(kmem_address(s, *TRY(parse_address(a)), args.has('P'), out));
+  if (r && !k.symbols().find("slab_root_caches")) return option_not_supported('r');
+  if (r) return Error::make(Errc::unsupported, "-r: slab_root_caches (memcg root caches, 4.15-5.8) are not supported");
+  if (eq && !(i && *eq == "shared") && !S) return usage();
+  std::vector<int> cpu_list;
+  const std::vector<int>* cpus = nullptr;
+  if (S && eq) {
+    auto present = TRY(k.cpus_in_mask("cpu_present_mask"));
+    int ncpus = present.empty() ? 1 : present.back() + 1;
+    if (*eq == "a" || *eq == "all") {
+      for (int cpu = 0; cpu < ncpus; ++cpu) cpu_list.push_back(cpu);
+    } else {
+      for (char ch : *eq)
+        if (!(ch >= '0' && ch <= '9') && ch != ',' && ch != '-')
+          return Error::make(Errc::usage, "cpu: \"{}\" is not a digit 0 - 9", ch);
+      cpu_list = TRY(parse_cpu_ranges(*eq, ncpus));
+    }
+    cpus = &cpu_list;
+  }
+  std::vector<PageMember> members;
+  if (m) members = TRY(page_members(k, args.value('m')));
+  std::vector<std::string> ignore;
+  if (args.has('I')) ignore = split_commas(args.value('I'));
+
+  std::vector<uint64_t> addrs;
+  std::optional<std::string> reqname;
+  bool escaped = false;
+  for (const auto& a : args.positional) {
+    if (auto addr = parse_hex(a)) {
+      addrs.push_back(*addr);
+      continue;
+    }
+    if (reqname) return Error::make(Errc::usage, "only one kmem_cache reference is allowed");
+    escaped = !a.empty() && a[0] == '\\';
+    reqname = escaped ? a.substr(1) : a;
+    if (!s_ && !S) return usage();
+  }
+
+  int calls = 0;  // crash separates the outputs of successive addresses with an empty line
+  bool searched = false;
+  for (size_t n_addr = 0; n_addr < addrs.size(); ++n_addr) {
+    uint64_t addr = addrs[n_addr];
+    bool physical = P || !is_kvaddr(addr);
+    if (f) {
+      if (calls++) out.print("\n");
+      uint64_t page_size = k.arch().page_size();
+      auto pfn = TRY(address_pfn(k, addr, P));
+      if (pfn) TRY(free_block_search(k, *pfn * page_size + (physical ? addr % page_size : 0), addr, physical, out));
+    }
+    if (s_ || S) {
+      if (calls++) out.print("\n");
+      TRY(kmem_s_address(k, addr, P, S, cpus, out));
+    }
+    if (g) {
+      if (n_addr) out.print("\n");
+      TRY(kmem_g(k, addr ? std::optional<uint64_t>(addr) : std::nullopt, out));
+    }
+    if (c) TRY(kmem_c(k, false, true, out));
+    if (z || n || i || F || C || V || o || h) {
+      out.print("kmem: no address arguments allowed with this option\n");
+      return usage();
+    }
+    if (!(s_ || S || p || f || v || c || g)) {
+      if (calls++) out.print("\n");
+      TRY(kmem_address(s, addr, P, out));
+      searched = true;
+    }
+  }
+  if (!addrs.empty()) {
+    if (p) TRY(kmem_p(k, addrs, P, m ? &members : nullptr, out));
+    if (v) TRY(kmem_v(k, addrs, P, out));
+  }
+  bool none = addrs.empty();
+  if (i && none) TRY(kmem_i(k, eq.has_value(), out));
+  if (p && none) TRY(kmem_p(k, {}, P, m ? &members : nullptr, out));
+  if (f && none) TRY(kmem_f(k, false, out));
+  if (F) TRY(kmem_f(k, true, out));
+  if (h) TRY(kmem_h(k, out));
+  if ((s_ || S) && none) {
+    if (!escaped && reqname == "list")
+      TRY(kmem_cache_list(k, out));
+    else
+      TRY(kmem_caches(k, reqname, ignore, S, cpus, out));
+  }
+  if (v && none) TRY(kmem_v(k, {}, P, out));
+  if (C || (c && none)) TRY(kmem_c(k, C, false, out));
+  if (n) TRY(kmem_n(k, out));
+  if (z) TRY(kmem_z(k, out));
+  if (V) TRY(kmem_V(k, out));
+  if (o) TRY(kmem_o(k, out));
+  if (g && none) TRY(kmem_g(k, std::nullopt, out));
+  if (!(s_ || S || p || f || F || v || V || z || o || c || C || i || n || g || h || searched || calls)) return usage();
   return ok();
 }
 
@@ -771,19 +1301,30 @@ static Command kmem_command() {
   return Command{CommandSpec{"kmem",
                              {},
                              "kernel memory",
-                             "[-i|-V|-z|-h|-f|-v|-n] | -s [slab|address] | -S slab | -p [address] | [-P] address",
-                             {{'i', false, "general memory usage information"},
+                             "[-f|-F|-c|-C|-i[=shared]|-v|-V|-n|-z|-o|-h] [-p | -m member[,member]]\n"
+                             "       [[-s|-S|-S=cpu[s]|-r] [slab] [-I slab[,slab]]] [-g [flags]] [[-P] address]]",
+                             {{'i', false, "general memory usage information (-i=shared: with SHARED pages)"},
                               {'V', false, "the vm_stat, vm_node_stat and vm_event_states counters"},
                               {'z', false, "the zones of each memory node and their vm_stat counters"},
-                              {'s', false, "SLUB caches: object size, allocated and total objects, slabs"},
+                              {'s', false, "SLUB caches: object size, allocated and total objects, slabs (-s list: names)"},
+                              {'S', false, "SLUB caches with every slab and object (-S=CPUS: those CPUs' slabs)"},
+                              {'I', true, "with -s/-S: caches to ignore, comma-separated"},
+                              {'r', false, "root caches with their children (slab_root_caches kernels)"},
                               {'h', false, "hugetlb page pools (hstates)"},
-                              {'f', false, "the free lists of each zone, by order and migrate type"},
+                              {'f', false, "the free lists of each zone, by order and migrate type; ADDRESS: its free block"},
+                              {'F', false, "as -f, with the first page of every free block"},
+                              {'c', false, "the page cache (page_hash_table / nr_pagecache kernels)"},
+                              {'C', false, "as -c, with every page"},
+                              {'o', false, "each CPU's per-CPU offset"},
+                              {'g', false, "the page-flag bits, or those set in a flags value: -g [FLAGS]"},
                               {'v', false, "vmalloc areas (vmap_area, vm_struct, address range, size)"},
                               {'n', false, "memory nodes, their zones, sparsemem sections and memory blocks"},
                               {'p', false, "struct page of every page, or of an address"},
+                              {'m', true, "struct page members of every page, or of an address: -m MEMBER[,MEMBER]"},
                               {'P', false, "the address is physical"},
-                              {'S', false, "SLUB caches with every slab and object: -S CACHE"}},
-                             {"kmem -i", "kmem -V", "kmem -z", "kmem -s", "kmem -s dentry", "kmem -h"}},
+                              {'=', true, "the value after -i or -S (-i=shared, -S=CPUS)"}},
+                             {"kmem -i", "kmem -V", "kmem -z", "kmem -s", "kmem -s dentry", "kmem -h", "kmem -F",
+                              "kmem -g 4080", "kmem -m flags,_refcount", "kmem -o"}},
                  run_kmem};
 }
 

@@ -94,6 +94,24 @@ Result<std::vector<std::string>> enum_names(Kernel& k, std::string_view enum_typ
   return names;
 }
 
+Result<std::vector<std::pair<std::string, int64_t>>> enum_values(Kernel& k, std::string_view enum_type) {
+  symbols::TypeRef t = TRY(k.types().find(fmt::format("enum {}", enum_type)));
+  std::string def = TRY(k.types().definition(t, false, {}));
+  std::vector<std::pair<std::string, int64_t>> out;
+  size_t pos = 0;
+  while (pos < def.size() && out.size() < static_cast<size_t>(kMaxEnumCount)) {
+    size_t eol = def.find('\n', pos);
+    if (eol == std::string::npos) eol = def.size();
+    std::string_view line(def.data() + pos, eol - pos);
+    pos = eol + 1;
+    size_t eq = line.find(" = ");
+    if (eq == std::string_view::npos) continue;
+    std::string name(trim(line.substr(0, eq)));
+    if (auto v = k.types().enumerator(name)) out.emplace_back(std::move(name), *v);
+  }
+  return out;
+}
+
 Result<std::vector<int64_t>> read_longs(Kernel& k, uint64_t addr, size_t n) {
   if (n > static_cast<size_t>(kMaxEnumCount)) return Error::make(Errc::out_of_bounds, "{} counters at {:#x}", n, addr);
   std::vector<int64_t> v(n);

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "kernel/kernel.h"
@@ -23,6 +24,9 @@ namespace coroner::kernel {
 // NR_VM_ZONE_STAT_ITEMS) is one of the enum's own enumerators. Where two names share a
 // value (NR_ZONE_LRU_BASE = NR_ZONE_INACTIVE_ANON) the later one is kept, as crash does.
 Result<std::vector<std::string>> enum_names(Kernel& k, std::string_view enum_type, std::string_view count_enumerator);
+
+// Every enumerator of an enum with its value, in declaration order (aliases included).
+Result<std::vector<std::pair<std::string, int64_t>>> enum_values(Kernel& k, std::string_view enum_type);
 
 // `n` signed longs at `addr` (atomic_long_t arrays such as vm_zone_stat or zone->vm_stat).
 Result<std::vector<int64_t>> read_longs(Kernel& k, uint64_t addr, size_t n);

@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""`kmem ADDRESS` against crash 9 on addresses that differ on every dump.
+
+The oracle's command lists (commands/*.tsv) are the same text on every dump, so they cannot
+name a module's text, a task's stack or a per-CPU variable: KASLR moves all of them. This
+script finds such addresses per dump from coroner's own output of commands the oracle checks
+elsewhere (mod, ps, bt, kmem -o/-v/-F/-p, sym), builds `kmem ...` commands from them, and runs
+those through crash 9 (fixtures/crash-oracle.sh, recordings cached in the fixture set) and
+coroner, comparing the outputs exactly as oracle.py does (trailing white space ignored).
+
+Usage: kmem_addresses.py --coroner BIN [--set DIR] [--only DUMP] [--all] [-v]
+By default one dump per boot of each set (kdump.elf, qemu.elf, qemu-nokaslr.elf); --all takes
+every dump of the manifest. Exit status 0 when every comparison passed.
+"""
+import argparse
+import difflib
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+import oracle  # noqa: E402  (fixture_root, default_sets, read_tsv, safe_name, normalise, run_coroner)
+
+DEFAULT_DUMPS = ("kdump.elf", "qemu.elf", "qemu-nokaslr.elf")
+
+DISCOVERY = ["mod", "ps", "bt 1", "kmem -o", "sym runqueues", "sym init_task", "sym init_stack", "sym schedule",
+             "kmem -v", "kmem -F", "kmem -p 1000", "kmem -p 2000", "kmem -s list"]
+
+
+def hexes(text, pattern):
+    return [int(m, 16) for m in re.findall(pattern, text, re.M)]
+
+
+def discover(binary, set_dir, dump_files, tmp):
+    """Addresses of each kind on this dump, from coroner's outputs of DISCOVERY."""
+    outdir = os.path.join(tmp, "discover")
+    os.makedirs(outdir, exist_ok=True)
+    oracle.run_coroner(binary, set_dir, dump_files, DISCOVERY, outdir)
+    out = {}
+    for c in DISCOVERY:
+        path = os.path.join(outdir, oracle.safe_name(c))
+        out[c] = open(path, errors="replace").read() if os.path.exists(path) else ""
+    a = {}
+    mods = re.findall(r"^([0-9a-f]{16})\s+(\S+)\s+([0-9a-f]{16})\s+\d+", out["mod"], re.M)
+    if mods:
+        module, _, base = mods[0]
+        a["module text"] = int(base, 16) + 0x35
+        a["module struct"] = int(module, 16)
+        a["module struct+16"] = int(module, 16) + 16
+        a["before module"] = int(base, 16) - 0x1000
+    tasks = re.findall(r"^>?\s+(\d+)\s+\d+\s+\d+\s+([0-9a-f]{16})\s", out["ps"], re.M)
+    init = [int(t, 16) for pid, t in tasks if pid == "1"]
+    if init:
+        a["task_struct+16"] = init[0] + 16
+        a["task_struct"] = init[0]
+    frames = hexes(out["bt 1"], r"^\s*#\d+ \[([0-9a-f]+)\]")
+    if frames:
+        a["task stack"] = frames[0]
+        a["task stack+8"] = frames[0] + 8
+    offsets = hexes(out["kmem -o"], r"CPU \d+: ([0-9a-f]+)")
+    rq = hexes(out["sym runqueues"], r"^([0-9a-f]+) ")
+    if offsets and rq:
+        a["per-cpu runqueues"] = offsets[-1] + rq[0]
+        a["per-cpu offset"] = offsets[0]
+    for name, key in (("sym init_task", "init_task"), ("sym init_stack", "init_stack+0x1000"),
+                      ("sym schedule", "kernel text")):
+        v = hexes(out[name], r"^([0-9a-f]{16}) ")
+        if v:
+            a[key] = v[0] + (0x1000 if "stack" in key else 5 if "text" in key else 0)
+    areas = hexes(out["kmem -v"], r"^[0-9a-f]+\s+[0-9a-f]+\s+([0-9a-f]+) - ")
+    if areas:
+        a["vmalloc"] = areas[0] + 0x100
+    # A free block of order >= 1: its second page, as a struct page pointer and physically.
+    p1 = hexes(out["kmem -p 1000"], r"^([0-9a-f]{16}) ")
+    p2 = hexes(out["kmem -p 2000"], r"^([0-9a-f]{16}) ")
+    block = None
+    order = 0
+    for line in out["kmem -F"].splitlines():
+        m = re.match(r"^\s*(\d+)\s+\d+k\s+[0-9a-f]+\s*$", line)
+        if m:
+            order = int(m.group(1))
+            continue
+        if order >= 1 and re.match(r"^[0-9a-f]{16}$", line):
+            block = int(line, 16)
+            break
+    if block and p1 and p2:
+        size = p2[0] - p1[0]
+        vmemmap = p1[0] - size
+        a["page pointer"] = p1[0]
+        a["free page pointer"] = block + size
+        a["free page physical"] = (block + size - vmemmap) // size * 0x1000 + 0x10
+    caches = hexes(out["kmem -s list"], r"^([0-9a-f]{16}) ")
+    if caches:
+        a["kmem_cache"] = caches[-1]
+    return a
+
+
+def commands_for(a):
+    cmds = []
+    for key in sorted(a):
+        cmds.append(f"kmem {a[key]:x}")
+    if "free page physical" in a:
+        cmds.append(f"kmem -P {a['free page physical']:x}")
+        cmds.append(f"kmem -f {a['free page physical']:x}")
+    if "free page pointer" in a:
+        cmds.append(f"kmem -f {a['free page pointer']:x}")
+        cmds.append(f"kmem -p {a['free page pointer']:x}")
+    if "task_struct+16" in a:
+        cmds.append(f"kmem -s {a['task_struct+16']:x}")
+        cmds.append(f"kmem -m flags,_refcount {a['task_struct+16']:x}")
+        if "init_task" in a:
+            cmds.append(f"kmem {a['init_task']:x} {a['task_struct+16']:x}")
+    if "task stack" in a:
+        cmds.append(f"kmem -v {a['task stack']:x}")
+        cmds.append(f"kmem -s {a['task stack']:x}")
+    if "kmem_cache" in a:
+        cmds.append(f"kmem -s {a['kmem_cache']:x}")
+    return cmds
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--coroner", required=True)
+    ap.add_argument("--set", action="append")
+    ap.add_argument("--only", help="this dump only (manifest name)")
+    ap.add_argument("--all", action="store_true", help="every dump of each set")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args()
+    sets = args.set or oracle.default_sets()
+    if not sets:
+        print("kmem_addresses: no fixture set: run fixtures/make-fixtures.sh first")
+        return 1
+    passed = failed = 0
+    for set_dir in sets:
+        manifest = oracle.read_tsv(os.path.join(set_dir, "manifest.tsv"))
+        rows = [dict(zip(manifest[0], r)) for r in manifest[1:]]
+        for row in rows:
+            name = row["name"]
+            if args.only and name != args.only:
+                continue
+            if not args.only and not args.all and name not in DEFAULT_DUMPS:
+                continue
+            dump_files = row["path"].split(",")
+            with tempfile.TemporaryDirectory() as tmp:
+                a = discover(args.coroner, set_dir, dump_files, tmp)
+                cmds = commands_for(a)
+                if args.verbose:
+                    for k in sorted(a):
+                        print(f"  {name}: {k} = {a[k]:x}")
+                cmdfile = os.path.join(tmp, "commands.txt")
+                with open(cmdfile, "w") as f:
+                    f.write("\n".join(cmds) + "\n")
+                crash_dir = os.path.join(set_dir, "oracle-tests", "kmem-addresses", name)
+                rec = subprocess.run(
+                    ["bash", os.path.join(REPO, "fixtures", "crash-oracle.sh"), os.path.join(set_dir, "vmlinux"),
+                     ",".join(os.path.join(set_dir, d) for d in dump_files), crash_dir, cmdfile],
+                    capture_output=True, text=True)
+                if rec.returncode != 0:
+                    print(f"FAIL {name}: crash oracle could not record outputs:\n{rec.stderr[-2000:]}")
+                    failed += len(cmds)
+                    continue
+                outdir = os.path.join(tmp, "out")
+                os.makedirs(outdir)
+                oracle.run_coroner(args.coroner, set_dir, dump_files, cmds, outdir)
+                for cmd in cmds:
+                    want = oracle.normalise(open(os.path.join(crash_dir, oracle.safe_name(cmd)), errors="replace").read(),
+                                            "exact")
+                    got_path = os.path.join(outdir, oracle.safe_name(cmd))
+                    got = oracle.normalise(open(got_path, errors="replace").read(), "exact") \
+                        if os.path.exists(got_path) else ["<no output>"]
+                    label = f"{os.path.basename(set_dir)}/{name}: {cmd}"
+                    if want == got:
+                        passed += 1
+                        if args.verbose:
+                            print(f"PASS {label}")
+                        continue
+                    failed += 1
+                    diff = "\n".join(difflib.unified_diff(want, got, "crash", "coroner", lineterm="", n=1))
+                    print(f"FAIL {label}\n{diff[:4000]}")
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
