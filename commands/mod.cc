@@ -1,5 +1,8 @@
-// mod: the loaded modules, as crash's `mod` lists them; `mod -t` shows their taints.
+// mod: the loaded modules, as crash's `mod` lists them; `mod -t` shows their taints;
+// `mod -s/-S` load modules' object files (symbols and DWARF), `mod -d/-D` forget them.
 #include <algorithm>
+#include <filesystem>
+#include <system_error>
 
 #include "commands/builtin.h"
 #include "kernel/kernel.h"
@@ -17,24 +20,159 @@ std::string centered(std::string_view text, size_t width) {
 
 constexpr size_t kAddrWidth = 16;  // crash's VADDR_PRLEN on 64-bit machines
 
+// The header and rows of crash's module table; widths come from every module, whichever
+// rows are shown.
+struct TableLayout {
+  size_t name_width = 4, size_width = 4;  // at least "NAME", "SIZE"
+};
+
+TableLayout layout(const kernel::ModuleTable& table) {
+  TableLayout l;
+  for (const auto& m : table.modules()) {
+    l.name_width = std::max(l.name_width, m.name.size());
+    l.size_width = std::max(l.size_width, fmt::formatted_size("{}", m.size));
+  }
+  return l;
+}
+
+void print_header(const kernel::ModuleTable& table, const TableLayout& l, Output& out) {
+  out.print("{}  {:<{}}  {}  {:>{}}  OBJECT FILE\n", centered("MODULE", kAddrWidth), "NAME", l.name_width,
+            centered(table.memory_regions() ? "TEXT_BASE" : "BASE", kAddrWidth), "SIZE", l.size_width);
+}
+
+void print_row(const kernel::Module& m, const TableLayout& l, Output& out) {
+  std::string object = !m.object_file.empty() ? m.object_file
+                                              : fmt::format("(not loaded){}", m.has_kallsyms ? "  [CONFIG_KALLSYMS]" : "");
+  out.print("{:>16x}  {:<{}}  {:>16x}  {:>{}}  {}\n", m.address, m.name, l.name_width, m.base, m.size, l.size_width,
+            object);
+}
+
 Result<void> list_modules(const kernel::ModuleTable& table, Output& out) {
   const auto& mods = table.modules();
   if (mods.empty()) {
     out.print("mod: no modules installed\n");
     return ok();
   }
-  size_t name_width = 4, size_width = 4;  // at least "NAME", "SIZE"
-  for (const auto& m : mods) {
-    name_width = std::max(name_width, m.name.size());
-    size_width = std::max(size_width, fmt::formatted_size("{}", m.size));
-  }
-  out.print("{}  {:<{}}  {}  {:>{}}  OBJECT FILE\n", centered("MODULE", kAddrWidth), "NAME", name_width,
-            centered(table.memory_regions() ? "TEXT_BASE" : "BASE", kAddrWidth), "SIZE", size_width);
-  for (const auto& m : mods)
-    out.print("{:>16x}  {:<{}}  {:>16x}  {:>{}}  (not loaded){}\n", m.address, m.name, name_width, m.base, m.size,
-              size_width, m.has_kallsyms ? "  [CONFIG_KALLSYMS]" : "");
+  TableLayout l = layout(table);
+  print_header(table, l, out);
+  for (const auto& m : mods) print_row(m, l, out);
   for (const auto& m : mods)
     if (!m.symbols_error.empty()) out.print("mod: {}\n", m.symbols_error);
+  return ok();
+}
+
+constexpr std::string_view kUsage =
+    "Usage:\n  mod -s module [objfile] | -d module | -S [directory] [-D|-t|-r|-R|-o|-g]\n"
+    "Enter \"help mod\" for details.\n";
+
+// crash's refusal: its usage, and a failed command with nothing more to say.
+Error usage(Output& out) {
+  out.write(kUsage);
+  return Error{Errc::usage, "", std::nullopt};
+}
+
+namespace fs = std::filesystem;
+
+// The object file of module `name` under `dir`: NAME.ko (crash accepts '-' for '_' in the
+// file name) or NAME.ko.debug, searched through the whole tree; the first in name order.
+std::optional<std::string> find_object(const std::string& dir, std::string_view name) {
+  std::string dashed(name);
+  std::replace(dashed.begin(), dashed.end(), '_', '-');
+  std::vector<std::string> wanted;
+  for (const std::string& n : {std::string(name), dashed})
+    for (const char* ext : {".ko", ".ko.debug"}) wanted.push_back(n + ext);
+  std::error_code ec;
+  fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
+  std::vector<std::string> hits;
+  constexpr size_t kMaxEntries = 1u << 20;  // a bound on the walk of a huge or looping tree
+  for (size_t seen = 0; !ec && it != end && seen < kMaxEntries; it.increment(ec), seen++) {
+    if (!it->is_regular_file(ec)) continue;
+    std::string file = it->path().filename().string();
+    if (std::find(wanted.begin(), wanted.end(), file) != wanted.end()) hits.push_back(it->path().string());
+  }
+  if (hits.empty()) return std::nullopt;
+  std::sort(hits.begin(), hits.end());
+  return hits.front();
+}
+
+// crash's default search: /lib/modules/RELEASE, then the directory holding the vmlinux.
+std::vector<std::string> default_dirs(kernel::Kernel& k) {
+  std::vector<std::string> dirs{fmt::format("/lib/modules/{}", k.vmlinux_release())};
+  std::error_code ec;
+  fs::path vm = fs::absolute(k.vmlinux_path(), ec);
+  if (!ec) dirs.push_back(vm.parent_path().string());
+  return dirs;
+}
+
+std::optional<std::string> search(const std::vector<std::string>& dirs, std::string_view name) {
+  for (const auto& d : dirs) {
+    std::error_code ec;
+    if (!fs::is_directory(d, ec)) continue;
+    if (auto f = find_object(d, name)) return f;
+  }
+  return std::nullopt;
+}
+
+// `mod -s NAME [FILE]`: the module's row once its object file is loaded.
+Result<void> load_one(kernel::Kernel& k, const Args& args, Output& out) {
+  if (args.positional.size() > 1) return usage(out);
+  const kernel::ModuleTable* table = TRY(kernel::modules(k));
+  std::string name = args.value('s');
+  const kernel::Module* m = table->find(name);
+  if (!m) return usage(out);  // crash: not a module of this kernel
+  if (!m->object) {
+    std::string path;
+    if (!args.positional.empty()) {
+      path = args.positional[0];
+    } else if (auto found = search(default_dirs(k), name)) {
+      path = *found;
+    } else {
+      return Error::make(Errc::not_found, "cannot find or load object file for {} module", name);
+    }
+    auto loaded = kernel::load_module_object(k, name, path);
+    if (!loaded) {
+      out.print("mod: {}\n", loaded.error().message);
+      if (loaded.error().code == Errc::bad_data) out.write(kUsage);
+      return Error{loaded.error().code, "", std::nullopt};
+    }
+    m = *loaded;
+  }
+  TableLayout l = layout(*table);
+  print_header(*table, l, out);
+  print_row(*m, l, out);
+  return ok();
+}
+
+// `mod -S [DIR]`: every module's object file from DIR's tree (or crash's default places).
+Result<void> load_all(kernel::Kernel& k, const Args& args, Output& out) {
+  if (args.positional.size() > 1) return usage(out);
+  std::vector<std::string> dirs;
+  if (!args.positional.empty()) {
+    std::error_code ec;
+    if (!fs::is_directory(args.positional[0], ec)) {
+      out.print("mod: {} is not a directory\n", args.positional[0]);
+      return usage(out);
+    }
+    dirs.push_back(args.positional[0]);
+  } else {
+    dirs = default_dirs(k);
+  }
+  const kernel::ModuleTable* table = TRY(kernel::modules(k));
+  TableLayout l = layout(*table);
+  print_header(*table, l, out);
+  bool failed = false;
+  for (const auto& m : table->modules()) {
+    if (!m.object) {
+      auto path = search(dirs, m.name);
+      if (!path || !kernel::load_module_object(k, m.name, *path)) {
+        out.print("mod: cannot find or load object file for {} module\n", m.name);
+        failed = true;
+        continue;
+      }
+    }
+    print_row(m, l, out);
+  }
+  if (failed) return Error{Errc::not_found, "", std::nullopt};
   return ok();
 }
 
@@ -76,9 +214,19 @@ Result<void> list_taints(kernel::Kernel& k, const kernel::ModuleTable& table, Ou
 }
 
 Result<void> run_mod(Session& s, const Args& args, Output& out) {
-  for (char unsupported : {'s', 'S', 'd', 'D', 'r', 'R', 'o', 'g'})
-    if (args.has(unsupported))
-      return Error::make(Errc::unsupported, "-{}: loading module object files is not supported yet", unsupported);
+  for (char unsupported : {'r', 'R', 'o', 'g'})
+    if (args.has(unsupported)) return Error::make(Errc::unsupported, "-{}: not supported", unsupported);
+  if (args.has('s')) return load_one(s.kernel, args, out);
+  if (args.has('S')) return load_all(s.kernel, args, out);
+  if (args.has('d')) {
+    const kernel::ModuleTable* table = TRY(kernel::modules(s.kernel));
+    if (!table->find(args.value('d')) || !args.positional.empty()) return usage(out);
+    return kernel::unload_module_object(s.kernel, args.value('d'));
+  }
+  if (args.has('D')) {
+    kernel::unload_all_module_objects(s.kernel);
+    return ok();
+  }
   const kernel::ModuleTable* table = TRY(kernel::modules(s.kernel));
   if (args.has('t')) return list_taints(s.kernel, *table, out);
   return list_modules(*table, out);
@@ -91,17 +239,20 @@ std::vector<Command> mod_commands() {
       CommandSpec{"mod",
                   {},
                   "module information and loading of symbols and debugging data",
-                  "[-t] | -s module [objfile] | -S [directory]",
+                  "-s module [objfile] | -d module | -S [directory] [-D|-t|-r|-R|-o|-g]",
                   {{'t', false, "display the contents of each module's taints bitmask if non-zero"},
-                   {'s', true, "load symbolic and debugging data of a module (not supported yet)"},
-                   {'S', false, "load symbolic and debugging data of all modules (not supported yet)"},
-                   {'d', true, "delete a module's symbolic and debugging data (not supported yet)"},
-                   {'D', false, "delete the symbolic and debugging data of all modules (not supported yet)"},
-                   {'r', false, "pass -readnow when loading (not supported yet)"},
+                   {'s', true,
+                    "load the symbols and DWARF of a module from objfile, or from NAME.ko found under "
+                    "/lib/modules/<release> or the vmlinux's directory"},
+                   {'S', false, "load the symbols and DWARF of every module from NAME.ko files under directory"},
+                   {'d', true, "delete a module's symbolic and debugging data"},
+                   {'D', false, "delete the symbolic and debugging data of all modules"},
+                   {'r', false, "pass -readnow when loading (not supported)"},
                    {'R', false, "reinitialize module data (live systems only)"},
-                   {'o', false, "load module symbols with the old mechanism (not supported yet)"},
-                   {'g', false, "add section start and end symbols with -s/-S (not supported yet)"}},
-                  {"mod", "mod -t"}},
+                   {'o', false, "load module symbols with the old mechanism (not supported)"},
+                   {'g', false, "add section start and end symbols with -s/-S (not supported)"}},
+                  {"mod", "mod -t", "mod -S /usr/lib/debug/lib/modules/6.1.0-56-cloud-amd64",
+                   "mod -s virtio_ring virtio_ring.ko", "mod -d virtio_ring"}},
       run_mod}};
 }
 

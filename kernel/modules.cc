@@ -6,6 +6,8 @@
 #include <array>
 #include <cstring>
 #include <memory>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "kernel/kernel.h"
 #include "kernel/walkers.h"
@@ -344,6 +346,12 @@ const Module* ModuleTable::find(std::string_view name) const {
   return nullptr;
 }
 
+Module* ModuleTable::find(std::string_view name) {
+  for (auto& m : modules_)
+    if (m.name == name) return &m;
+  return nullptr;
+}
+
 const Module* ModuleTable::containing(uint64_t addr) const {
   for (const auto& m : modules_)
     if (m.contains(addr)) return &m;
@@ -393,6 +401,146 @@ std::optional<SymbolAt> symbol_at(Kernel& k, uint64_t addr) {
   std::string start = region->label.empty() ? fmt::format("_MODULE_START_{}", m->name)
                                             : fmt::format("_MODULE_{}_START_{}", region->label, m->name);
   return SymbolAt{std::move(start), addr - region->base, region->base, 'm', m->name};
+}
+
+}  // namespace coroner::kernel
+
+// --- Module object files ---
+
+namespace coroner::kernel {
+namespace {
+
+constexpr uint64_t kMaxSections = 4096;
+
+Result<ModuleTable*> mutable_modules(Kernel& k) {
+  TRY(modules(k));
+  return k.extension<ModuleCache>().table.get();
+}
+
+// The build ID note the kernel keeps in the module's memory (its .note.gnu.build-id section).
+std::optional<std::vector<uint8_t>> dump_build_id(Kernel& k, uint64_t note, size_t want) {
+  constexpr size_t kHeader = 12 + 4;  // Elf64_Nhdr + "GNU\0"
+  std::vector<uint8_t> bytes(kHeader + want);
+  if (!k.read(note, bytes)) return std::nullopt;
+  uint32_t namesz, descsz, type;
+  std::memcpy(&namesz, bytes.data(), 4);
+  std::memcpy(&descsz, bytes.data() + 4, 4);
+  std::memcpy(&type, bytes.data() + 8, 4);
+  if (namesz != 4 || type != NT_GNU_BUILD_ID || std::memcmp(bytes.data() + 12, "GNU", 4) != 0) return std::nullopt;
+  if (descsz != want) return std::vector<uint8_t>();  // a different length: certainly another build
+  return std::vector<uint8_t>(bytes.begin() + kHeader, bytes.end());
+}
+
+std::string hex(const std::vector<uint8_t>& b) {
+  std::string s;
+  for (uint8_t c : b) s += fmt::format("{:02x}", c);
+  return s;
+}
+
+}  // namespace
+
+Result<std::vector<symbols::PlacedSection>> module_sections(Kernel& k, const Module& m) {
+  auto& types = k.types();
+  uint64_t attrs = TRY(k.member_uint(m.address, "module", "sect_attrs"));
+  if (attrs == 0) return Error::make(Errc::not_found, "module {}: no section attributes (sect_attrs is NULL)", m.name);
+  uint64_t n = TRY(k.member_uint(attrs, "module_sect_attrs", "nsections"));
+  if (n > kMaxSections)
+    return Error::make(Errc::out_of_bounds, "module {}: sect_attrs at {:#x} claims {} sections", m.name, attrs, n);
+  uint64_t first = attrs + TRY(k.offset_of("module_sect_attrs", "attrs"));
+  uint64_t entry = TRY(types.size_of_name("module_sect_attr"));
+  bool battr = types.has_member("module_sect_attr", "battr");  // 5.8+
+  std::string name_path = battr ? "battr.attr.name" : "name";
+  std::string addr_path = types.has_member("module_sect_attr", "address") ? "address" : "battr.private";
+  std::vector<symbols::PlacedSection> out;
+  for (uint64_t i = 0; i < n; i++) {
+    uint64_t at = first + i * entry;
+    uint64_t name_ptr = TRY(k.member_uint(at, "module_sect_attr", name_path));
+    uint64_t addr = TRY(k.member_uint(at, "module_sect_attr", addr_path));
+    auto name = k.read_cstring(name_ptr, kMaxNameLen);
+    if (!name) return name.error().context(fmt::format("module {}: section {} name: ", m.name, i));
+    out.push_back({*name, addr});
+  }
+  return out;
+}
+
+std::vector<ModuleSymbol> merge_object_symbols(const std::vector<ModuleSymbol>& kallsyms,
+                                               const std::vector<ModuleRegion>& regions,
+                                               const std::vector<symbols::ModuleObjectSymbol>& object) {
+  std::vector<ModuleSymbol> out = kallsyms;
+  std::unordered_map<std::string, std::vector<const symbols::ModuleObjectSymbol*>> by_name;
+  for (const auto& o : object)
+    if (!o.section_symbol && !o.name.starts_with(".L")) by_name[o.name].push_back(&o);
+  for (auto& s : out) {
+    auto it = by_name.find(s.name);
+    if (it == by_name.end()) continue;
+    for (const auto* o : it->second)
+      if (o->address == s.value) {
+        s.type = o->type;
+        break;
+      }
+  }
+  // Section symbols crash shows are those sharing their address with a named symbol of the
+  // file (__param, __ksymtab_gpl, __dyndbg; not an unlabelled __bug_table or __mcount_loc).
+  std::unordered_set<uint64_t> named;
+  for (const auto& o : object)
+    if (!o.section_symbol) named.insert(o.address);
+  for (const auto& o : object) {
+    if (!o.section_symbol || o.name.starts_with(".") || !named.count(o.address)) continue;
+    bool inside = std::any_of(regions.begin(), regions.end(), [&](const ModuleRegion& r) { return r.holds(o.address); });
+    if (inside) out.push_back({o.name, o.address, o.type});
+  }
+  // crash sorts the merged list again: by address, then by name.
+  std::sort(out.begin(), out.end(), [](const ModuleSymbol& a, const ModuleSymbol& b) {
+    return a.value != b.value ? a.value < b.value : a.name < b.name;
+  });
+  return out;
+}
+
+Result<const Module*> load_module_object(Kernel& k, std::string_view name, const std::string& path) {
+  ModuleTable* table = TRY(mutable_modules(k));
+  Module* m = table->find(name);
+  if (!m) return Error::make(Errc::not_found, "{}: no such module", name);
+  if (m->object) return m;
+  std::shared_ptr<symbols::ModuleObject> ko = TRY(symbols::ModuleObject::open(path));
+  TRY(symbols::check_module_object(*ko, m->name, k.vmlinux_release()));
+  auto sections = TRY(module_sections(k, *m));
+  ko->place(sections);
+  if (!ko->build_id().empty())
+    if (auto note = ko->section_address(".note.gnu.build-id"))
+      if (auto id = dump_build_id(k, *note, ko->build_id().size()); id && *id != ko->build_id())
+        return Error::make(Errc::mismatch, "{}: build ID {} differs from module {}'s in the dump ({})", path,
+                           hex(ko->build_id()), m->name, id->empty() ? "of another length" : hex(*id));
+  m->kallsyms_symbols = m->symbols;
+  m->symbols = merge_object_symbols(m->kallsyms_symbols, m->regions, ko->symbols());
+  m->object_file = path;
+  m->object = std::move(ko);
+  return m;
+}
+
+Result<void> unload_module_object(Kernel& k, std::string_view name) {
+  ModuleTable* table = TRY(mutable_modules(k));
+  Module* m = table->find(name);
+  if (!m) return Error::make(Errc::not_found, "{}: no such module", name);
+  if (!m->object) return ok();
+  m->symbols = std::move(m->kallsyms_symbols);
+  m->kallsyms_symbols.clear();
+  m->object.reset();
+  m->object_file.clear();
+  return ok();
+}
+
+void unload_all_module_objects(Kernel& k) {
+  auto table = mutable_modules(k);
+  if (!table) return;
+  for (const auto& m : (*table)->modules()) (void)unload_module_object(k, m.name);
+}
+
+std::optional<symbols::SourceLocation> module_source_line(Kernel& k, uint64_t addr) {
+  auto table = modules(k);
+  if (!table) return std::nullopt;
+  const Module* m = (*table)->containing(addr);
+  if (!m || !m->object) return std::nullopt;
+  return m->object->source_line(addr);
 }
 
 }  // namespace coroner::kernel

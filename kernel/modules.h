@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -27,6 +28,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "symbols/module_debuginfo.h"
 
 namespace coroner::kernel {
 
@@ -62,6 +64,12 @@ struct Module {
   std::vector<ModuleSymbol> symbols;                  // by address; ties keep crash's order
   bool has_kallsyms = false;                          // symbols came from the module's kallsyms
   std::string symbols_error;                          // why symbols could not be read, or ""
+  // Set by load_module_object (`mod -s/-S`): the object file as named, and the file itself.
+  // While it is loaded, `symbols` is crash's merge of the kallsyms list with the file's
+  // symbols; `kallsyms_symbols` keeps the list from the dump alone for `mod -d`.
+  std::string object_file;
+  std::shared_ptr<symbols::ModuleObject> object;
+  std::vector<ModuleSymbol> kallsyms_symbols;
 
   bool contains(uint64_t addr) const;
   bool in_text(uint64_t addr) const;
@@ -80,6 +88,7 @@ class ModuleTable {
   bool memory_regions() const { return memory_regions_; }
   const Module* find(std::string_view name) const;
   const Module* containing(uint64_t addr) const;
+  Module* find(std::string_view name);
 
  private:
   std::vector<Module> modules_;
@@ -88,6 +97,34 @@ class ModuleTable {
 
 // The module table of `k`, read on first use and kept with the Kernel (see the header comment).
 Result<const ModuleTable*> modules(Kernel& k);
+
+// --- Module object files (crash's `mod -s`, `mod -S`, `mod -d`, `mod -D`). ---
+
+// Where the kernel put each section of module `m` (its `sect_attrs`, as
+// /sys/module/NAME/sections shows them). Layouts: `struct module_sect_attr` with `battr`
+// (5.8+) or `mattr` + `name` (before), and `address` (before 6.14) or `battr.private`.
+Result<std::vector<symbols::PlacedSection>> module_sections(Kernel& k, const Module& m);
+
+// Loads `path` as module `name`'s object file: checks it is that module of this kernel
+// (.modinfo name, vermagic release, and the build ID against the note in the dump's module
+// memory where both have one), places its sections where the dump has them, and merges its
+// symbols as crash does. A module already loaded is left as it is. Fails naming the file.
+Result<const Module*> load_module_object(Kernel& k, std::string_view name, const std::string& path);
+// Forgets module `name`'s object file (nothing happens when none is loaded).
+Result<void> unload_module_object(Kernel& k, std::string_view name);
+void unload_all_module_objects(Kernel& k);
+
+// For `sym`, `dis -l`, `bt -l`: the source file and line of a module address, from the
+// module's object file when `mod -s/-S` loaded one with DWARF; nullopt otherwise.
+std::optional<symbols::SourceLocation> module_source_line(Kernel& k, uint64_t addr);
+
+// crash's merge: the kallsyms list takes each symbol's type from the object file's symbol
+// of the same name and address; the file's section symbols whose names do not start with
+// '.' and that share their address with a named symbol are added; the list is then sorted by
+// address and name. Exposed for tests.
+std::vector<ModuleSymbol> merge_object_symbols(const std::vector<ModuleSymbol>& kallsyms,
+                                               const std::vector<ModuleRegion>& regions,
+                                               const std::vector<symbols::ModuleObjectSymbol>& object);
 
 // A symbol for an address, in the vmlinux (inside [_text, _end)) or in a module.
 struct SymbolAt {

@@ -22,9 +22,13 @@ std::optional<SourceLocation> SourceLines::lookup(uint64_t addr) {
   if (!dwarf_) return std::nullopt;
   Dwarf_Die cu;
   if (!dwarf_addrdie(dwarf_, addr, &cu)) return std::nullopt;
+  return line_in_unit(&cu, addr);
+}
+
+std::optional<SourceLocation> line_in_unit(Dwarf_Die* cu, uint64_t addr) {
   Dwarf_Lines* lines = nullptr;
   size_t n = 0;
-  if (dwarf_getsrclines(&cu, &lines, &n) != 0 || n == 0) return std::nullopt;
+  if (dwarf_getsrclines(cu, &lines, &n) != 0 || n == 0) return std::nullopt;
   // gdb's choice, which crash users see: the rows at the greatest address <= addr, and of
   // those the last one that is a statement (else the last one).
   Dwarf_Addr best_addr = 0;
@@ -52,7 +56,7 @@ std::optional<SourceLocation> SourceLines::lookup(uint64_t addr) {
   std::string path = file;
   if (path[0] != '/') {
     Dwarf_Attribute attr;
-    const char* comp_dir = dwarf_formstring(dwarf_attr(&cu, DW_AT_comp_dir, &attr));
+    const char* comp_dir = dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir, &attr));
     if (comp_dir && *comp_dir) path = std::string(comp_dir) + "/" + path;
   }
   return SourceLocation{path, lineno};

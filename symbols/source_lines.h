@@ -9,9 +9,9 @@
 #include <optional>
 #include <string>
 
-#include "symbols/vmlinux.h"
+#include <elfutils/libdw.h>
 
-typedef struct Dwarf Dwarf;
+#include "symbols/vmlinux.h"
 
 namespace coroner::symbols {
 
@@ -19,6 +19,10 @@ struct SourceLocation {
   std::string file;  // as gdb names it: relative names joined to the CU's comp_dir
   int line;
 };
+
+// The row gdb reports for `addr` in the line table of the compile unit `cu` (a vmlinux's or a
+// module's), its file name joined to the unit's comp_dir as gdb names it.
+std::optional<SourceLocation> line_in_unit(Dwarf_Die* cu, uint64_t addr);
 
 class SourceLines {
  public:

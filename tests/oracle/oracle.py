@@ -15,6 +15,7 @@ import fnmatch
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -53,6 +54,35 @@ def read_tsv(path):
                 continue
             rows.append(line.split("\t"))
     return rows
+
+
+# Placeholders a command line may hold, replaced per fixture set before crash and coroner see
+# it: {module_debug_dir} is the debug copies of the guest's modules that fixtures/fetch-kernel.sh
+# extracts next to the set's vmlinux. crash runs in the oracle chroot, where the directory is
+# mirrored (hard links) at the same absolute path, so both print the same object file names.
+PLACEHOLDERS = ("{module_debug_dir}",)
+
+
+def expand(cmd, set_dir):
+    if "{" not in cmd or not any(p in cmd for p in PLACEHOLDERS):
+        return cmd
+    kdir = os.path.dirname(os.path.realpath(os.path.join(set_dir, "vmlinux")))
+    moddir = os.path.join(kdir, "debug-modules")
+    if not os.path.isfile(os.path.join(moddir, ".done")):
+        raise SystemExit(f"oracle: {cmd!r} needs {moddir}: run fixtures/fetch-kernel.sh")
+    mirror = os.path.join(fixture_root(), "oracle-sid") + moddir
+    if not os.path.isfile(os.path.join(mirror, ".done")):
+        for root, _, files in os.walk(moddir):
+            dest = mirror + root[len(moddir):]
+            os.makedirs(dest, exist_ok=True)
+            for f in sorted(files, key=lambda f: f == ".done"):  # .done last: the mirror is complete
+                target = os.path.join(dest, f)
+                if not os.path.exists(target):
+                    try:
+                        os.link(os.path.join(root, f), target)
+                    except OSError:
+                        shutil.copy2(os.path.join(root, f), target)
+    return cmd.replace("{module_debug_dir}", moddir)
 
 
 def normalise(text, how):
@@ -122,10 +152,11 @@ def main():
         rows = [dict(zip(header, r)) for r in manifest[1:]]
         # crash's outputs for exactly these commands, recorded once and cached.
         list_key = hashlib.sha256("\n".join(commands).encode()).hexdigest()[:16]
+        expanded = {cmd: expand(cmd, set_dir) for cmd in commands}
         with tempfile.TemporaryDirectory() as tmp:
             cmdfile = os.path.join(tmp, "commands.txt")
             with open(cmdfile, "w") as f:
-                f.write("\n".join(commands) + "\n")
+                f.write("\n".join(expanded[c] for c in commands) + "\n")
             for row in rows:
                 name = row["name"]
                 if args.only and name != args.only:
@@ -144,12 +175,12 @@ def main():
                     continue
                 outdir = os.path.join(tmp, name)
                 os.makedirs(outdir)
-                p = run_coroner(args.coroner, set_dir, dump_files, commands, outdir)
+                p = run_coroner(args.coroner, set_dir, dump_files, [expanded[c] for c in commands], outdir)
                 if p.stderr.strip():
                     print(f"note {name}: coroner stderr: {p.stderr.strip()[:2000]}")
                 for cmd in commands:
-                    want_path = os.path.join(crash_dir, safe_name(cmd))
-                    got_path = os.path.join(outdir, safe_name(cmd))
+                    want_path = os.path.join(crash_dir, safe_name(expanded[cmd]))
+                    got_path = os.path.join(outdir, safe_name(expanded[cmd]))
                     want = normalise(open(want_path, errors="replace").read(), how[cmd])
                     got = normalise(open(got_path, errors="replace").read(), how[cmd]) if os.path.exists(got_path) else ["<no output: coroner did not run the command>"]
                     label = f"{os.path.basename(set_dir)}/{name}: {cmd}"
