@@ -186,31 +186,28 @@ Result<std::vector<BlockDevice>> block_devices(Kernel& k) {
   return out;
 }
 
-Result<std::vector<Resource>> resource_tree(Kernel& k, std::string_view root_symbol) {
-  uint64_t root = TRY(k.symbol(root_symbol));
-  uint64_t name_off = TRY(k.offset_of("resource", "name"));
-  uint64_t start_off = TRY(k.offset_of("resource", "start"));
-  uint64_t end_off = TRY(k.offset_of("resource", "end"));
-  uint64_t child_off = TRY(k.offset_of("resource", "child"));
-  uint64_t sibling_off = TRY(k.offset_of("resource", "sibling"));
+Result<std::vector<Resource>> resource_walk(const ReadWord& read, const ReadName& read_name,
+                                            const ResourceLayout& layout, uint64_t root) {
   constexpr size_t kMaxEntries = 1u << 20;
   constexpr int kMaxDepth = 64;
   std::vector<Resource> out;
   std::set<uint64_t> seen;
   std::function<Result<void>(uint64_t, int)> walk = [&](uint64_t entry, int depth) -> Result<void> {
     while (entry) {
-      if (out.size() >= kMaxEntries || depth > kMaxDepth || !seen.insert(entry).second)
-        return Error::make(Errc::bad_data, "{}: the resource tree loops or is too large at {:#x}", root_symbol, entry);
+      if (!seen.insert(entry).second)
+        return Error::make(Errc::bad_data, "resource tree: a cycle at {:#x}", entry);
+      if (out.size() >= kMaxEntries || depth > kMaxDepth)
+        return Error::make(Errc::bad_data, "resource tree: more than {} levels or {} entries at {:#x}", kMaxDepth,
+                           kMaxEntries, entry);
       Resource r;
       r.address = entry;
       r.depth = depth;
-      r.start = TRY(k.read_u64(entry + start_off));
-      r.end = TRY(k.read_u64(entry + end_off));
-      uint64_t name = TRY(k.read_u64(entry + name_off));
-      auto s = k.read_cstring(name, 1499);
-      r.name = s ? *s : "(unknown)";
-      uint64_t child = TRY(k.read_u64(entry + child_off));
-      uint64_t sibling = TRY(k.read_u64(entry + sibling_off));
+      r.start = TRY(read(entry + layout.start));
+      r.end = TRY(read(entry + layout.end));
+      uint64_t name = TRY(read(entry + layout.name));
+      r.name = read_name(name).value_or("(unknown)");
+      uint64_t child = TRY(read(entry + layout.child));
+      uint64_t sibling = TRY(read(entry + layout.sibling));
       out.push_back(std::move(r));
       if (child && child != entry) TRY(walk(child, depth + 1));
       entry = sibling;
@@ -219,6 +216,25 @@ Result<std::vector<Resource>> resource_tree(Kernel& k, std::string_view root_sym
   };
   TRY(walk(root, 0));
   return out;
+}
+
+Result<std::vector<Resource>> resource_tree(Kernel& k, std::string_view root_symbol) {
+  uint64_t root = TRY(k.symbol(root_symbol));
+  ResourceLayout l;
+  l.name = TRY(k.offset_of("resource", "name"));
+  l.start = TRY(k.offset_of("resource", "start"));
+  l.end = TRY(k.offset_of("resource", "end"));
+  l.child = TRY(k.offset_of("resource", "child"));
+  l.sibling = TRY(k.offset_of("resource", "sibling"));
+  auto read = [&](uint64_t a) { return k.read_u64(a); };
+  auto name = [&](uint64_t a) -> std::optional<std::string> {
+    auto s = k.read_cstring(a, 1499);
+    if (!s) return std::nullopt;
+    return *s;
+  };
+  auto r = resource_walk(read, name, l, root);
+  if (!r) return Error::make(r.error().code, "{}: {}", root_symbol, r.error().message);
+  return r;
 }
 
 namespace {

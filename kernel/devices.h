@@ -11,6 +11,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,6 +55,17 @@ struct Resource {
   int depth = 0;
 };
 Result<std::vector<Resource>> resource_tree(Kernel& k, std::string_view root_symbol);
+
+// The same walk over a memory-reading callback and struct resource's member offsets, so it
+// can be tested over a fake memory. Stops with an error naming the entry on a cycle, past
+// 64 levels or 2^20 entries, or at an unreadable entry.
+struct ResourceLayout {
+  uint64_t name = 0, start = 0, end = 0, child = 0, sibling = 0;
+};
+using ReadWord = std::function<Result<uint64_t>(uint64_t)>;
+using ReadName = std::function<std::optional<std::string>(uint64_t)>;
+Result<std::vector<Resource>> resource_walk(const ReadWord& read, const ReadName& read_name,
+                                            const ResourceLayout& layout, uint64_t root);
 
 // PCI (2.6.26+: pci_root_buses, each bus's devices and child buses).
 struct PciDevice {
