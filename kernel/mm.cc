@@ -386,19 +386,34 @@ Result<std::optional<uint64_t>> kvaddr_to_pfn(Kernel& k, uint64_t addr) {
 
 std::string_view slab_struct(Kernel& k) { return slab_type(k); }
 
-Result<std::vector<uint64_t>> slab_freelist(Kernel& k, uint64_t cache, uint64_t first, uint64_t limit, uint64_t slab) {
-  FreelistDecoder d;
-  d.offset = TRY(k.member_uint(cache, "kmem_cache", "offset"));
-  d.hardened = k.types().has_member("kmem_cache", "random");
-  if (d.hardened) d.random = TRY(k.member_uint(cache, "kmem_cache", "random"));
+Result<std::vector<uint64_t>> decode_freelist(const std::function<Result<uint64_t>(uint64_t)>& read,
+                                              const FreePointerCoding& coding, uint64_t first, uint64_t limit) {
   std::vector<uint64_t> out;
+  std::unordered_set<uint64_t> seen;
   for (uint64_t p = first; p;) {
-    if (out.size() > limit)
-      return Error::make(Errc::bad_data, "{}: slab {:x}: freelist longer than the slab", TRY(slab_cache_name(k, cache)), slab);
+    if (!seen.insert(p).second) return Error::make(Errc::bad_data, "freelist loops at object {:#x}", p);
+    if (out.size() >= limit) return Error::make(Errc::bad_data, "freelist longer than {} objects at object {:#x}", limit, p);
     out.push_back(p);
-    p = d.next(TRY(k.read_u64(p + d.offset)), p + d.offset);
+    auto stored = read(p + coding.offset);
+    if (!stored) return Error::make(Errc::fault, "freelist object {:#x}: {}", p, stored.error().message);
+    p = coding.hardened ? *stored ^ coding.random ^ __builtin_bswap64(p + coding.offset) : *stored;
   }
   return out;
+}
+
+Result<std::vector<uint64_t>> slab_freelist(Kernel& k, uint64_t cache, uint64_t first, uint64_t limit, uint64_t slab) {
+  FreePointerCoding c;
+  c.offset = TRY(k.member_uint(cache, "kmem_cache", "offset"));
+  c.hardened = k.types().has_member("kmem_cache", "random");
+  if (c.hardened) c.random = TRY(k.member_uint(cache, "kmem_cache", "random"));
+  auto r = decode_freelist([&](uint64_t a) { return k.read_u64(a); }, c, first, limit);
+  if (!r) return Error::make(r.error().code, "{}: slab {:x}: {}", TRY(slab_cache_name(k, cache)), slab, r.error().message);
+  return r;
+}
+
+std::optional<uint64_t> slab_object_start(uint64_t addr, uint64_t base, uint64_t pad, uint64_t size, uint64_t objects) {
+  if (!size || addr < base + pad || (addr - base - pad) / size >= objects) return std::nullopt;
+  return base + pad + (addr - base - pad) / size * size;
 }
 
 Result<std::pair<int, uint64_t>> slab_cpu_owner(Kernel& k, uint64_t cache, uint64_t slab) {
@@ -435,9 +450,9 @@ Result<std::optional<SlabObject>> slab_object_at(Kernel& k, uint64_t addr) {
   auto [cpu, cpu_freelist] = TRY(slab_cpu_owner(k, o.cache, o.slab));
   o.cpu = cpu;
   o.cpu_freelist = cpu_freelist;
-  if (!o.object_size || addr < o.slab_base + pad || (addr - o.slab_base - pad) / o.object_size >= o.objects)
-    return std::optional<SlabObject>(std::move(o));  // in the slab's pages, outside every object
-  o.object = o.slab_base + pad + (addr - o.slab_base - pad) / o.object_size * o.object_size;
+  auto start = slab_object_start(addr, o.slab_base, pad, o.object_size, o.objects);
+  if (!start) return std::optional<SlabObject>(std::move(o));  // in the slab's pages, outside every object
+  o.object = *start;
   auto slab_free = TRY(slab_freelist(k, o.cache, TRY(k.member<uint64_t>(o.slab, st, "freelist")), o.objects, o.slab));
   bool free = std::find(slab_free.begin(), slab_free.end(), o.object) != slab_free.end();
   if (!free && cpu >= 0) {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -107,9 +108,25 @@ Result<std::optional<uint64_t>> kvaddr_to_pfn(Kernel& k, uint64_t addr);
 // The struct describing a SLUB slab: "slab" (struct slab, 5.17+) or "page".
 std::string_view slab_struct(Kernel& k);
 
-// A SLUB freelist from its first object, decoded (CONFIG_SLAB_FREELIST_HARDENED's
-// obfuscated pointers, 5.7+); an error naming the slab when longer than `limit` objects.
+// SLUB's free pointer, stored at `offset` in each free object; with
+// CONFIG_SLAB_FREELIST_HARDENED (kmem_cache.random exists, 5.7+, commit 1ad53d9fa3f6) it is
+// stored as next ^ random ^ swab(address it is stored at).
+struct FreePointerCoding {
+  uint64_t offset = 0;
+  bool hardened = false;
+  uint64_t random = 0;
+};
+// The objects of a freelist from its first one, over a memory-reading callback: an error
+// naming the object when the list loops, is longer than `limit`, or cannot be read.
+Result<std::vector<uint64_t>> decode_freelist(const std::function<Result<uint64_t>(uint64_t)>& read,
+                                              const FreePointerCoding& coding, uint64_t first, uint64_t limit);
+// The same for a cache of the dump (its coding read from the kmem_cache).
 Result<std::vector<uint64_t>> slab_freelist(Kernel& k, uint64_t cache, uint64_t first, uint64_t limit, uint64_t slab);
+
+// The start of the object holding `addr` in a slab of `objects` objects of `size` bytes
+// (kmem_cache.size) from `base`, each after a left red zone of `pad` bytes; nullopt when
+// the address lies in no object.
+std::optional<uint64_t> slab_object_start(uint64_t addr, uint64_t base, uint64_t pad, uint64_t size, uint64_t objects);
 
 // The CPU whose current slab `slab` is, with that CPU's lockless freelist; {-1, 0} if none.
 Result<std::pair<int, uint64_t>> slab_cpu_owner(Kernel& k, uint64_t cache, uint64_t slab);
