@@ -17,6 +17,7 @@ Result<void> print_machine(Session& s, Output& out) {
   out.print("          MACHINE TYPE: {}\n", si.uts ? si.uts->machine : std::string());
   out.print("           MEMORY SIZE: {}\n", si.memory_bytes ? kernel::memory_size_text(*si.memory_bytes) : "(unknown)");
   out.print("                  CPUS: {}{}\n", cpus, si.offline_cpus ? fmt::format(" [OFFLINE: {}]", si.offline_cpus) : "");
+  if (!m.hypervisor.empty() && m.hypervisor != "bare hardware") out.print("            HYPERVISOR: {}\n", m.hypervisor);
   out.print("       PROCESSOR SPEED: {}\n", si.cpu_mhz && *si.cpu_mhz ? fmt::format("{} Mhz", *si.cpu_mhz) : "(unknown)");
   auto hz = kernel::kernel_hz(k);
   out.print("                    HZ: {}\n", hz ? std::to_string(*hz) : "(unknown)");

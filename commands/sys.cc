@@ -208,7 +208,7 @@ Result<void> run_sys(Session& s, const Args& a, Output& out) {
   }
   for (const auto& p : a.positional) {
     if (p != "config") return Error::make(Errc::usage, "invalid argument: {} (sys takes only \"config\")", p);
-    out.write(TRY(kernel::kernel_config(s.kernel)));
+    for (const auto& line : kernel::ikconfig_lines(TRY(kernel::kernel_config(s.kernel)))) out.print("{}\n", line);
   }
   return ok();
 }

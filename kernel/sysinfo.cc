@@ -203,6 +203,21 @@ Result<std::string> decode_ikconfig(std::span<const uint8_t> blob) {
   return out;
 }
 
+std::vector<std::string> ikconfig_lines(std::string_view text) {
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; };
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = pos;
+    while (end < text.size() && text[end] != '\n' && end - pos < 511) ++end;
+    if (end == pos) break;  // sscanf's %[^\n] matched nothing: crash stops
+    out.emplace_back(text.substr(pos, end - pos));
+    pos = end;
+    while (pos < text.size() && space(text[pos])) ++pos;
+  }
+  return out;
+}
+
 Result<std::string> kernel_config(Kernel& k) {
   const symbols::Symbol* s = k.symbols().find("kernel_config_data");
   if (!s) return Error::make(Errc::not_found, "kernel_config_data does not exist in this kernel");
@@ -274,6 +289,19 @@ Result<uint64_t> per_cpu_hot(Kernel& k, std::string_view var, int cpu) {
 
 Result<MachineInfo> machine_info(Kernel& k, int cpus) {
   MachineInfo m;
+  // crash's hypervisor_init(): pv_info.name, else x86_hyper->name (before 4.15's x86_hyper_type).
+  if (auto pv = k.symbols().address_of("pv_info"); pv && k.types().has_member("pv_info", "name")) {
+    auto name = k.read_u64(*pv + TRY(k.offset_of("pv_info", "name")));
+    if (name) {
+      if (auto s = k.read_cstring(*name, 128)) m.hypervisor = *s;
+    }
+  } else if (auto xh = k.symbols().address_of("x86_hyper")) {
+    auto hyper = k.read_u64(*xh);
+    if (hyper && !*hyper) m.hypervisor = "bare hardware";
+    else if (hyper && k.types().has_member("hypervisor_x86", "name"))
+      if (auto name = k.read_u64(*hyper + TRY(k.offset_of("hypervisor_x86", "name"))))
+        if (auto s = k.read_cstring(*name, 128)) m.hypervisor = *s;
+  }
   if (k.symbols().find("page_offset_base")) m.kernel_virtual_base = TRY(read_variable(k, "page_offset_base"));
   else if (auto p = k.arch().ptov(0)) m.kernel_virtual_base = *p;
   m.vmalloc_base = TRY(read_variable(k, "vmalloc_base"));

@@ -64,6 +64,9 @@ Result<Taints> kernel_taints(Kernel& k);
 Result<std::string> kernel_config(Kernel& k);
 // The decompression on its own, over the bytes of kernel_config_data.
 Result<std::string> decode_ikconfig(std::span<const uint8_t> blob);
+// The lines crash prints for the config: it reads them with sscanf("%511[^\n]\n"), so blank
+// lines and leading white space go, and a line longer than 511 characters is split.
+std::vector<std::string> ikconfig_lines(std::string_view text);
 
 // The DMI strings the kernel identified (dmi_ident[], indexed by enum dmi_field), with the
 // enumerator names; only those set.
@@ -86,6 +89,9 @@ struct StackArea {
   std::vector<bool> available;     // per CPU: the stack's first page is in the dump
 };
 struct MachineInfo {
+  // pv_info.name (paravirt kernels), else the x86_hyper/x86_hyper_type name: "KVM", "Xen
+  // HVM"... or "bare hardware"; empty when undetermined.
+  std::string hypervisor;
   uint64_t kernel_virtual_base = 0;  // the direct map (page_offset_base, 4.8+)
   uint64_t vmalloc_base = 0;
   std::optional<uint64_t> vmemmap_base;

@@ -73,5 +73,19 @@ TEST(Ikconfig, CorruptStreamIsAnError) {
   EXPECT_FALSE(text.ok());
 }
 
+TEST(Ikconfig, LinesAsCrashPrintsThem) {
+  // Blank lines and leading white space vanish (sscanf's "\n" skips all white space); a
+  // line longer than 511 characters is split.
+  std::string long_line(600, 'x');
+  auto lines = ikconfig_lines("#\n# General setup\n#\n\n\nCONFIG_A=y\n   CONFIG_B=m\n" + long_line + "\n");
+  ASSERT_EQ(lines.size(), 7u);
+  EXPECT_EQ(lines[0], "#");
+  EXPECT_EQ(lines[1], "# General setup");
+  EXPECT_EQ(lines[3], "CONFIG_A=y");
+  EXPECT_EQ(lines[4], "CONFIG_B=m");
+  EXPECT_EQ(lines[5], std::string(511, 'x'));
+  EXPECT_EQ(lines[6], std::string(89, 'x'));
+}
+
 }  // namespace
 }  // namespace coroner::kernel
