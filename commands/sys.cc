@@ -198,7 +198,7 @@ Result<void> run_sys(Session& s, const Args& a, Output& out) {
   }
   if (a.has('i')) {
     auto d = TRY(kernel::dmi_info(s.kernel));
-    for (const auto& e : d.strings) out.print("{:>{}}: {}\n", e.field, d.name_width + 2, e.value);
+    for (const auto& e : d.strings) out.print("  {:>{}}: {}\n", e.field, d.name_width, e.value);
     return ok();
   }
   if (a.has('c')) return run_syscalls(s, a.positional, out);

@@ -163,15 +163,24 @@ Result<Taints> kernel_taints(Kernel& k) {
   Taints t;
   t.mask = TRY(k.read_u64(TRY(k.symbol("tainted_mask"))));
   // struct taint_flag { char c_true; char c_false; bool module; ... } taint_flags[TAINT_FLAGS_COUNT]
-  // (kernel/panic.c, 4.10+); older kernels print only the mask.
+  // (kernel/panic.c, 4.10+). Like crash: c_true for a set bit, else c_false unless it is
+  // ' ', '-' or 'G' (the "not tainted" letters).
   const symbols::Symbol* flags = k.symbols().find("taint_flags");
   auto entry = k.types().size_of_name("taint_flag");
   auto c_true = k.offset_of("taint_flag", "c_true");
-  if (!flags || !entry || !*entry || !c_true) return t;
-  uint64_t base = TRY(k.symbol("taint_flags"));
+  auto c_false = k.offset_of("taint_flag", "c_false");
+  if (!flags || !entry || !*entry || !c_true || !c_false) return t;
+  uint64_t base = k.symbols().address(*flags);
   uint64_t n = std::min<uint64_t>(flags->size / *entry, 64);
-  for (uint64_t bit = 0; bit < n; ++bit)
-    if (t.mask >> bit & 1) t.letters += static_cast<char>(TRY(k.read_as<uint8_t>(base + bit * *entry + *c_true)));
+  for (uint64_t bit = 0; bit < n; ++bit) {
+    uint64_t e = base + bit * *entry;
+    if (t.mask >> bit & 1) {
+      t.letters += static_cast<char>(TRY(k.read_as<uint8_t>(e + *c_true)));
+    } else {
+      char c = static_cast<char>(TRY(k.read_as<uint8_t>(e + *c_false)));
+      if (c != ' ' && c != '-' && c != 'G') t.letters += c;
+    }
+  }
   return t;
 }
 
@@ -254,11 +263,12 @@ Result<DmiInfo> dmi_info(Kernel& k) {
     if (name.empty()) continue;
     auto v = types.enumerator(name);
     if (!v) continue;
+    // crash stops at the first enumerator past dmi_ident[] (DMI_STRING_MAX).
+    if (*v < 0 || static_cast<uint64_t>(*v) >= slots) break;
     info.name_width = std::max(info.name_width, name.size());
     names.emplace_back(*v, std::string(name));
   }
   for (const auto& [v, name] : names) {
-    if (v < 0 || static_cast<uint64_t>(v) >= slots) continue;
     uint64_t p = TRY(k.read_u64(base + 8 * static_cast<uint64_t>(v)));
     if (!p) continue;
     auto str = k.read_cstring(p, 1499);

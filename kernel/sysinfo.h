@@ -51,8 +51,9 @@ std::string memory_size_text(uint64_t bytes);
 
 // --- sys -t, sys config, sys -i ---
 
-// tainted_mask and the letters of its set bits, from the kernel's own taint_flags[] table
-// (struct taint_flag.c_true, 4.10+), lowest bit first.
+// tainted_mask and crash's letters for it, from the kernel's own taint_flags[] table
+// (struct taint_flag, 4.10+), lowest bit first: c_true of each set bit, c_false of a clear
+// one unless that is ' ', '-' or 'G'.
 struct Taints {
   uint64_t mask = 0;
   std::string letters;
@@ -75,7 +76,7 @@ struct DmiString {
   std::string value;
 };
 struct DmiInfo {
-  size_t name_width = 0;  // the longest enum dmi_field name
+  size_t name_width = 0;  // the longest enum dmi_field name below DMI_STRING_MAX
   std::vector<DmiString> strings;
 };
 Result<DmiInfo> dmi_info(Kernel& k);
