@@ -535,6 +535,33 @@ void unload_all_module_objects(Kernel& k) {
   for (const auto& m : (*table)->modules()) (void)unload_module_object(k, m.name);
 }
 
+namespace {
+// The loaded module object defining symbol `name`, with the symbol.
+std::pair<const Module*, const ModuleSymbol*> loaded_symbol(Kernel& k, std::string_view name) {
+  auto table = modules(k);
+  if (!table) return {};
+  for (const auto& m : (*table)->modules()) {
+    if (!m.object || !m.object->has_dwarf()) continue;
+    for (const auto& s : m.symbols)
+      if (s.name == name) return {&m, &s};
+  }
+  return {};
+}
+}  // namespace
+
+Result<std::string> module_declaration(Kernel& k, std::string_view name) {
+  auto [m, sym] = loaded_symbol(k, name);
+  if (!m) return Error::make(Errc::not_found, "no loaded module object defines {}", name);
+  return m->object->declare(name);
+}
+
+Result<ModuleVariable> module_variable(Kernel& k, std::string_view name) {
+  auto [m, sym] = loaded_symbol(k, name);
+  if (!m) return Error::make(Errc::not_found, "no loaded module object defines {}", name);
+  symbols::TypeRef type = TRY(m->object->variable_type(name, k.types()));
+  return ModuleVariable{sym->value, type, m->name};
+}
+
 std::optional<symbols::SourceLocation> module_source_line(Kernel& k, uint64_t addr) {
   auto table = modules(k);
   if (!table) return std::nullopt;

@@ -118,6 +118,18 @@ void unload_all_module_objects(Kernel& k);
 // module's object file when `mod -s/-S` loaded one with DWARF; nullopt otherwise.
 std::optional<symbols::SourceLocation> module_source_line(Kernel& k, uint64_t addr);
 
+// For `whatis` and `p` of a module's function or variable once its object file is loaded:
+// gdb's declaration from the module's DWARF ("irqreturn_t vring_interrupt(int, void *)"), and
+// a variable's address (from the module's symbols) with its type found in BTF. not_found
+// when no loaded module defines `name`.
+Result<std::string> module_declaration(Kernel& k, std::string_view name);
+struct ModuleVariable {
+  uint64_t address = 0;
+  symbols::TypeRef type;
+  std::string_view module;
+};
+Result<ModuleVariable> module_variable(Kernel& k, std::string_view name);
+
 // crash's merge: the kallsyms list takes each symbol's type from the object file's symbol
 // of the same name and address; the file's section symbols whose names do not start with
 // '.' and that share their address with a named symbol are added; the list is then sorted by

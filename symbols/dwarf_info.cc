@@ -225,3 +225,23 @@ Result<TypeRef> DwarfInfo::variable_type(std::string_view name, Types& types) {
 }
 
 }  // namespace coroner::symbols
+
+namespace coroner::symbols {
+
+std::string declaration_of(Dwarf_Die* die, std::string_view name) {
+  if (dwarf_tag(die) == DW_TAG_subprogram) return declarator(die, std::string(name), 0);
+  Dwarf_Die type;
+  Dwarf_Attribute attr;
+  bool typed = dwarf_attr_integrate(die, DW_AT_type, &attr) && dwarf_formref_die(&attr, &type);
+  return declarator(typed ? &type : nullptr, std::string(name), 0);
+}
+
+Result<TypeRef> btf_type_of(Dwarf_Die* var, std::string_view name, Types& types) {
+  Dwarf_Die type;
+  Dwarf_Attribute attr;
+  if (!(dwarf_attr_integrate(var, DW_AT_type, &attr) && dwarf_formref_die(&attr, &type)))
+    return Error::make(Errc::no_debug_info, "{}: no type in DWARF", name);
+  return map_type(&type, types, name, 0);
+}
+
+}  // namespace coroner::symbols

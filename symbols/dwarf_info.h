@@ -5,6 +5,8 @@
 //   std::string decl = TRY(dwarf.declare_variable("jiffies"));  // "volatile unsigned long jiffies"
 #pragma once
 
+#include <elfutils/libdw.h>
+
 #include <memory>
 #include <string>
 
@@ -12,9 +14,12 @@
 #include "symbols/types.h"
 #include "symbols/vmlinux.h"
 
-typedef struct Dwarf Dwarf;
-
 namespace coroner::symbols {
+
+// The same answers for a DIE of any DWARF (a module object file's): gdb's declaration of a
+// variable or function DIE, and a variable DIE's type found in BTF.
+std::string declaration_of(Dwarf_Die* variable_or_function, std::string_view name);
+Result<TypeRef> btf_type_of(Dwarf_Die* variable, std::string_view name, Types& types);
 
 class DwarfInfo {
  public:

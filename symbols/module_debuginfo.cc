@@ -1,5 +1,8 @@
 #include "symbols/module_debuginfo.h"
 
+#include "symbols/dwarf_info.h"
+
+#include <dwarf.h>
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -191,6 +194,47 @@ std::optional<SourceLocation> ModuleObject::source_line(uint64_t addr) {
   Dwarf_Die* cu = dwfl_module_addrdie(*mod, addr, &bias);
   if (!cu) return std::nullopt;
   return line_in_unit(cu, addr - bias);
+}
+
+Result<Dwarf_Die> ModuleObject::global_die(std::string_view name) {
+  if (!has_dwarf_) return Error::make(Errc::no_debug_info, "{}: no DWARF debug info", path_);
+  Dwfl_Module* mod = TRY(dwfl_module());
+  Dwarf_Addr bias = 0;
+  Dwarf* dw = dwfl_module_getdwarf(mod, &bias);
+  if (!dw) return Error::make(Errc::no_debug_info, "{}: cannot read DWARF: {}", path_, dwfl_errmsg(-1));
+  std::optional<Dwarf_Die> declaration;
+  constexpr size_t kMaxUnits = 1u << 16;  // bounds the walk of a damaged file
+  Dwarf_Off off = 0, next;
+  size_t header;
+  for (size_t units = 0; units < kMaxUnits && dwarf_nextcu(dw, off, &next, &header, nullptr, nullptr, nullptr) == 0;
+       units++, off = next) {
+    Dwarf_Die cu, die;
+    if (!dwarf_offdie(dw, off + header, &cu) || dwarf_child(&cu, &die) != 0) continue;
+    do {
+      int tag = dwarf_tag(&die);
+      if (tag != DW_TAG_subprogram && tag != DW_TAG_variable) continue;
+      const char* n = dwarf_diename(&die);
+      if (!n || name != n) continue;
+      if (dwarf_hasattr(&die, DW_AT_declaration)) {
+        if (!declaration) declaration = die;
+        continue;
+      }
+      return die;
+    } while (dwarf_siblingof(&die, &die) == 0);
+  }
+  if (declaration) return *declaration;
+  return Error::make(Errc::not_found, "no function or variable {} in {}'s DWARF", name, path_);
+}
+
+Result<std::string> ModuleObject::declare(std::string_view name) {
+  Dwarf_Die die = TRY(global_die(name));
+  return declaration_of(&die, name);
+}
+
+Result<TypeRef> ModuleObject::variable_type(std::string_view name, Types& types) {
+  Dwarf_Die die = TRY(global_die(name));
+  if (dwarf_tag(&die) != DW_TAG_variable) return Error::make(Errc::not_found, "{}: a function, not a variable", name);
+  return btf_type_of(&die, name, types);
 }
 
 Result<void> check_module_object(const ModuleObject& ko, std::string_view module_name, std::string_view release) {

@@ -25,6 +25,7 @@
 
 #include "base/result.h"
 #include "symbols/source_lines.h"
+#include "symbols/types.h"
 
 
 namespace coroner::symbols {
@@ -67,10 +68,17 @@ class ModuleObject {
   std::vector<ModuleObjectSymbol> symbols() const;
   // The source line of a placed address, as gdb reports it; nullopt without DWARF there.
   std::optional<SourceLocation> source_line(uint64_t addr);
+  // From the file's DWARF, a top-level function or variable defined in it: gdb's declaration
+  // ("irqreturn_t vring_interrupt(int, void *)"), and a variable's type found in BTF.
+  Result<std::string> declare(std::string_view name);
+  Result<TypeRef> variable_type(std::string_view name, Types& types);
 
  private:
   ModuleObject() = default;
   Result<Dwfl_Module*> dwfl_module();
+  // The defining DIE of a top-level function or variable `name` (a definition is preferred
+  // to a declaration); fails naming the file.
+  Result<Dwarf_Die> global_die(std::string_view name);
   // libdwfl's callbacks (Dwfl_Callbacks' find_elf and section_address); the module's user
   // data is this object.
   static int find_elf(Dwfl_Module*, void** userdata, const char*, Dwarf_Addr, char** file_name, Elf**);
