@@ -8,6 +8,7 @@
 //   TRY(c->run(session, a, out));
 #pragma once
 
+#include <csignal>
 #include <cstdio>
 #include <functional>
 #include <map>
@@ -46,6 +47,7 @@ struct CommandSpec {
 struct Args {
   std::multimap<char, std::string> options;  // flag -> argument ("" for plain flags)
   std::vector<std::string> positional;
+  std::vector<std::string> words;  // the arguments as typed (plugins parse them themselves)
   bool has(char flag) const { return options.count(flag) > 0; }
   int count(char flag) const { return static_cast<int>(options.count(flag)); }
   std::string value(char flag) const {
@@ -54,20 +56,58 @@ struct Args {
   }
 };
 
+// Ctrl-C. The shell's SIGINT handler sets the flag (async-signal-safe); Output refuses to
+// write once it is set, which stops any command that prints (foreach bt on thousands of
+// tasks) without the command knowing; a long loop that prints nothing polls
+// check_interrupt(). The shell clears the flag before each command.
+inline volatile std::sig_atomic_t interrupt_flag = 0;
+inline bool interrupt_requested() { return interrupt_flag != 0; }
+Result<void> check_interrupt();  // fails with "interrupted" once Ctrl-C was pressed
+
+// What Output throws to unwind a command whose output can no longer go anywhere: Ctrl-C was
+// pressed, or the pipe's reader went away (`foreach bt | head -1`). Only the shell catches it,
+// at the command boundary, and turns it into the command's failure.
+struct OutputStopped {
+  std::string reason;  // "interrupted", "broken pipe"
+};
+
 // Where a command writes: the terminal, a file, or a shell pipe.
 class Output {
  public:
   explicit Output(FILE* f) : f_(f) {}
   template <typename... A>
   void print(fmt::format_string<A...> f, A&&... a) {
-    fmt::print(f_, f, std::forward<A>(a)...);
+    check();
+    // Formatted here and written with fwrite: fmt::print would throw its own error on a
+    // closed pipe.
+    fmt::memory_buffer buf;
+    fmt::format_to(std::back_inserter(buf), f, std::forward<A>(a)...);
+    fwrite(buf.data(), 1, buf.size(), f_);
+    check_written();
   }
-  void write(std::string_view s) { fwrite(s.data(), 1, s.size(), f_); }
+  void write(std::string_view s) {
+    check();
+    fwrite(s.data(), 1, s.size(), f_);
+    check_written();
+  }
   FILE* file() const { return f_; }
 
  private:
+  void check() const {
+    if (interrupt_requested()) throw OutputStopped{"interrupted"};
+  }
+  void check_written() const;
   FILE* f_;
 };
+
+// A command alias (crash's `alias`): "builtin" ones exist at start-up, "runtime" ones come
+// from the alias command; the shell replaces a line's first word NAME by COMMAND.
+struct Alias {
+  std::string origin;  // "builtin" or "runtime"
+  std::string name;
+  std::string command;
+};
+std::vector<Alias> builtin_aliases();
 
 // State shared by the commands of one shell session.
 struct Session {
@@ -75,6 +115,7 @@ struct Session {
   std::string program = "coroner";
   int value_history = 0;  // gdb's $N, numbered as crash's `p` numbers them
   std::optional<uint64_t> current_task;  // `set`'s context; the panic task when unset
+  std::vector<Alias> aliases = builtin_aliases();
 };
 
 using Handler = std::function<Result<void>(Session&, const Args&, Output&)>;
@@ -84,9 +125,19 @@ struct Command {
   Handler run;
 };
 
-// The registry: every command, in the order `help` lists them.
+// The registry: every built-in command, in the order `help` lists them.
 const std::vector<Command>& all_commands();
+// Built-in commands first, then those loaded at run time (`extend FILE.so`).
 const Command* find_command(std::string_view name);
+
+// Commands loaded at run time, grouped by what loaded them (a shared object's path).
+// Extension commands never replace a built-in one of the same name (add fails instead).
+Result<void> add_extension_commands(const std::string& owner, std::vector<Command> cmds);
+void remove_extension_commands(const std::string& owner);
+// Owners in load order, each with its commands.
+std::vector<std::pair<std::string, std::vector<const Command*>>> extension_commands();
+// Built-in and extension commands together, sorted by name (help, completion).
+std::vector<const Command*> every_command();
 
 // getopt-style parsing against a spec: "-lq foo", "-q foo", "--" ends options. Negative
 // numbers and addresses are positional.

@@ -18,13 +18,18 @@ Result<void> run_help(Session& s, const Args& args, Output& out) {
   if (!args.positional.empty()) {
     for (auto& name : args.positional) {
       const Command* c = find_command(name);
+      if (!c) {
+        // An alias's help is its command's (`help px` shows p).
+        for (auto& a : s.aliases)
+          if (a.name == name) c = find_command(a.command.substr(0, a.command.find(' ')));
+      }
       if (!c) return Error::make(Errc::not_found, "help: {}: no such command", name);
       out.write(format_help(c->spec));
     }
     return ok();
   }
   std::vector<std::string> names;
-  for (const Command& c : all_commands()) names.push_back(c.spec.name);
+  for (const Command* c : every_command()) names.push_back(c->spec.name);
   names.push_back("exit");
   names.push_back("q");
   for (size_t i = 0; i < names.size(); ++i) out.print("{:<15}{}", names[i], (i % 5 == 4 || i + 1 == names.size()) ? "\n" : "");

@@ -1,6 +1,8 @@
 #include "commands/command.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <list>
 
 #include "commands/builtin.h"
 
@@ -16,17 +18,101 @@ const std::vector<Command>& all_commands() {
   return registry;
 }
 
+namespace {
+
+bool answers_to(const Command& c, std::string_view name) {
+  if (c.spec.name == name) return true;
+  for (auto& a : c.spec.aliases)
+    if (a == name) return true;
+  return false;
+}
+
+struct ExtensionGroup {
+  std::string owner;
+  std::list<Command> commands;  // a list: pointers handed out stay valid while loaded
+};
+std::list<ExtensionGroup>& extensions() {
+  static std::list<ExtensionGroup> groups;
+  return groups;
+}
+
+}  // namespace
+
 const Command* find_command(std::string_view name) {
-  for (const Command& c : all_commands()) {
-    if (c.spec.name == name) return &c;
-    for (auto& a : c.spec.aliases)
-      if (a == name) return &c;
-  }
+  for (const Command& c : all_commands())
+    if (answers_to(c, name)) return &c;
+  for (auto& g : extensions())
+    for (const Command& c : g.commands)
+      if (answers_to(c, name)) return &c;
   return nullptr;
+}
+
+Result<void> add_extension_commands(const std::string& owner, std::vector<Command> cmds) {
+  for (auto& g : extensions())
+    if (g.owner == owner) return Error::make(Errc::usage, "{}: already loaded", owner);
+  for (size_t i = 0; i < cmds.size(); ++i) {
+    if (cmds[i].spec.name.empty()) return Error::make(Errc::bad_data, "{}: a command without a name", owner);
+    if (find_command(cmds[i].spec.name))
+      return Error::make(Errc::usage, "{}: command \"{}\" already exists", owner, cmds[i].spec.name);
+    for (size_t j = 0; j < i; ++j)
+      if (cmds[j].spec.name == cmds[i].spec.name)
+        return Error::make(Errc::bad_data, "{}: command \"{}\" given twice", owner, cmds[i].spec.name);
+  }
+  ExtensionGroup g{owner, {}};
+  for (auto& c : cmds) g.commands.push_back(std::move(c));
+  extensions().push_back(std::move(g));
+  return ok();
+}
+
+void remove_extension_commands(const std::string& owner) {
+  extensions().remove_if([&](const ExtensionGroup& g) { return g.owner == owner; });
+}
+
+std::vector<std::pair<std::string, std::vector<const Command*>>> extension_commands() {
+  std::vector<std::pair<std::string, std::vector<const Command*>>> out;
+  for (auto& g : extensions()) {
+    std::vector<const Command*> cs;
+    for (auto& c : g.commands) cs.push_back(&c);
+    out.emplace_back(g.owner, std::move(cs));
+  }
+  return out;
+}
+
+std::vector<const Command*> every_command() {
+  std::vector<const Command*> out;
+  for (const Command& c : all_commands()) out.push_back(&c);
+  for (auto& g : extensions())
+    for (const Command& c : g.commands) out.push_back(&c);
+  std::stable_sort(out.begin(), out.end(), [](const Command* a, const Command* b) { return a->spec.name < b->spec.name; });
+  return out;
+}
+
+Result<void> check_interrupt() {
+  if (interrupt_requested()) return Error::make(Errc::os, "interrupted");
+  return ok();
+}
+
+void Output::check_written() const {
+  // A reader that went away (`| head -1`) makes every later write fail with EPIPE (SIGPIPE is
+  // ignored by the shell): stop the command instead of computing output nobody reads.
+  if (std::ferror(f_) && errno == EPIPE) throw OutputStopped{"broken pipe"};
+}
+
+std::vector<Alias> builtin_aliases() {
+  // crash 9's built-in aliases, in its order (`alias` lists them first).
+  return {{"builtin", "man", "help"},           {"builtin", "?", "help"},
+          {"builtin", "quit", "q"},             {"builtin", "sf", "set scroll off"},
+          {"builtin", "sn", "set scroll on"},   {"builtin", "hex", "set radix 16"},
+          {"builtin", "dec", "set radix 10"},   {"builtin", "g", "gdb"},
+          {"builtin", "px", "p -x"},            {"builtin", "pd", "p -d"},
+          {"builtin", "for", "foreach"},        {"builtin", "size", "*"},
+          {"builtin", "dmesg", "log"},          {"builtin", "lsmod", "mod"},
+          {"builtin", "last", "ps -l"}};
 }
 
 Result<Args> parse_args(const CommandSpec& spec, const std::vector<std::string>& argv) {
   Args out;
+  out.words = argv;
   bool options_done = false;
   for (size_t i = 0; i < argv.size(); ++i) {
     const std::string& a = argv[i];

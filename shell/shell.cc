@@ -1,19 +1,26 @@
 #include "shell/shell.h"
 
 #include <elf.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
 
 #include <charconv>
 #include <cstring>
 #include <fstream>
+#include <system_error>
 
 #include <editline/readline.h>
 
 #include "commands/builtin.h"
 #include "kernel/kernel.h"
 #include "kernel/printk.h"
+#include "shell/completion.h"
 #include "shell/dmesg.h"
 #include "shell/file_kind.h"
+#include "shell/find_vmlinux.h"
 
 namespace coroner::shell {
 namespace {
@@ -21,9 +28,11 @@ namespace {
 constexpr const char* kVersion = "0.1.0";
 
 
-// Finds the first unquoted occurrence of any of `chars`.
+// Finds the first occurrence of any of `chars` outside quotes and parentheses (as in crash,
+// `eval (1 << 4)` and `eval (x | 1)` hold no redirection or pipe).
 size_t find_unquoted(const std::string& s, const char* chars) {
   char quote = 0;
+  int depth = 0;
   for (size_t i = 0; i < s.size(); ++i) {
     char c = s[i];
     if (quote) {
@@ -32,7 +41,11 @@ size_t find_unquoted(const std::string& s, const char* chars) {
       quote = c;
     } else if (c == '\\') {
       ++i;
-    } else if (std::strchr(chars, c)) {
+    } else if (c == '(') {
+      ++depth;
+    } else if (c == ')' && depth > 0) {
+      --depth;
+    } else if (depth == 0 && std::strchr(chars, c)) {
       return i;
     }
   }
@@ -89,19 +102,26 @@ std::vector<std::string> split_words(const std::string& line) {
 
 std::string program_usage() {
   return "Usage: coroner [OPTIONS] VMLINUX DUMP [DUMP...]\n"
+         "       coroner [OPTIONS] DUMP [DUMP...]      (finds the vmlinux by the dump's build ID)\n"
          "  (VMLINUX and DUMP may be given in either order)\n\n"
          "  -s               silent: no banner at start-up\n"
-         "  -i FILE          run the commands in FILE first\n"
+         "  -i FILE          run the commands in FILE first (then the prompt, on a terminal)\n"
+         "  --stop-on-error  end a script (standard input, -i FILE) at its first failed command\n"
          "  --kaslr OFFSET   KASLR relocation offset (hex), or 'auto' (the default)\n"
          "  --force          open even when vmlinux and the dump do not match\n"
+         "  --osrelease DUMP print the kernel release of the dump (VMCOREINFO OSRELEASE) and exit\n"
+         "  --log DUMP       print the kernel log of the dump and exit (as --dmesg)\n"
          "  -h, --help       this help\n"
          "  --dmesg DUMP [DUMP...] [-o FILE|-]\n"
          "                   print the kernel log of the dump (makedumpfile --dump-dmesg's text)\n"
          "                   to standard output or FILE; needs no vmlinux on 5.10+ kernels (3.5+\n"
          "                   with makedumpfile's VMCOREINFO), uses one when given\n"
          "  -v, --version    print the version\n\n"
-         "Commands are read from standard input when it is not a terminal:\n"
-         "  echo sys | coroner vmlinux vmcore\n";
+         "Commands are read from standard input when it is not a terminal; the exit status is 1\n"
+         "when a command failed:\n"
+         "  echo sys | coroner vmlinux vmcore\n"
+         "Without a VMLINUX, one is looked for under /usr/lib/debug (.build-id, boot,\n"
+         "lib/modules/RELEASE) and /boot; CORONER_DEBUG_ROOT (colon-separated) replaces \"/\".\n";
 }
 
 Result<ProgramOptions> parse_program_args(int argc, char** argv) {
@@ -117,6 +137,9 @@ Result<ProgramOptions> parse_program_args(int argc, char** argv) {
     else if (a == "-h" || a == "--help") o.help = true;
     else if (a == "-v" || a == "--version") o.version = true;
     else if (a == "--force") o.ignore_mismatch = true;
+    else if (a == "--stop-on-error") o.stop_on_error = true;
+    else if (a == "--osrelease") o.osrelease_dump = TRY(need("--osrelease"));
+    else if (a == "--log") o.log_dump = TRY(need("--log"));
     else if (a == "-i") o.input_files.push_back(TRY(need("-i")));
     else if (a == "--kaslr" || a.rfind("--kaslr=", 0) == 0) {
       std::string v = a == "--kaslr" ? TRY(need("--kaslr")) : a.substr(8);
@@ -134,7 +157,7 @@ Result<ProgramOptions> parse_program_args(int argc, char** argv) {
       files.push_back(a);
     }
   }
-  if (o.help || o.version) return o;
+  if (o.help || o.version || !o.osrelease_dump.empty() || !o.log_dump.empty()) return o;
   for (auto& f : files) {
     switch (classify(f)) {
       case FileKind::missing: return Error::make(Errc::os, "{}: {}", f, std::strerror(errno ? errno : ENOENT));
@@ -151,9 +174,44 @@ Result<ProgramOptions> parse_program_args(int argc, char** argv) {
       case FileKind::dump: o.dumps.push_back(f); break;
     }
   }
-  if (o.vmlinux.empty()) return Error::make(Errc::usage, "no vmlinux given (an ELF kernel image with symbols)");
-  if (o.dumps.empty()) return Error::make(Errc::usage, "no dump file given");
+  if (o.dumps.empty()) {
+    if (o.vmlinux.empty()) return Error::make(Errc::usage, "no vmlinux given (an ELF kernel image with symbols)");
+    return Error::make(Errc::usage, "no dump file given");
+  }
+  if (o.vmlinux.empty()) o.vmlinux = TRY(find_vmlinux(o.dumps));
   return o;
+}
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = [](int) { commands::interrupt_flag = 1; };
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+Shell::Shell(commands::Session& session) : session_(session) {
+  // crash's scroll: on in an interactive session (a terminal on both ends; a script piped in
+  // never waits on a pager); CRASHPAGER, then PAGER, then less.
+  if (isatty(STDOUT_FILENO) && isatty(STDIN_FILENO)) {
+    const char* crash_pager = getenv("CRASHPAGER");
+    const char* pager = getenv("PAGER");
+    if (crash_pager && *crash_pager) {
+      pager_ = crash_pager;
+      pager_label_ = std::string("CRASHPAGER: ") + crash_pager;
+    } else if (pager && *pager) {
+      pager_ = pager;
+      pager_label_ = pager;
+    } else if (access("/usr/bin/less", X_OK) == 0) {
+      pager_ = "/usr/bin/less -E -X";
+      pager_label_ = "/usr/bin/less";
+    } else if (access("/bin/more", X_OK) == 0) {
+      pager_ = "/bin/more";
+      pager_label_ = "/bin/more";
+    }
+    scroll_ = !pager_.empty();
+  }
 }
 
 bool Shell::run_command(const std::vector<std::string>& argv, FILE* out) {
@@ -163,22 +221,66 @@ bool Shell::run_command(const std::vector<std::string>& argv, FILE* out) {
     return true;
   }
   const commands::Command* cmd = commands::find_command(name);
-  commands::Output o(out);
-  if (!cmd) {
-    o.print("{}: command not found\n", name);
+  try {
+    if (name == "set" && argv.size() >= 2 && argv[1] == "scroll") return run_set_scroll(argv, out);
+    commands::Output o(out);
+    if (!cmd) {
+      o.print("{}: command not found\n", name);
+      return false;
+    }
+    auto args = commands::parse_args(cmd->spec, std::vector<std::string>(argv.begin() + 1, argv.end()));
+    if (!args) {
+      o.print("{}\nUsage: {} {}\n", args.error().message, cmd->spec.name, cmd->spec.usage);
+      return false;
+    }
+    auto r = cmd->run(session_, *args, o);
+    if (!r) {
+      if (!r.error().message.empty()) o.print("{}: {}\n", cmd->spec.name, r.error().message);
+      return false;
+    }
+  } catch (const commands::OutputStopped& stopped) {
+    // Ctrl-C or a closed pipe: the command's output cannot go on; tell the terminal why.
+    if (stopped.reason == "interrupted") fmt::print(stderr, "\n{}: interrupted\n", cmd ? cmd->spec.name : name);
     return false;
-  }
-  auto args = commands::parse_args(cmd->spec, std::vector<std::string>(argv.begin() + 1, argv.end()));
-  if (!args) {
-    o.print("{}\nUsage: {} {}\n", args.error().message, cmd->spec.name, cmd->spec.usage);
-    return false;
-  }
-  auto r = cmd->run(session_, *args, o);
-  if (!r) {
-    if (!r.error().message.empty()) o.print("{}: {}\n", cmd->spec.name, r.error().message);
-    return false;
+  } catch (const std::system_error&) {
+    return false;  // fmt could not write (a closed pipe)
   }
   return true;
+}
+
+// `set scroll [on|off]`: crash's variable, kept by the shell because the pager is the shell's.
+// Answers as crash does: "scroll: off (/usr/bin/less)"; "(none)" when output is no terminal.
+bool Shell::run_set_scroll(const std::vector<std::string>& words, FILE* out) {
+  if (words.size() > 2) {
+    const std::string& v = words[2];
+    if (v == "on") set_scroll(true);
+    else if (v == "off") set_scroll(false);
+    else {
+      commands::Output(out).print("set: invalid scroll setting: {}\n", v);
+      return false;
+    }
+  }
+  commands::Output(out).print("scroll: {} ({})\n", scroll_ ? "on" : "off", pager_label_.empty() ? "none" : pager_label_);
+  return true;
+}
+
+// crash's aliases: a line whose first word is an alias runs its command string instead, with
+// the rest of the line appended (so an alias may hold a pipe: `alias ksd "kmem -s | grep dentry"`).
+std::string Shell::expand_alias(const std::string& line) const {
+  std::string cur = line;
+  for (int depth = 0; depth < 8; ++depth) {
+    size_t end = cur.find_first_of(" \t");
+    std::string first = cur.substr(0, end);
+    const commands::Alias* hit = nullptr;
+    for (auto& a : session_.aliases)
+      if (a.name == first) hit = &a;
+    if (!hit) break;
+    std::string rest = end == std::string::npos ? "" : cur.substr(end);
+    std::string expanded = hit->command + rest;
+    if (expanded.substr(0, expanded.find_first_of(" \t")) == first) return expanded;  // `alias bt "bt -a"`
+    cur = expanded;
+  }
+  return cur;
 }
 
 bool Shell::run_line(const std::string& raw) {
@@ -186,8 +288,14 @@ bool Shell::run_line(const std::string& raw) {
   if (line.empty() || line[0] == '#') return true;
   if (line[0] == '!') {
     fflush(stdout);
-    return std::system(line.c_str() + 1) == 0;
+    std::string cmd = trim(line.substr(1));
+    if (cmd.empty()) cmd = getenv("SHELL") ? getenv("SHELL") : "/bin/sh";
+    int status = std::system(cmd.c_str());
+    return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
   }
+  line = expand_alias(line);
+  commands::interrupt_flag = 0;
+  clearerr(stdout);
   FILE* out = stdout;
   FILE* opened = nullptr;
   bool is_pipe = false;
@@ -214,14 +322,22 @@ bool Shell::run_line(const std::string& raw) {
       return false;
     }
   }
-  if (opened) out = opened;
   auto words = split_words(cmdpart);
+  bool quits = !words.empty() && (words[0] == "q" || words[0] == "quit" || words[0] == "exit");
+  if (!opened && scroll_ && !quits && !words.empty()) {
+    // crash's scroll: the whole output through the pager, which returns at its end (-E).
+    fflush(stdout);
+    opened = popen(pager_.c_str(), "w");
+    is_pipe = opened != nullptr;
+  }
+  if (opened) out = opened;
   bool okay = words.empty() ? true : run_command(words, out);
   fflush(out);
   if (opened) {
     if (is_pipe) pclose(opened);
     else fclose(opened);
   }
+  clearerr(stdout);
   fflush(stdout);
   return okay;
 }
@@ -230,50 +346,81 @@ int Shell::run_stream(FILE* in) {
   int failures = 0;
   char* buf = nullptr;
   size_t cap = 0;
-  while (!quit_ && getline(&buf, &cap, in) >= 0)
-    if (!run_line(buf)) ++failures;
+  while (!quit_ && getline(&buf, &cap, in) >= 0) {
+    if (!run_line(buf)) {
+      ++failures;
+      if (stop_on_error_) break;
+    }
+  }
   free(buf);
   return failures;
 }
 
 namespace {
-char* command_generator(const char* text, int state) {
+
+// libedit's completion hooks are plain functions: they reach the session's completer here.
+Completer* active_completer = nullptr;
+std::vector<std::string> pending_matches;
+
+char* match_generator(const char*, int state) {
   static size_t index;
   if (!state) index = 0;
-  const auto& all = commands::all_commands();
-  size_t len = std::strlen(text);
-  while (index < all.size()) {
-    const auto& name = all[index++].spec.name;
-    if (name.compare(0, len, text) == 0) return strdup(name.c_str());
-  }
+  if (index < pending_matches.size()) return strdup(pending_matches[index++].c_str());
   return nullptr;
 }
-char** complete(const char* text, int start, int) {
+
+char** complete(const char* text, int start, int end) {
   rl_attempted_completion_over = 1;
-  if (start == 0) return rl_completion_matches(text, command_generator);
-  return nullptr;
+  if (!active_completer) return nullptr;
+  std::string line(rl_line_buffer, static_cast<size_t>(std::max(end, 0)));
+  std::string word = text;
+  (void)start;
+  pending_matches = active_completer->complete(line, word);
+  // A struct member path goes on (`task_struct.se.`): no space after it.
+  bool member = word.find('.') != std::string::npos;
+  rl_completion_append_character = member ? '\0' : ' ';
+  if (pending_matches.empty()) return nullptr;
+  return rl_completion_matches(text, match_generator);
 }
+
+std::string history_path() {
+  if (const char* p = getenv("CORONER_HISTORY"); p && *p) return p;
+  if (const char* home = getenv("HOME"); home && *home) return std::string(home) + "/.coroner_history";
+  return "";
+}
+
 }  // namespace
 
 int Shell::run_interactive() {
-  std::string history;
-  if (const char* home = getenv("HOME")) history = std::string(home) + "/.coroner_history";
+  std::string history = history_path();
   using_history();
+  stifle_history(1000);
   if (!history.empty()) read_history(history.c_str());
+  Completer completer(session_);
+  active_completer = &completer;
   rl_attempted_completion_function = complete;
   int failures = 0;
   std::string prompt = session_.program + "> ";
   while (!quit_) {
+    commands::interrupt_flag = 0;
     char* line = readline(prompt.c_str());
     if (!line) {
+      if (commands::interrupt_requested()) {  // Ctrl-C at the prompt: a fresh line, not the end
+        fmt::print("\n");
+        continue;
+      }
       fmt::print("\n");
       break;
     }
     std::string l = line;
     free(line);
-    if (!trim(l).empty()) add_history(l.c_str());
+    if (!trim(l).empty()) {
+      add_history(l.c_str());
+      if (!history.empty()) write_history(history.c_str());
+    }
     if (!run_line(l)) ++failures;
   }
+  active_completer = nullptr;
   if (!history.empty()) write_history(history.c_str());
   return failures;
 }
@@ -287,6 +434,24 @@ Result<std::vector<kernel::LogRecord>> log_with_vmlinux(const std::string& vmlin
 }
 
 }  // namespace
+
+// coroner --osrelease DUMP: the release the dump's VMCOREINFO names, as crash prints it.
+int osrelease_main(const std::string& path) {
+  auto dump = dumpfmt::open_dump({path});
+  if (!dump) {
+    fmt::print(stderr, "coroner: {}\n", dump.error().message);
+    return 1;
+  }
+  dumpfmt::VmcoreInfo vi((*dump)->info().vmcoreinfo);
+  auto release = vi.get("OSRELEASE");
+  if (!release) {
+    fmt::print(stderr, "coroner: {}: no OSRELEASE in the dump ({})\n", path,
+               vi.empty() ? "it has no VMCOREINFO" : "VMCOREINFO has none");
+    return 1;
+  }
+  fmt::print("{}\n", *release);
+  return 0;
+}
 
 int coroner_main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i)
@@ -305,6 +470,13 @@ int coroner_main(int argc, char** argv) {
     fmt::print("coroner {}\n", kVersion);
     return 0;
   }
+  if (!opts->osrelease_dump.empty()) return osrelease_main(opts->osrelease_dump);
+  if (!opts->log_dump.empty()) {
+    // crash's --log: the log of the dump alone, which coroner --dmesg already prints.
+    std::string dmesg = "--dmesg";
+    std::vector<char*> args{argv[0], dmesg.data(), opts->log_dump.data()};
+    return dmesg_main(static_cast<int>(args.size()), args.data(), log_with_vmlinux);
+  }
   kernel::OpenOptions ko;
   ko.kaslr_offset = opts->kaslr;
   ko.ignore_mismatch = opts->ignore_mismatch;
@@ -313,8 +485,10 @@ int coroner_main(int argc, char** argv) {
     fmt::print(stderr, "coroner: {}\n", k.error().message);
     return 1;
   }
+  install_signal_handlers();
   commands::Session session{**k};
   Shell sh(session);
+  sh.set_stop_on_error(opts->stop_on_error);
   commands::Output out(stdout);
   if (!opts->silent) {
     fmt::print("\ncoroner {}\n\n", kVersion);
@@ -331,7 +505,7 @@ int coroner_main(int argc, char** argv) {
     }
     failures += sh.run_stream(in);
     std::fclose(in);
-    if (sh.quit_requested()) return failures ? 1 : 0;
+    if (sh.quit_requested() || (failures && opts->stop_on_error)) return failures ? 1 : 0;
   }
   if (isatty(STDIN_FILENO)) failures += sh.run_interactive();
   else failures += sh.run_stream(stdin);

@@ -1,5 +1,6 @@
-// shell: the coroner command line: program options, the REPL (libedit), command files,
-// commands on standard input, `CMD | shell pipeline`, `> file`, `>> file`.
+// shell: the coroner command line: program options, the REPL (libedit: history, completion),
+// command files, commands on standard input, aliases, `CMD | shell pipeline`, `> file`,
+// `>> file`, `!cmd`, the pager (crash's scroll), Ctrl-C. docs/shell.md describes it.
 //
 //   commands::Session session{*kernel};
 //   Shell sh(session);
@@ -21,33 +22,52 @@ struct ProgramOptions {
   bool help = false;
   bool version = false;
   bool ignore_mismatch = false;
+  bool stop_on_error = false;             // --stop-on-error: a script ends at its first failed command
+  std::string osrelease_dump;             // --osrelease DUMP
+  std::string log_dump;                   // --log DUMP
   std::vector<std::string> input_files;  // -i FILE
   std::optional<uint64_t> kaslr;          // --kaslr OFFSET (auto when absent)
   std::string vmlinux;
   std::vector<std::string> dumps;
 };
 
-// Parses argv; VMLINUX and DUMP may come in either order (told apart by content).
+// Parses argv; VMLINUX and DUMP may come in either order (told apart by content). Without a
+// VMLINUX, one matching the dump is looked for (shell/find_vmlinux.h).
 Result<ProgramOptions> parse_program_args(int argc, char** argv);
 std::string program_usage();
 
 class Shell {
  public:
-  explicit Shell(commands::Session& session) : session_(session) {}
+  explicit Shell(commands::Session& session);
   // Runs one line: a command with optional pipe/redirection. Returns false on failure.
   bool run_line(const std::string& line);
   // Runs every line of a stream (command files, non-terminal stdin). Returns the number of
-  // failed commands.
+  // failed commands; with stop_on_error, stops after the first.
   int run_stream(FILE* in);
-  // Interactive prompt with line editing and history.
+  // Interactive prompt with line editing, history and completion.
   int run_interactive();
   bool quit_requested() const { return quit_; }
+  void set_stop_on_error(bool on) { stop_on_error_ = on; }
+  // crash's scroll: output of commands goes through a pager when standard output is a terminal.
+  bool scroll() const { return scroll_; }
+  void set_scroll(bool on) { scroll_ = on && !pager_.empty(); }
+  const std::string& pager() const { return pager_; }
 
  private:
   bool run_command(const std::vector<std::string>& argv, FILE* out);
+  bool run_set_scroll(const std::vector<std::string>& words, FILE* out);
+  std::string expand_alias(const std::string& line) const;
   commands::Session& session_;
   bool quit_ = false;
+  bool stop_on_error_ = false;
+  bool scroll_ = false;
+  std::string pager_;        // the command run as pager; empty when output is not a terminal
+  std::string pager_label_;  // as crash's `set scroll` names it: "/usr/bin/less", "CRASHPAGER: ..."
 };
+
+// Installs the SIGINT handler that sets commands::interrupt_flag (and ignores SIGPIPE, so a
+// closed pipe is an error on write instead of the end of the session).
+void install_signal_handlers();
 
 // Splits a command line into words (quotes group, backslash escapes).
 std::vector<std::string> split_words(const std::string& line);

@@ -1,0 +1,250 @@
+#!/usr/bin/env python3
+"""The coroner prompt at a real (pseudo-)terminal, as a user meets it: line editing, tab
+completion (commands, symbols, struct members, options), history kept across sessions, Ctrl-C
+stopping `foreach bt` and the session going on, a pipe to grep, and the pager (crash's scroll,
+through CRASHPAGER). Standard library only (pty, select); the first fixture set's dumps.
+
+Usage: shell_pty.py --coroner BIN   (prints 'N passed, N failed')
+"""
+import argparse
+import fcntl
+import os
+import pty
+import re
+import select
+import signal
+import struct
+import sys
+import tempfile
+import termios
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "oracle"))
+from oracle import default_sets, fixture_root  # noqa: E402
+
+PROMPT = rb"coroner> "
+
+
+class Session:
+    """coroner on a pseudo-terminal: send keys, wait for output."""
+
+    def __init__(self, argv, env, cwd):
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.chdir(cwd)
+            os.execve(argv[0], argv, env)
+        self.pid, self.fd, self.buf = pid, fd, b""
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
+
+    def send(self, text):
+        os.write(self.fd, text.encode() if isinstance(text, str) else text)
+
+    def expect(self, pattern, timeout=60):
+        """Waits until pattern (bytes regex) shows up; returns the text before it, consumed."""
+        deadline = time.time() + timeout
+        rx = re.compile(pattern)
+        while True:
+            m = rx.search(self.buf)
+            if m:
+                before = self.buf[:m.start()]
+                self.buf = self.buf[m.end():]
+                return before.decode(errors="replace")
+            left = deadline - time.time()
+            if left <= 0:
+                raise TimeoutError(f"waited {timeout}s for {pattern!r}; got: {self.buf[-800:]!r}")
+            r, _, _ = select.select([self.fd], [], [], left)
+            if r:
+                try:
+                    data = os.read(self.fd, 65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    raise EOFError(f"coroner ended while waiting for {pattern!r}; got: {self.buf[-800:]!r}")
+                self.buf += data
+
+    def close(self):
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+        os.close(self.fd)
+
+    def wait_exit(self, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.pid = -1
+                return os.waitstatus_to_exitcode(status)
+            try:
+                r, _, _ = select.select([self.fd], [], [], 0.2)
+                if r:
+                    self.buf += os.read(self.fd, 65536)
+            except OSError:
+                pass
+        raise TimeoutError("coroner did not exit")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--coroner", required=True)
+    args = ap.parse_args()
+    coroner = os.path.abspath(args.coroner)
+    sets = default_sets()
+    if not sets:
+        print(f"shell_pty: no fixture set under {fixture_root()}/sets: run fixtures/make-fixtures.sh first")
+        print("0 passed, 1 failed")
+        return 1
+    s = sets[0]
+    passed = failed = 0
+
+    def check(name, fn):
+        nonlocal passed, failed
+        try:
+            fn()
+            passed += 1
+        except Exception as e:  # noqa: BLE001 - report every failure and go on
+            failed += 1
+            print(f"FAIL {name}: {type(e).__name__}: {e}")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        history = os.path.join(tmp, "history")
+        paged = os.path.join(tmp, "pager.sh")
+        with open(paged, "w") as f:
+            f.write("#!/bin/sh\nsed 's/^/PAGED: /'\n")
+        os.chmod(paged, 0o755)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp, "TERM": "xterm", "TZ": "UTC",
+               "CORONER_HISTORY": history, "CRASHPAGER": paged}
+
+        def start(dump="kdump.elf"):
+            sess = Session([coroner, "-s", "vmlinux", dump], env, s)
+            sess.expect(PROMPT, 120)
+            return sess
+
+        sess = start()
+        try:
+            def scroll_and_pager():
+                sess.send("sym jiffies\r")
+                out = sess.expect(PROMPT)
+                assert re.search(r"PAGED: [0-9a-f]{16} \(.\) jiffies", out), out
+                sess.send("set scroll off\r")
+                out = sess.expect(PROMPT)
+                assert "scroll: off (CRASHPAGER: " in out, out
+                sess.send("sym jiffies\r")
+                out = sess.expect(PROMPT)
+                assert "PAGED" not in out and re.search(r"[0-9a-f]{16} \(.\) jiffies", out), out
+            check("the pager (CRASHPAGER) and set scroll off", scroll_and_pager)
+
+            def editing():
+                # Ctrl-A goes to the start of the line; the command runs as edited.
+                sess.send("ym jiffiesXX\x7f\x7f\x01s\r")
+                out = sess.expect(PROMPT)
+                assert re.search(r"[0-9a-f]{16} \(.\) jiffies\b", out), out
+            check("line editing (Ctrl-A, backspace)", editing)
+
+            def complete_command():
+                sess.send("vto\t")
+                sess.expect(rb"vtop ")
+                sess.send("\x15\r")  # Ctrl-U: drop the line
+                sess.expect(PROMPT)
+            check("tab completes a command name", complete_command)
+
+            def complete_symbol():
+                sess.send("sym sysrq_handle_cra\t")
+                sess.expect(rb"sysrq_handle_crash ")
+                sess.send("\r")
+                out = sess.expect(PROMPT)
+                assert re.search(r"\(t\) sysrq_handle_crash", out), out
+            check("tab completes a symbol name", complete_symbol)
+
+            def complete_member():
+                sess.send("struct list_head.ne\t")
+                sess.expect(rb"list_head\.next")
+                sess.send("\r")
+                out = sess.expect(PROMPT)
+                assert "struct list_head *next;" in out, out
+            check("tab completes struct members", complete_member)
+
+            def complete_option():
+                sess.send("sym -\t\t")
+                out = sess.expect(rb"-q")
+                sess.send("\x15\r")
+                sess.expect(PROMPT)
+                assert "-l" in out, out
+            check("tab lists a command's options", complete_option)
+
+            def pipe_to_grep():
+                sess.send("foreach bt | grep -c PID\r")
+                out = sess.expect(PROMPT)
+                assert re.search(r"^\d+\s*$", out.split("\n", 1)[1].strip() + "\n", re.M), out
+                assert int(out.split("\n", 1)[1].strip()) > 10, out
+            check("a pipe to grep", pipe_to_grep)
+
+            def quit_and_history():
+                sess.send("q\r")
+                assert sess.wait_exit() == 0
+                text = open(history).read()
+                assert "sym sysrq_handle_crash" in text and "foreach bt | grep -c PID" in text, text
+            check("q ends the session; history is saved", quit_and_history)
+        finally:
+            sess.close()
+
+        many = "qemu-many.elf" if os.path.exists(os.path.join(s, "qemu-many.elf")) else "kdump.elf"
+        sess = start(many)
+        try:
+            def history_recall():
+                sess.send("\x1b[A")  # Up: the previous session's last command
+                sess.expect(rb"q")
+                sess.send("\x1b[A\x15sym jiffies\r")
+                out = sess.expect(PROMPT)
+                assert re.search(r"[0-9a-f]{16} \(.\) jiffies", out), out
+            check("history from the previous session (Up arrow)", history_recall)
+
+            def ctrl_c():
+                sess.send("set scroll off\r")
+                sess.expect(PROMPT)
+                sess.send("foreach bt\r")
+                sess.expect(rb"PID: ", 60)
+                sess.send("\x03")
+                out = sess.expect(PROMPT, 60)
+                assert "interrupted" in out, out[-500:]
+                sess.send("sym jiffies\r")
+                out = sess.expect(PROMPT)
+                assert re.search(r"[0-9a-f]{16} \(.\) jiffies", out), out
+            check("Ctrl-C stops foreach bt; the session goes on", ctrl_c)
+
+            def ctrl_c_pipe():
+                sess.send("foreach bt | cat\r")
+                sess.expect(rb"PID: ", 60)
+                sess.send("\x03")
+                sess.expect(PROMPT, 60)
+                sess.send("sym jiffies\r")
+                out = sess.expect(PROMPT)
+                assert re.search(r"[0-9a-f]{16} \(.\) jiffies", out), out
+            check("Ctrl-C stops a command writing to a pipe", ctrl_c_pipe)
+
+            def ctrl_c_prompt():
+                sess.send("sym half typed\x03")
+                sess.expect(PROMPT, 10)
+                sess.send("sym jiffies\r")
+                out = sess.expect(PROMPT)
+                assert re.search(r"[0-9a-f]{16} \(.\) jiffies", out) and "half" not in out.split("\n")[-1], out
+            check("Ctrl-C at the prompt drops the line", ctrl_c_prompt)
+
+            def eof():
+                sess.send("\x04")
+                assert sess.wait_exit() == 0
+            check("Ctrl-D ends the session", eof)
+        finally:
+            sess.close()
+
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""The coroner shell driven as a script: commands on standard input and from -i FILE, errors in
+the middle of a script and the exit status, --stop-on-error, `q`, redirections and pipes, `!cmd`,
+aliases, eval, --osrelease, --log, `coroner DUMP` finding its vmlinux (CORONER_DEBUG_ROOT), and a
+command plugin loaded with extend (examples/plugin). Uses the first fixture set's kdump.elf.
+
+Usage: shell_scripts.py --coroner BIN [--plugin LIB.so]   (prints 'N passed, N failed')
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "oracle"))
+from oracle import default_sets, fixture_root  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--coroner", required=True)
+    ap.add_argument("--plugin")
+    args = ap.parse_args()
+    coroner = os.path.abspath(args.coroner)
+    sets = default_sets()
+    if not sets:
+        print(f"shell_scripts: no fixture set under {fixture_root()}/sets: run fixtures/make-fixtures.sh first")
+        print("0 passed, 1 failed")
+        return 1
+    s = sets[0]
+    release = open(os.path.join(s, "kernel-release")).read().strip()
+    passed = failed = 0
+
+    def run(argv, stdin="", env=None, cwd=s):
+        e = dict(os.environ, TZ="UTC")
+        e.update(env or {})
+        p = subprocess.run([coroner, *argv], input=stdin, capture_output=True, text=True, cwd=cwd, env=e,
+                           timeout=300)
+        return p.returncode, p.stdout, p.stderr
+
+    def check(name, ok, detail=""):
+        nonlocal passed, failed
+        if ok:
+            passed += 1
+        else:
+            failed += 1
+            print(f"FAIL {name}\n{detail}")
+
+    base = ["-s", "vmlinux", "kdump.elf"]
+    rc, sym_out, _ = run(base, "sym jiffies\n")
+    check("a good script exits 0", rc == 0 and re.match(r"^[0-9a-f]{16} \([A-Za-z]\) jiffies", sym_out), sym_out)
+    jiffies_line = sym_out
+
+    rc, out, err = run(base, "sym jiffies\nnosuchcmd\nsym jiffies\n")
+    check("an error in the middle: the script goes on, exit status 1",
+          rc == 1 and out == jiffies_line + "nosuchcmd: command not found\n" + jiffies_line, f"rc={rc}\n{out}{err}")
+
+    rc, out, err = run(["--stop-on-error", *base], "sym jiffies\nsym -z\nsym jiffies\n")
+    check("--stop-on-error ends at the first failure", rc == 1 and out.count("jiffies") == 1
+          and "invalid option -- 'z'" in out, f"rc={rc}\n{out}{err}")
+
+    rc, out, err = run(base, "sym jiffies\nq\nnosuchcmd\n")
+    check("q ends the script; what came before counts", rc == 0 and out == jiffies_line, f"rc={rc}\n{out}{err}")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        script = os.path.join(tmp, "cmds")
+        with open(script, "w") as f:
+            f.write("# a comment\n\nsym jiffies\nsym no_such_symbol_here\n")
+        rc, out, err = run(["-i", script, *base], "sym jiffies\n")
+        check("-i FILE then standard input; a failure in the file sets the status",
+              rc == 1 and out.startswith(jiffies_line) and out.endswith(jiffies_line) and out.count("jiffies") >= 2,
+              f"rc={rc}\n{out}{err}")
+
+        target = os.path.join(tmp, "out.txt")
+        rc, out, err = run(base, f"sym jiffies > {target}\nsym jiffies >> {target}\nsym jiffies | wc -l\n")
+        text = open(target).read() if os.path.exists(target) else ""
+        check("> file, >> file, | pipeline", rc == 0 and text == jiffies_line * 2 and out.strip() == "1",
+              f"rc={rc}\nfile={text!r}\nout={out!r}{err}")
+
+        rc, out, err = run(base, "!echo hello from the shell\n!false\n")
+        check("!cmd runs a shell command; its failure is the command's", rc == 1 and out == "hello from the shell\n",
+              f"rc={rc}\n{out}{err}")
+
+        rc, out, err = run(base, "alias js sym jiffies\njs\nalias js \"\"\njs\n")
+        check("alias: defined, used, deleted", rc == 1 and out == "ORIGIN   ALIAS    COMMAND\nruntime  js       sym jiffies \n"
+              + jiffies_line + "alias deleted: js\njs: command not found\n", f"rc={rc}\n{out}{err}")
+
+        rc, out, err = run(base, "alias jc \"sym jiffies | wc -c\"\njc\n")
+        check("an alias holding a pipe", rc == 0 and out.splitlines()[-1].strip() == str(len(jiffies_line)),
+              f"rc={rc}\n{out}{err}")
+
+        rc, out, err = run(base, "eval 128m\neval -b 41dc065\neval jiffies\neval (1 << 32)\n")
+        jaddr = jiffies_line.split()[0]
+        expect = ("hexadecimal: 8000000  (128MB)\n    decimal: 134217728  \n      octal: 1000000000\n"
+                  "     binary: 0000000000000000000000000000000000001000000000000000000000000000\n")
+        check("eval", rc == 0 and out.startswith(expect) and "   bits set: 26 20 19 18 16 15 14 6 5 2 0 \n" in out
+              and f"hexadecimal: {jaddr}  \n" in out and "hexadecimal: 100000000  (4GB)\n" in out, f"rc={rc}\n{out}{err}")
+
+        rc, out, err = run(["--osrelease", "kdump.elf"])
+        check("--osrelease DUMP", rc == 0 and out == release + "\n", f"rc={rc}\n{out}{err}")
+        rc, log_out, err = run(["--log", "kdump.elf"])
+        rc2, dmesg_out, _ = run(["--dmesg", "kdump.elf"])
+        check("--log DUMP prints the log", rc == 0 and rc2 == 0 and log_out == dmesg_out and "Linux version" in log_out,
+              f"rc={rc}\n{log_out[:300]}{err}")
+
+        # coroner DUMP alone: the vmlinux is found under the debug root by release.
+        root = os.path.join(tmp, "root")
+        os.makedirs(os.path.join(root, "usr/lib/debug/boot"))
+        rc, out, err = run(["-s", "kdump.elf"], "sym jiffies\n", env={"CORONER_DEBUG_ROOT": root})
+        check("DUMP alone, no vmlinux anywhere: where it looked", rc == 2 and out == ""
+              and f"{root}/usr/lib/debug/boot/vmlinux-{release}: not found" in err
+              and f"{root}/boot/vmlinux-{release}: not found" in err, f"rc={rc}\n{out}{err}")
+        os.symlink(os.path.realpath(os.path.join(s, "vmlinux")), os.path.join(root, "usr/lib/debug/boot/vmlinux-" + release))
+        rc, out, err = run(["-s", "kdump.elf"], "sym jiffies\n", env={"CORONER_DEBUG_ROOT": root})
+        check("DUMP alone finds /usr/lib/debug/boot/vmlinux-RELEASE", rc == 0 and out == jiffies_line, f"rc={rc}\n{out}{err}")
+
+        if args.plugin:
+            plugin = os.path.abspath(args.plugin)
+            rc, out, err = run(base, f"extend {plugin}\nextend\nhelp symval\nsymval jiffies\nsymval -z\n"
+                               f"extend -u {plugin}\nsymval jiffies\n")
+            lines = out.splitlines()
+            ok = (rc == 1 and lines[0] == f"{plugin}: shared object loaded"
+                  and re.search(rf"^{re.escape(plugin)}\s+symval\s*$", out, re.M)
+                  and "symval - show the 8-byte value stored at kernel symbols" in out
+                  and re.search(rf"^jiffies: {jaddr}: [0-9a-f]{{16}}$", out, re.M)
+                  and "symval: invalid option -- 'z'" in out
+                  and f"{plugin}: shared object unloaded" in out and lines[-1] == "symval: command not found")
+            check("extend: load a plugin, run its command, unload it", ok, f"rc={rc}\n{out}{err}")
+
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
