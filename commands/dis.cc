@@ -13,6 +13,7 @@
 #include "commands/support/gdb_lines.h"
 #include "commands/support/gdb_symbolizer.h"
 #include "kernel/kernel.h"
+#include "kernel/modules.h"
 
 namespace coroner::commands {
 namespace {
@@ -70,13 +71,49 @@ std::optional<SymbolAt> symbol_at(const symbols::SymbolTable& st, uint64_t addr)
   return SymbolAt{s, hit->offset};
 }
 
-// crash's name for a symbol: compiler clone suffixes (.isra.N, .part.N, .llvm.N) dropped.
+// crash's name for a symbol: compiler clone suffixes cut as symbols::display_name says.
 std::string_view crash_name(std::string_view name) { return symbols::display_name(name); }
 
-std::string symstr(const SymbolAt& at, bool hex_offsets) {
-  std::string_view name = crash_name(at.symbol->name);
-  if (at.offset == 0) return std::string(name);
-  return hex_offsets ? fmt::format("{}+{:#x}", name, at.offset) : fmt::format("{}+{}", name, at.offset);
+std::string symstr(std::string_view name, uint64_t offset, bool hex_offsets) {
+  if (offset == 0) return std::string(name);
+  return hex_offsets ? fmt::format("{}+{:#x}", name, offset) : fmt::format("{}+{}", name, offset);
+}
+
+std::string symstr(const SymbolAt& at, bool hex_offsets) { return symstr(crash_name(at.symbol->name), at.offset, hex_offsets); }
+
+bool in_kernel_image(kernel::Kernel& k, uint64_t addr) {
+  auto text = k.symbols().address_of("_text");
+  auto end = k.symbols().address_of("_end");
+  return text && end && addr >= *text && addr < *end;
+}
+
+// The name crash gives an address in disassembly: a vmlinux symbol inside the kernel image,
+// else a module's symbol (from the module's own kallsyms in the dump).
+struct Located {
+  std::string name;
+  uint64_t offset = 0;
+  bool text = false;
+};
+
+std::optional<Located> locate(kernel::Kernel& k, uint64_t addr) {
+  if (in_kernel_image(k, addr) || !k.symbols().address_of("_end")) {
+    auto at = symbol_at(k.symbols(), addr);
+    if (!at) return std::nullopt;
+    return Located{std::string(crash_name(at->symbol->name)), at->offset, is_text(*at->symbol)};
+  }
+  auto hit = kernel::symbol_at(k, addr);
+  if (!hit || hit->module.empty() || hit->region_end) return std::nullopt;
+  return Located{hit->name, hit->offset, hit->type == 't' || hit->type == 'T'};
+}
+
+// A module symbol by name (the first module holding it), for `dis NAME` on module text.
+std::optional<kernel::ModuleSymbol> module_symbol(kernel::Kernel& k, std::string_view name) {
+  auto mods = kernel::modules(k);
+  if (!mods) return std::nullopt;
+  for (const auto& m : (*mods)->modules())
+    for (const auto& sym : m.symbols)
+      if (sym.name == name) return sym;
+  return std::nullopt;
 }
 
 // A symbol by crash's name: the vmlinux's own name, else a clone named without its suffix.
@@ -109,6 +146,7 @@ Result<Target> resolve(Context& c, const std::string& arg) {
   uint64_t value = 0;
   bool first = true, any_symbol = false, bare = true;
   const symbols::Symbol* named = nullptr;
+  std::optional<kernel::ModuleSymbol> named_module;
   char sign = '+';
   while (!e.empty()) {
     while (!e.empty() && e.front() == ' ') e.remove_prefix(1);
@@ -134,10 +172,16 @@ Result<Target> resolve(Context& c, const std::string& arg) {
         return Error{Errc::usage, "", std::nullopt};
       }
     }
+    std::optional<kernel::ModuleSymbol> msym;
     if (const symbols::Symbol* s = find_symbol(st, term)) {
       v = st.address(*s);
       any_symbol = true;
       if (first) named = s;
+      else bare = false;
+    } else if (!term.empty() && (msym = module_symbol(c.k, term))) {
+      v = msym->value;
+      any_symbol = true;
+      if (first) named_module = msym;
       else bare = false;
     } else {
       bool has_hex_letters = std::any_of(term.begin(), term.end(), [](char ch) { return std::isalpha(static_cast<unsigned char>(ch)) && ch != 'x' && ch != 'X'; });
@@ -174,6 +218,7 @@ Result<Target> resolve(Context& c, const std::string& arg) {
     if (at && at->symbol->link_addr != named->link_addr && at->symbol->name != named->name)
       return Error::make(Errc::usage, "invalid expression: {} evaluates to: {}+{:x}", arg, crash_name(at->symbol->name), at->offset);
   }
+  if (named_module) return Target{value, bare && (named_module->type == 't' || named_module->type == 'T')};
   return Target{value, named && bare && is_text(*named)};
 }
 
@@ -183,7 +228,28 @@ struct Function {
   uint64_t end;
 };
 
+// A module function: from its symbol to the next symbol of the module (or the end of the
+// symbol's region), as crash bounds it; module symbols carry no sizes.
+Result<Function> module_function_of(kernel::Kernel& k, uint64_t addr) {
+  auto hit = kernel::symbol_at(k, addr);
+  const kernel::ModuleTable* mods = TRY(kernel::modules(k));
+  const kernel::Module* m = mods->containing(addr);
+  if (!hit || !m || hit->region_end) return Error::make(Errc::not_found, "no kernel or module symbol contains {:#x}", addr);
+  uint64_t start = hit->symbol_address;
+  uint64_t end = 0;
+  for (const auto& sym : m->symbols)
+    if (sym.value > start) {
+      end = sym.value;
+      break;
+    }
+  if (const kernel::ModuleRegion* r = m->region_of(start); r && (end == 0 || end > r->base + r->size)) end = r->base + r->size;
+  if (end <= start || end - start > kMaxFunctionBytes)
+    return Error::make(Errc::bad_data, "{}: cannot tell where the function at {:#x} ends", hit->name, start);
+  return Function{start, end};
+}
+
 Result<Function> function_of(kernel::Kernel& k, uint64_t addr) {
+  if (!in_kernel_image(k, addr) && k.symbols().address_of("_end")) return module_function_of(k, addr);
   const auto& st = k.symbols();
   auto at = symbol_at(st, addr);
   if (!at) return Error::make(Errc::not_found, "no kernel symbol contains {:#x}", addr);
@@ -219,6 +285,12 @@ class Printer {
       if (got == 0) return Error::fault(addr, fmt::format("cannot read kernel text at {:#x}", addr));
     }
     disasm::Symbolizer sym = [&](uint64_t a) -> std::optional<std::string> {
+      // gdb knows no module symbols; crash names module addresses itself.
+      if (!in_kernel_image(k_, a)) {
+        auto at = locate(k_, a);
+        if (!at) return std::nullopt;
+        return symstr(at->name, at->offset, hex_);
+      }
       if (!gdb_.annotates(a)) return std::nullopt;
       // crash rewrites gdb's `<...>` with its own name for the address.
       auto at = symbol_at(k_.symbols(), a);
@@ -230,9 +302,9 @@ class Printer {
 
   std::string format(const disasm::Instruction& insn) {
     const auto& st = k_.symbols();
-    auto at = symbol_at(st, insn.address);
+    auto at = locate(k_, insn.address);
     std::string line;
-    if (lines_) {
+    if (lines_ && in_kernel_image(k_, insn.address)) {
       uint64_t link = insn.address - st.relocation();
       if (auto loc = gdb_lines_.lookup(link)) {
         if (!last_loc_ || loc->file != last_loc_->file || loc->line != last_loc_->line)
@@ -241,10 +313,10 @@ class Printer {
       }
     }
     if (at)
-      line += fmt::format("{:#x} <{}>:\t{}", insn.address, symstr(*at, hex_), insn.text);
+      line += fmt::format("{:#x} <{}>:\t{}", insn.address, symstr(at->name, at->offset, hex_), insn.text);
     else
       line += fmt::format("{:#x}:\t{}", insn.address, insn.text);
-    if (insn.is_ftrace_nop_form && at && at->offset == 0 && is_text(*at->symbol)) line += " [FTRACE NOP]";
+    if (insn.is_ftrace_nop_form && at && at->offset == 0 && at->text) line += " [FTRACE NOP]";
     line += "\n";
     return line;
   }

@@ -1,18 +1,43 @@
-// p: print a kernel variable, or a member of one, as crash (through gdb) prints it.
-// Supported expressions: NAME, NAME.member.member[2]...; per-CPU variables list their
-// per-CPU addresses.
+// p: print the value of an expression as crash (through gdb) prints it: a variable
+// (`NAME = $N = ...`), a per-CPU variable's addresses or its copies (`VAR:CPUSPEC`), or a C
+// expression (members, subscripts, &, *, casts, sizeof, integer arithmetic; commands/support/expr.h).
 #include <algorithm>
+#include <cctype>
+#include <map>
 #include <optional>
 
 #include "commands/builtin.h"
+#include "commands/support/expr.h"
+#include "commands/support/gdb_symbolizer.h"
 #include "commands/support/parse.h"
 #include "kernel/kernel.h"
+#include "symbols/btf_types.h"
 #include "kernel/value_context.h"
 
 namespace coroner::commands {
 namespace {
 
-// gdb's `LABEL = $N = VALUE` (an empty label for a member expression: `$N = VALUE`).
+// gdb's value history ($1, $2, ...), kept with the Kernel so `p $N` can print one again
+// (a dump does not change, so holding where a value lives is as good as holding its bytes).
+struct ValueHistory {
+  std::map<int, expr::Value> values;
+};
+
+ValueHistory& history(kernel::Kernel& k) { return k.extension<ValueHistory>(); }
+
+// crash's `LABEL = $N = VALUE` when the first word is a symbol; `$N = VALUE` otherwise. An
+// array value starts on its own line after a label, as crash prints it.
+void print_numbered(Session& s, const expr::Value& v, const std::string& label, bool array, const std::string& text,
+                    Output& out) {
+  int n = ++s.value_history;
+  history(s.kernel).values[n] = v;
+  if (!label.empty())
+    out.print("{} = ${} = {}{}\n", label, n, array ? "\n " : "", text);
+  else
+    out.print("${} = {}\n", n, text);
+}
+
+// A variable (or a per-CPU copy of one) of type t at addr.
 Result<void> print_value(Session& s, symbols::TypeRef t, uint64_t addr, const std::string& label, int radix, Output& out) {
   kernel::Kernel& k = s.kernel;
   auto& types = k.types();
@@ -27,14 +52,12 @@ Result<void> print_value(Session& s, symbols::TypeRef t, uint64_t addr, const st
   // gdb names the type of a pointer it prints on its own, except a string's.
   if (kind == symbols::TypeKind::pointer && value.find('"') == std::string::npos)
     value = fmt::format("({}) {}", types.declare(t, ""), value);
-  int n = ++s.value_history;
-  if (!label.empty()) {
-    auto arr = types.array(resolved);
-    bool array = kind == symbols::TypeKind::array && arr && arr->second > 0;
-    out.print("{} = ${} = {}{}\n", label, n, array ? "\n " : "", value);
-  } else {
-    out.print("${} = {}\n", n, value);
-  }
+  auto arr = types.array(resolved);
+  bool array = kind == symbols::TypeKind::array && arr && arr->second > 0;
+  expr::Value v;
+  v.type.btf = t;
+  v.address = addr;
+  print_numbered(s, v, label, array, value, out);
   return ok();
 }
 
@@ -48,67 +71,154 @@ Result<std::vector<int>> parse_cpuspec(const std::string& spec, const std::vecto
   return cpus;
 }
 
+// The kernel behind expr::Env: global variables from the symbol table with their DWARF
+// types, memory from the dump.
+class KernelEnv final : public expr::Env {
+ public:
+  explicit KernelEnv(kernel::Kernel& k) : k_(k) {}
+  symbols::Types& types() override { return k_.types(); }
+  Result<std::pair<uint64_t, symbols::TypeRef>> variable(std::string_view name) override {
+    const symbols::Symbol* sym = k_.symbols().find(name);
+    if (!sym) return Error::make(Errc::not_found, "No symbol \"{}\" in current context.", name);
+    symbols::TypeRef t = TRY(k_.dwarf().variable_type(name, k_.types()));
+    return std::make_pair(k_.symbols().address(*sym), t);
+  }
+  Result<void> read(uint64_t addr, std::span<uint8_t> out) override { return k_.read(addr, out); }
+  std::optional<std::pair<int64_t, symbols::TypeRef>> enumerator(std::string_view name) override {
+    auto v = k_.types().enumerator(name);
+    if (!v) return std::nullopt;
+    symbols::TypeRef t;
+    if (auto* btf = dynamic_cast<symbols::BtfTypes*>(&k_.types()))
+      if (auto et = btf->enumerator_type(name)) t = *et;
+    return std::make_pair(*v, t);
+  }
+  Result<expr::Value> history(uint64_t n) override {
+    auto& values = coroner::commands::history(k_).values;
+    if (values.empty()) return Error::make(Errc::usage, "History is empty.");
+    if (n == 0) return values.rbegin()->second;
+    auto it = values.find(static_cast<int>(std::min<uint64_t>(n, INT32_MAX)));
+    if (it == values.end()) return Error::make(Errc::usage, "History has not yet reached ${}.", n);
+    return it->second;
+  }
+
+ private:
+  kernel::Kernel& k_;
+};
+
+// gdb's names for pointers: `<symbol+offset>` only where gdb would name the address (a
+// function, or a data symbol whose size covers it; zero-sized linker symbols name nothing).
+class GdbValueContext final : public symbols::ValueContext {
+ public:
+  GdbValueContext(kernel::Kernel& k, int radix) : base_(k, radix), gdb_(k) {}
+  int radix() const override { return base_.radix(); }
+  std::optional<std::string> symbolize(uint64_t addr) override {
+    if (!gdb_.annotates(addr)) return std::nullopt;
+    return base_.symbolize(addr);
+  }
+  std::optional<std::string> read_string(uint64_t addr, size_t max) override { return base_.read_string(addr, max); }
+
+ private:
+  kernel::KernelValueContext base_;
+  disasm::GdbSymbolizer gdb_;
+};
+
+bool is_identifier(std::string_view s) {
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
+// crash's VAR:CPUSPEC suffix: CPU numbers, ranges, commas, or "a"/"all".
+bool is_cpuspec(std::string_view s) {
+  if (s == "a" || s == "all") return true;
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == ',' || c == '-'; });
+}
+
 Result<void> run_p(Session& s, const Args& args, Output& out) {
   if (args.positional.empty()) return Error::make(Errc::usage, "p: no expression given");
   int radix = args.has('x') ? 16 : 10;
-  std::string expr;
-  for (auto& w : args.positional) expr += w;
-  // VAR:CPUSPEC — a per-CPU variable's copy on some CPUs (N, N-M, lists, `a` for all).
-  std::optional<std::string> cpuspec;
-  const std::string whole = expr;  // what gdb was asked, for crash's failure message
-  if (size_t colon = expr.find(':'); colon != std::string::npos) {
-    cpuspec = expr.substr(colon + 1);
-    expr.resize(colon);
+  // crash reads every word starting with '-' as an option: "-5" is refused with its usage,
+  // and a lone "-" is dropped before gdb sees the words.
+  std::vector<std::string> words;
+  for (const auto& w : args.positional) {
+    if (w == "-") continue;
+    if (w.size() > 1 && w[0] == '-') {
+      out.print("Usage:\n  p [-x|-d][-u] [expression | symbol[:cpuspec]]\nEnter \"help p\" for details.\n");
+      return Error{Errc::usage, "", std::nullopt};
+    }
+    words.push_back(w);
   }
-  size_t cut = expr.find_first_of(".[");
-  std::string name = expr.substr(0, cut);
-  std::string path = cut == std::string::npos ? "" : expr.substr(cut);
+  if (words.empty()) return Error::make(Errc::usage, "p: no expression given");
+  std::string expr;
+  for (auto& w : words) expr += (expr.empty() ? "" : " ") + w;
+  const std::string whole = expr;  // what gdb was asked, for crash's failure message
   kernel::Kernel& k = s.kernel;
   auto& types = k.types();
-  const symbols::Symbol* sym = k.symbols().find(name);
-  auto fail = [&]() -> Result<void> {
+  // crash hands gdb's failures back as one line; gdb's own reason goes to the console.
+  auto fail = [&](std::string_view why) -> Result<void> {
+    if (!why.empty()) fmt::print(stderr, "{}\n", why);
     out.print("p: gdb request failed: p {}\n", whole);
     return Error{Errc::not_found, "", std::nullopt};
   };
-  if (!sym) return fail();
 
-  bool per_cpu_var = !sym->relocatable && (sym->type == 'd' || sym->type == 'D');
-  if (cpuspec) {
-    if (!per_cpu_var || !path.empty()) return fail();
+  // VAR:CPUSPEC — a per-CPU variable's copy on some CPUs (N, N-M, lists, `a` for all).
+  if (size_t colon = expr.find(':'); colon != std::string::npos && is_cpuspec(expr.substr(colon + 1))) {
+    std::string name = expr.substr(0, colon);
+    const symbols::Symbol* sym = k.symbols().find(name);
+    if (!sym || !is_identifier(name) || sym->relocatable || (sym->type != 'd' && sym->type != 'D')) return fail("");
     auto present = TRY(k.cpus_in_mask("cpu_present_mask"));
-    auto cpus = TRY(parse_cpuspec(*cpuspec, present));
+    auto cpus = TRY(parse_cpuspec(expr.substr(colon + 1), present));
     auto var_type = TRY(k.dwarf().variable_type(name, types));
     for (int cpu : cpus)
       TRY(print_value(s, var_type, TRY(k.per_cpu(name, cpu)), fmt::format("per_cpu({}, {})", name, cpu), radix, out));
     return ok();
   }
 
-  // A per-CPU variable: its type and where each CPU's copy lives.
-  if (per_cpu_var && path.empty()) {
-    std::string decl = TRY(k.dwarf().declare_variable(name));
-    out.print("PER-CPU DATA TYPE:\n  {};\nPER-CPU ADDRESSES:\n", decl);
-    auto present = TRY(k.cpus_in_mask("cpu_present_mask"));
-    int ncpus = present.empty() ? 1 : present.back() + 1;
-    for (int cpu = 0; cpu < ncpus; ++cpu) out.print("  [{}]: {:x}\n", cpu, TRY(k.per_cpu(name, cpu)));
-    return ok();
+  // A variable by itself (an enumerator or an unknown name is an expression, below).
+  if (const symbols::Symbol* sym = is_identifier(expr) ? k.symbols().find(expr) : nullptr) {
+    // A per-CPU variable: its type and where each CPU's copy lives.
+    if (!sym->relocatable && (sym->type == 'd' || sym->type == 'D')) {
+      std::string decl = TRY(k.dwarf().declare_variable(expr));
+      out.print("PER-CPU DATA TYPE:\n  {};\nPER-CPU ADDRESSES:\n", decl);
+      auto present = TRY(k.cpus_in_mask("cpu_present_mask"));
+      int ncpus = present.empty() ? 1 : present.back() + 1;
+      for (int cpu = 0; cpu < ncpus; ++cpu) out.print("  [{}]: {:x}\n", cpu, TRY(k.per_cpu(expr, cpu)));
+      return ok();
+    }
+    auto var_type = k.dwarf().variable_type(expr, types);
+    if (!var_type) {
+      if (var_type.error().code == Errc::not_found) return fail(var_type.error().message);
+      return var_type.error();
+    }
+    return print_value(s, *var_type, k.symbols().address(*sym), expr, radix, out);
   }
 
-  auto var_type = k.dwarf().variable_type(name, types);
-  if (!var_type) {
-    if (var_type.error().code == Errc::not_found) return fail();
-    return var_type.error();
+  // Anything else is a C expression, evaluated as gdb would.
+  auto is_type_name = [&](std::string_view name) {
+    if (k.symbols().find(name)) return false;
+    auto t = types.find(name);
+    if (!t) return false;
+    auto kind = types.kind(*t);
+    return kind == symbols::TypeKind::typedef_ || kind == symbols::TypeKind::integer;
+  };
+  auto tree = expr::parse(expr, is_type_name);
+  if (!tree) return fail(tree.error().message);
+  KernelEnv env(k);
+  auto value = expr::evaluate(**tree, env);
+  if (!value) {
+    if (value.error().code == Errc::usage || value.error().code == Errc::not_found || value.error().code == Errc::fault)
+      return fail(value.error().message);
+    return value.error();
   }
-  symbols::TypeRef t = *var_type;
-  uint64_t addr = k.symbols().address(*sym);
-  if (!path.empty()) {
-    if (path[0] == '[') return Error::make(Errc::unsupported, "subscripting a variable is not supported yet: {}", expr);
-    auto m = types.member(t, path.substr(1));
-    if (!m) return fail();
-    if (m->bit_size) return Error::make(Errc::unsupported, "printing a bit field is not supported yet: {}", expr);
-    t = m->type;
-    addr += m->offset();
+  GdbValueContext ctx(k, radix);
+  auto text = expr::format(*value, env, ctx);
+  if (!text) {
+    if (text.error().code == Errc::fault || text.error().code == Errc::usage) return fail(text.error().message);
+    return text.error();
   }
-  return print_value(s, t, addr, path.empty() ? name : "", radix, out);
+  // crash labels the value with the first word when that word is a symbol ("p nr_cpu_ids * 2").
+  std::string label = k.symbols().find(words[0]) ? words[0] : "";
+  print_numbered(s, *value, label, false, *text, out);
+  return ok();
 }
 
 }  // namespace
@@ -117,9 +227,9 @@ static Command p_command() {
   return Command{CommandSpec{"p",
                              {"print"},
                              "print the value of an expression",
-                             "[-x|-d] variable[.member...] | per-cpu-variable:cpu[,cpu...|a]",
+                             "[-x|-d] expression | per-cpu-variable:cpu[,cpu...|a]",
                              {{'x', false, "integers in hexadecimal"}, {'d', false, "integers in decimal (the default)"}},
-                             {"p jiffies", "p init_uts_ns.name.release", "p runqueues", "p cpu_number:a"}},
+                             {"p jiffies", "p init_uts_ns.name.release", "p &init_task.tasks", "p *(struct list_head *)&init_task.tasks", "p sizeof(struct task_struct)", "p runqueues", "p cpu_number:a"}},
                  run_p};
 }
 

@@ -1,7 +1,12 @@
 // struct, union, whatis: type definitions as crash prints them (gdb's ptype layout), from
-// the kernel's BTF. Printing a structure's contents at an address is not done yet.
-#include "commands/builtin.h"
+// the kernel's BTF, and contents at an address or symbol, per-CPU ones with :CPUSPEC.
+#include <algorithm>
+#include <cctype>
 #include <charconv>
+#include <optional>
+
+#include "commands/builtin.h"
+#include "commands/support/parse.h"
 
 #include "kernel/kernel.h"
 #include "kernel/value_context.h"
@@ -17,6 +22,64 @@ std::vector<std::string> split_commas(std::string_view s) {
     s = c == std::string_view::npos ? std::string_view() : s.substr(c + 1);
   }
   return out;
+}
+
+// crash's :CPUSPEC for per-CPU data: "a"/"all", or CPU numbers and ranges among the
+// present CPUs; its errors otherwise ("invalid cpu specification: 5").
+Result<std::vector<int>> cpu_list(kernel::Kernel& k, std::string_view keyword, const std::string& spec, Output& out) {
+  auto present = TRY(k.cpus_in_mask("cpu_present_mask"));
+  if (spec == "a" || spec == "all") return present;
+  if (spec.empty()) return Error::make(Errc::unsupported, "{}: \":\" (the current task's CPU) is not supported", keyword);
+  for (char c : spec)
+    if (!std::isdigit(static_cast<unsigned char>(c)) && c != ',' && c != '-') {
+      out.print("{}: {}: \"{}\" is not a digit 0 - 9\n", keyword, spec, c);
+      return Error{Errc::usage, "", std::nullopt};
+    }
+  auto cpus = parse_cpu_ranges(spec, present.empty() ? 1 : present.back() + 1);
+  bool valid = cpus.ok();
+  if (valid)
+    for (int c : *cpus)
+      if (std::find(present.begin(), present.end(), c) == present.end()) valid = false;
+  if (!valid) {
+    out.print("{}: invalid cpu specification: {}\n", keyword, spec);
+    return Error{Errc::usage, "", std::nullopt};
+  }
+  return *cpus;
+}
+
+// The contents of one structure at addr (all of it, or the selected members).
+Result<void> show_contents(Session& s, std::string_view keyword, const std::string& name, symbols::TypeRef t,
+                           const std::vector<std::string>& members, uint64_t addr, bool hex, Output& out) {
+  auto& types = s.kernel.types();
+  uint64_t size = TRY(types.size_of(t));
+  if (size > (64u << 20)) return Error::make(Errc::out_of_bounds, "{} {} is {} bytes", keyword, name, size);
+  std::vector<uint8_t> bytes(size);
+  TRY(s.kernel.read(addr, bytes));
+  kernel::KernelValueContext ctx(s.kernel, hex ? 16 : 10);
+  if (members.empty()) {
+    out.print("{} {} {}\n", keyword, name, TRY(types.format_value(t, bytes, ctx, 0, addr)));
+    return ok();
+  }
+  // Selected members: the lines gdb prints for them inside the whole value.
+  for (const auto& m : members) {
+    symbols::MemberInfo mi = TRY(types.member(t, m));
+    uint64_t msize = TRY(types.size_of(mi.type));
+    if (mi.offset() >= size) return Error::make(Errc::bad_data, "{}.{} lies outside {} {}", name, m, keyword, name);
+    std::span<const uint8_t> mb = std::span<const uint8_t>(bytes).subspan(mi.offset(), std::min<uint64_t>(msize, size - mi.offset()));
+    std::vector<uint8_t> field;
+    if (mi.bit_size) {
+      // A bit field: its bits moved down into a value of the member's own type.
+      uint64_t v = 0;
+      for (uint64_t i = 0; i < 8 && i < mb.size(); ++i) v |= uint64_t{mb[i]} << (8 * i);
+      v >>= mi.bit_offset % 8;
+      if (mi.bit_size < 64) v &= (uint64_t{1} << mi.bit_size) - 1;
+      field.assign(msize, 0);
+      for (uint64_t i = 0; i < field.size() && i < 8; ++i) field[i] = static_cast<uint8_t>(v >> (8 * i));
+      mb = field;
+    }
+    out.print("  {} = {},\n", m, TRY(types.format_value(mi.type, mb, ctx, 1, addr + mi.offset())));
+  }
+  return ok();
 }
 
 Result<void> show_type(Session& s, std::string_view keyword, const Args& args, Output& out) {
@@ -40,11 +103,22 @@ Result<void> show_type(Session& s, std::string_view keyword, const Args& args, O
     out.write(TRY(types.definition(*t, args.has('o'), members)));
     return ok();
   }
-  // struct NAME ADDR|SYMBOL: the contents, in gdb's layout.
-  const std::string& where = args.positional[1];
+  // struct NAME ADDR|SYMBOL[:CPUSPEC]: the contents, in gdb's layout.
+  std::string where = args.positional[1];
+  std::optional<std::string> cpuspec;
+  if (size_t colon = where.find(':'); colon != std::string::npos) {
+    cpuspec = where.substr(colon + 1);
+    where.resize(colon);
+  }
   uint64_t addr = 0;
-  if (auto sa = s.kernel.symbols().address_of(where)) {
-    addr = *sa;
+  bool per_cpu = false;
+  if (const symbols::Symbol* sym = s.kernel.symbols().find(where)) {
+    addr = s.kernel.symbols().address(*sym);
+    per_cpu = !sym->relocatable && (sym->type == 'd' || sym->type == 'D');
+    if (cpuspec && !per_cpu) {
+      out.print("WARNING: {} is not percpu; cpuspec ignored.\n", where);
+      cpuspec.reset();
+    }
   } else {
     std::string_view h = where;
     if (h.substr(0, 2) == "0x") h.remove_prefix(2);
@@ -54,21 +128,13 @@ Result<void> show_type(Session& s, std::string_view keyword, const Args& args, O
       return Error{Errc::not_found, "", std::nullopt};
     }
   }
-  uint64_t size = TRY(types.size_of(*t));
-  if (size > (64u << 20)) return Error::make(Errc::out_of_bounds, "{} {} is {} bytes", keyword, name, size);
-  std::vector<uint8_t> bytes(size);
-  TRY(s.kernel.read(addr, bytes));
-  kernel::KernelValueContext ctx(s.kernel, args.has('x') ? 16 : 10);
-  if (members.empty()) {
-    out.print("{} {} {}\n", keyword, name, TRY(types.format_value(*t, bytes, ctx, 0, addr)));
-    return ok();
-  }
-  // Selected members: the lines gdb prints for them inside the whole value.
-  for (const auto& m : members) {
-    symbols::MemberInfo mi = TRY(types.member(*t, m));
-    uint64_t msize = TRY(types.size_of(mi.type));
-    std::span<const uint8_t> mb = std::span<const uint8_t>(bytes).subspan(mi.offset(), std::min<uint64_t>(msize, size - mi.offset()));
-    out.print("  {} = {},\n", m, TRY(types.format_value(mi.type, mb, ctx, 1, addr + mi.offset())));
+  if (!cpuspec) return show_contents(s, keyword, name, *t, members, addr, args.has('x'), out);
+  // A per-CPU symbol or offset: the copy on each CPU of the list, headed "[CPU]: ADDRESS".
+  std::vector<int> cpus = TRY(cpu_list(s.kernel, keyword, *cpuspec, out));
+  for (int cpu : cpus) {
+    uint64_t at = addr + TRY(s.kernel.per_cpu_offset(cpu));
+    out.print("[{}]: {:x}\n", cpu, at);
+    TRY(show_contents(s, keyword, name, *t, members, at, args.has('x'), out));
   }
   return ok();
 }
@@ -104,11 +170,11 @@ static Command struct_command() {
   return Command{CommandSpec{"struct",
                              {},
                              "structure contents",
-                             "struct_name[.member[,member]] [-o]",
+                             "struct_name[.member[,member]] [-o] [address | symbol][:cpuspec]",
                              {{'o', false, "show member offsets"},
                               {'x', false, "integers in hexadecimal"},
                               {'d', false, "integers in decimal (the default)"}},
-                             {"struct list_head", "struct -o task_struct", "struct task_struct.pid,comm"}},
+                             {"struct list_head", "struct -o task_struct", "struct task_struct.pid,comm", "struct rq.nr_running runqueues:a"}},
                  run_struct};
 }
 

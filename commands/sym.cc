@@ -1,5 +1,9 @@
 // sym: translate a symbol to its address or an address to symbol+offset.
+#include <algorithm>
+#include <cctype>
 #include <charconv>
+
+#include <elf.h>
 
 #include "commands/builtin.h"
 #include "kernel/kernel.h"
@@ -19,12 +23,47 @@ std::optional<uint64_t> parse_address(std::string_view s) {
 
 bool is_text(const symbols::Symbol& s) { return s.type == 't' || s.type == 'T'; }
 
+// Every symbol crash lists under `name`: those whose name, clone suffix cut as crash cuts it,
+// is `name` (ip_mc_del_src.isra.0 is ip_mc_del_src; ftrace_regex_write.part.0.isra.0 is
+// ftrace_regex_write.part.0).
+std::vector<const symbols::Symbol*> find_by_display_name(const symbols::SymbolTable& st, std::string_view name) {
+  std::vector<const symbols::Symbol*> out;
+  for (const auto& s : st.all())
+    if (s.name.size() >= name.size() && s.name.substr(0, name.size()) == name && symbols::display_name(s.name) == name)
+      out.push_back(&s);
+  return out;  // st.all() is in address order
+}
+
+// crash's table has no local symbol at _text's address: not the .text section symbol, not
+// 6.12's __pfx_sev_es_terminate there (crash 9 lists only _stext and _text at that address on
+// 6.12, and _stext, _text and startup_64, all global, on 6.1).
+bool dropped_at_text(const symbols::Symbol& s, std::optional<uint64_t> text_link) {
+  return text_link && s.link_addr == *text_link && std::islower(static_cast<unsigned char>(s.type));
+}
+
+// The symbols crash's table gets from the vmlinux's section symbols: one per allocated
+// section at a kernel address, named after it, typed by its flags as nm types them.
+std::vector<symbols::Symbol> section_symbols(kernel::Kernel& k, std::optional<uint64_t> text_link) {
+  std::vector<symbols::Symbol> out;
+  for (const auto& sec : k.vmlinux().sections()) {
+    if (!(sec.flags & SHF_ALLOC) || sec.addr == 0) continue;
+    char type = sec.type == SHT_NOBITS ? 'b' : (sec.flags & SHF_EXECINSTR) ? 't' : (sec.flags & SHF_WRITE) ? 'd' : 'r';
+    symbols::Symbol sym{sec.name, sec.addr, 0, type, true};
+    if (!dropped_at_text(sym, text_link)) out.push_back(sym);
+  }
+  std::sort(out.begin(), out.end(), [](const symbols::Symbol& a, const symbols::Symbol& b) {
+    return a.link_addr != b.link_addr ? a.link_addr < b.link_addr : a.name < b.name;
+  });
+  return out;
+}
+
 // "ADDR (T) name[+off][ file: line]": source lines only for text, like crash.
 void print_symbol(Output& out, kernel::Kernel& k, const symbols::Symbol& s, uint64_t offset, bool with_line) {
   const auto& st = k.symbols();
   uint64_t addr = st.address(s) + offset;
-  std::string line = offset ? fmt::format("{:x} ({}) {}+{}", addr, s.type, s.name, offset)
-                            : fmt::format("{:x} ({}) {}", addr, s.type, s.name);
+  std::string_view name = symbols::display_name(s.name);
+  std::string line = offset ? fmt::format("{:x} ({}) {}+{}", addr, s.type, name, offset)
+                            : fmt::format("{:x} ({}) {}", addr, s.type, name);
   if (with_line && is_text(s))
     if (auto loc = k.source_lines().lookup(s.link_addr + offset)) line += fmt::format(" {}: {}", loc->file, loc->line);
   out.print("{}\n", line);
@@ -75,7 +114,23 @@ Result<void> run_sym(Session& s, const Args& args, Output& out) {
   kernel::Kernel& k = s.kernel;
   const auto& st = k.symbols();
   if (args.has('l')) {
-    for (const auto& sym : st.all()) print_symbol(out, k, sym, 0, false);
+    // crash's list: the symbol table with absolute symbols outside the kernel image left out
+    // and each allocated section's own symbol (".data", "__ksymtab") in address order, names
+    // ordering equal addresses.
+    std::optional<uint64_t> text_link;
+    if (const symbols::Symbol* text = st.find("_text")) text_link = text->link_addr;
+    auto sections = section_symbols(k, text_link);
+    size_t next = 0;
+    for (const auto& sym : st.all()) {
+      if ((sym.type == 'a' || sym.type == 'A') && !sym.relocatable) continue;
+      if (dropped_at_text(sym, text_link)) continue;
+      for (; next < sections.size() && (sections[next].link_addr < sym.link_addr ||
+                                        (sections[next].link_addr == sym.link_addr && sections[next].name < sym.name));
+           ++next)
+        print_symbol(out, k, sections[next], 0, false);
+      print_symbol(out, k, sym, 0, false);
+    }
+    for (; next < sections.size(); ++next) print_symbol(out, k, sections[next], 0, false);
     if (const auto* mods = module_table(k, out))
       for (const auto& m : mods->modules()) print_module_block(out, m);
     return ok();
@@ -94,7 +149,7 @@ Result<void> run_sym(Session& s, const Args& args, Output& out) {
     std::string needle = args.value('q');
     bool any = false;
     for (const auto& sym : st.all())
-      if (sym.name.find(needle) != std::string_view::npos) {
+      if (symbols::display_name(sym.name).find(needle) != std::string_view::npos) {
         print_symbol(out, k, sym, 0, false);
         any = true;
       }
@@ -112,7 +167,8 @@ Result<void> run_sym(Session& s, const Args& args, Output& out) {
   bool failed = false;
   for (const std::string& arg : args.positional) {
     // Kernel symbols first, then module symbols (modules by address), as crash lists them.
-    auto matches = st.find_all(arg);
+    // crash knows compiler clones by their cut names (ip_mc_del_src.isra.0 is ip_mc_del_src).
+    auto matches = find_by_display_name(st, arg);
     bool found = !matches.empty();
     for (const auto* m : matches) print_symbol(out, k, *m, 0, true);
     const kernel::ModuleTable* mods = nullptr;
@@ -146,7 +202,7 @@ Result<void> run_sym(Session& s, const Args& args, Output& out) {
     out.print("symbol not found: {}\npossible alternatives:\n", arg);
     bool any = false;
     for (const auto& sym : st.all())
-      if (sym.name.find(arg) != std::string_view::npos) {
+      if (symbols::display_name(sym.name).find(arg) != std::string_view::npos) {
         out.write("  ");
         print_symbol(out, k, sym, 0, false);
         any = true;

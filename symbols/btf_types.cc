@@ -67,11 +67,16 @@ Result<std::unique_ptr<BtfTypes>> BtfTypes::from_bytes(std::span<const uint8_t> 
       }
     if (k == BTF_KIND_ENUM) {
       const struct btf_enum* e = btf_enum(bt);
-      for (int i = 0; i < btf_vlen(bt); ++i) t->enumerators_.emplace(name_at(t->btf_, e[i].name_off), e[i].val);
+      for (int i = 0; i < btf_vlen(bt); ++i) {
+        t->enumerators_.emplace(name_at(t->btf_, e[i].name_off), e[i].val);
+        t->enumerator_types_.emplace(name_at(t->btf_, e[i].name_off), id);
+      }
     } else if (k == BTF_KIND_ENUM64) {
       const struct btf_enum64* e = btf_enum64(bt);
-      for (int i = 0; i < btf_vlen(bt); ++i)
+      for (int i = 0; i < btf_vlen(bt); ++i) {
         t->enumerators_.emplace(name_at(t->btf_, e[i].name_off), static_cast<int64_t>(btf_enum64_value(&e[i])));
+        t->enumerator_types_.emplace(name_at(t->btf_, e[i].name_off), id);
+      }
     }
     if (!bt->name_off) continue;
     if (k == BTF_KIND_STRUCT || k == BTF_KIND_UNION || k == BTF_KIND_ENUM || k == BTF_KIND_ENUM64 ||
@@ -161,6 +166,12 @@ std::optional<int64_t> BtfTypes::enumerator(std::string_view n) {
   auto it = enumerators_.find(n);
   if (it == enumerators_.end()) return std::nullopt;
   return it->second;
+}
+
+std::optional<TypeRef> BtfTypes::enumerator_type(std::string_view n) const {
+  auto it = enumerator_types_.find(n);
+  if (it == enumerator_types_.end()) return std::nullopt;
+  return TypeRef{it->second};
 }
 
 bool BtfTypes::find_member(uint32_t type_id, std::string_view name, uint64_t& bit_off, uint32_t& bit_size,

@@ -36,6 +36,8 @@ class BtfTypes final : public Types {
   Result<std::string> definition(TypeRef t, bool offsets, const std::vector<std::string>& only) override;
   Result<std::string> format_value(TypeRef t, std::span<const uint8_t> bytes, ValueContext& ctx, int indent = 0,
                                    uint64_t address = 0) override;
+  // The enum type an enumerator belongs to (gdb prints `p SYSTEM_RUNNING` by name).
+  std::optional<TypeRef> enumerator_type(std::string_view name) const;
 
  private:
   BtfTypes() = default;
@@ -50,6 +52,7 @@ class BtfTypes final : public Types {
   std::string source_;
   std::unordered_multimap<std::string_view, uint32_t> by_name_;
   std::unordered_map<std::string_view, int64_t> enumerators_;
+  std::unordered_map<std::string_view, uint32_t> enumerator_types_;
   std::unordered_map<uint32_t, uint32_t> pointers_;            // target -> PTR, built on first use
   std::unordered_map<uint64_t, uint32_t> arrays_;              // (elem << 32 | n) -> ARRAY
   bool derived_built_ = false;
