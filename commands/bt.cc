@@ -87,6 +87,62 @@ Result<void> print_words(kernel::Kernel& k, Output& out, uint64_t from, uint64_t
   return ok();
 }
 
+// bt -t when the trace crosses stacks (IRQ, exception): each stack's text words from where the
+// trace is on it up to its top, crash's `--- <NAME> ---` line between stacks, and each
+// exception frame's registers after its entry stub's word (the pt_regs words themselves are
+// not listed; a stack left through an exception frame is not listed past it). On a new stack
+// crash lists the first frame itself, then the words above it; the interrupted instruction
+// after an exception stack gets that stack's base as its address.
+Result<void> print_text_across_stacks(kernel::Kernel& k, const kernel::Backtrace& bt, const BtOptions& o, Output& out) {
+  const auto& fr = bt.frames;
+  out.print("              START: {} at {:x}\n", frame_label(k, fr.front().pc, o), fr.front().pc);
+  uint64_t regs_size = TRY(k.types().size_of_name("pt_regs"));
+  size_t seg = 0;
+  for (size_t i = 0; i < fr.size() && seg < bt.stacks.size(); ++seg) {
+    size_t j = i + 1;  // frames [i, j) are on bt.stacks[seg]
+    while (j < fr.size() && fr[j].left_stack.empty()) ++j;
+    const kernel::StackRange& range = bt.stacks[seg];
+    uint64_t from = fr[i].slot;
+    if (seg > 0) {
+      out.print("--- <{}> ---\n", fr[i].left_stack);
+      bool interrupted = fr[i].how == kernel::FrameSource::registers;
+      out.print("  [{:x}] {} at {:x}\n", interrupted ? bt.stacks[seg - 1].lo : fr[i].slot, frame_label(k, fr[i].pc, o),
+                fr[i].pc);
+      if (fr[i].exception) {
+        print_exception(k, out, *fr[i].exception);
+        if (i + 1 == j && j < fr.size()) {
+          i = j;
+          continue;
+        }
+        from = fr[i].exception->addr + regs_size;
+      } else if (!interrupted) {
+        from += 8;
+      }
+    }
+    if (from >= range.hi) {
+      i = j;
+      continue;
+    }
+    if (!range.contains(from) || range.hi - from > (1u << 20))
+      return Error::make(Errc::bad_data, "frame at {:x} is not on the {}", from, range.name);
+    std::vector<uint64_t> w((range.hi - from) / 8);
+    TRY(k.read(from, std::span(reinterpret_cast<uint8_t*>(w.data()), w.size() * 8)));
+    for (uint64_t a = from; a + 8 <= range.hi; a += 8) {
+      uint64_t v = w[(a - from) / 8];
+      if (is_kernel_text(k, v)) out.print("  [{:x}] {} at {:x}\n", a, frame_label(k, v, o), v);
+      const kernel::StackFrame* with_regs = nullptr;
+      for (size_t n = i; n < j; ++n)
+        if (fr[n].slot == a && fr[n].exception) with_regs = &fr[n];
+      if (!with_regs) continue;
+      print_exception(k, out, *with_regs->exception);
+      if (with_regs == &fr[j - 1] && j < fr.size()) break;
+      if (with_regs->exception->addr + regs_size > a + 8) a = with_regs->exception->addr + regs_size - 8;
+    }
+    i = j;
+  }
+  return ok();
+}
+
 Result<void> print_bt(Session& s, const kernel::TaskTable& tt, const Task& t, const BtOptions& o, Output& out) {
   kernel::Kernel& k = s.kernel;
   out.print("{}\n", task_header(t));
@@ -100,6 +156,7 @@ Result<void> print_bt(Session& s, const kernel::TaskTable& tt, const Task& t, co
     return ok();
   }
   if (o.text || o.all_text) {
+    if (o.text && bt->stacks.size() > 1 && !bt->frames.empty()) return print_text_across_stacks(k, *bt, o, out);
     auto [lo, hi] = TRY(kernel::task_stack(k, t));
     uint64_t from = lo;
     if (o.text && !bt->frames.empty()) {
@@ -117,11 +174,12 @@ Result<void> print_bt(Session& s, const kernel::TaskTable& tt, const Task& t, co
   if (bt->start) print_exception(k, out, *bt->start);
   for (size_t i = 0; i < bt->frames.size(); ++i) {
     auto& f = bt->frames[i];
+    if (!f.left_stack.empty()) out.print("--- <{}> ---\n", f.left_stack);
     out.print("{:>3} [{:x}] {} at {:x}\n", fmt::format("#{}", i), f.slot, frame_label(k, f.pc, o), f.pc);
     if (o.lines) {
       if (auto loc = k.source_lines().lookup(f.pc - k.kaslr_offset())) out.print("    {}: {}\n", loc->file, loc->line);
     }
-    if (o.frames_data && i + 1 < bt->frames.size() && !f.exception)
+    if (o.frames_data && i + 1 < bt->frames.size() && bt->frames[i + 1].left_stack.empty())
       TRY(print_words(k, out, f.slot + 8, bt->frames[i + 1].slot, "    ", " "));
     if (f.exception) print_exception(k, out, *f.exception);
   }

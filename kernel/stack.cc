@@ -3,9 +3,11 @@
 #include <capstone/capstone.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <cstring>
 
+#include "kernel/modules.h"
 #include "symbols/orc.h"
 
 namespace coroner::kernel {
@@ -24,16 +26,114 @@ Result<const symbols::OrcTable*> orc(Kernel& k) {
 
 constexpr size_t kMaxFrames = 256;
 
+struct ModuleOrcCache {
+  std::map<uint64_t, Result<symbols::OrcTable>> by_module;  // by struct module address
+};
+
+// The ORC table of the module whose text holds `ip`, or nothing when no module does.
+std::optional<const Result<symbols::OrcTable>*> module_orc_at(Kernel& k, uint64_t ip) {
+  auto text = k.symbols().address_of("_stext");
+  auto etext = k.symbols().address_of("_etext");
+  if (text && etext && ip >= *text && ip < *etext) return std::nullopt;
+  auto table = modules(k);
+  if (!table) return std::nullopt;
+  const Module* m = (*table)->containing(ip);
+  if (!m || !m->in_text(ip)) return std::nullopt;
+  auto& cache = k.extension<ModuleOrcCache>().by_module;
+  auto it = cache.find(m->address);
+  if (it == cache.end()) it = cache.emplace(m->address, module_orc(k, m->address)).first;
+  return &it->second;
+}
+
 struct Walker {
   Kernel& k;
   const symbols::OrcTable& orc;
-  uint64_t stack_lo, stack_hi;
+  std::vector<StackRange> stacks;  // the task's stack, then its CPU's, when it is active
+  size_t cur = 0;                  // the stack the walk is on
+  std::vector<bool> entered;       // stacks the walk has been on: none is entered twice
+  std::string pending;             // the name of the stack just left, for the next frame
+  StackRange::Kind pending_kind = StackRange::Kind::task;
+  bool last_left_irq = false;      // the last frame pushed is the first one after the IRQ stack
 
-  bool on_stack(uint64_t a, uint64_t len = 8) const { return a >= stack_lo && a + len <= stack_hi && a + len > a; }
+  Walker(Kernel& k_, const symbols::OrcTable& orc_, std::vector<StackRange> stacks_, size_t start)
+      : k(k_), orc(orc_), stacks(std::move(stacks_)), cur(start), entered(stacks.size(), false) {
+    entered[cur] = true;
+  }
+
+  bool on_stack(uint64_t a, uint64_t len = 8) const { return stacks[cur].contains(a, len); }
+
+  // The ORC entry for pc (a return address unless `signal`): the module's own table for
+  // module text (its addresses are run-time ones), else vmlinux's (link-time addresses). A
+  // module whose table cannot be read gets an undefined entry: the caller is found by a scan.
+  std::optional<symbols::OrcEntry> lookup(uint64_t pc, bool signal) {
+    uint64_t ip = pc - (signal ? 0 : 1);
+    if (auto mod = module_orc_at(k, ip)) {
+      if (!**mod || (**mod)->empty()) return symbols::OrcEntry{};
+      return (**mod)->lookup(ip);
+    }
+    return orc.lookup(ip - k.kaslr_offset());
+  }
 
   Result<uint64_t> read(uint64_t a) {
-    if (!on_stack(a)) return Error::make(Errc::out_of_bounds, "stack address {:x} outside the task's stack", a);
+    if (!on_stack(a))
+      return Error::make(Errc::out_of_bounds, "stack address {:x} outside the {}", a, stacks[cur].name);
     return k.read_u64(a);
+  }
+
+  static int rank(StackRange::Kind kind) {
+    switch (kind) {
+      case StackRange::Kind::exception: return 2;
+      case StackRange::Kind::irq: return 1;
+      default: return 0;
+    }
+  }
+
+  // Moves the walk to the stack holding `a`: only downwards (an exception stack to another
+  // exception stack, the IRQ stack or the task's; the IRQ stack to the task's), and only to a
+  // stack not walked yet, so two stacks pointing at each other cannot loop.
+  bool cross_to(uint64_t a) {
+    int from = rank(stacks[cur].kind);
+    for (size_t i = 0; i < stacks.size(); ++i) {
+      if (i == cur || entered[i] || !stacks[i].contains(a)) continue;
+      int to = rank(stacks[i].kind);
+      if (to > from || (to == from && to != 2)) return false;
+      pending = stacks[cur].name;
+      pending_kind = stacks[cur].kind;
+      cur = i;
+      entered[i] = true;
+      return true;
+    }
+    return false;
+  }
+
+  bool on_other_stack(uint64_t a) const {
+    for (size_t i = 0; i < stacks.size(); ++i)
+      if (i != cur && stacks[i].contains(a)) return true;
+    return false;
+  }
+
+  // Says why an address off the current stack ends the walk.
+  std::string off_stack(std::string_view what, uint64_t a) const {
+    for (size_t i = 0; i < stacks.size(); ++i)
+      if (i != cur && stacks[i].contains(a))
+        return fmt::format("{} {:x} goes from the {} back to the {}", what, a, stacks[cur].name, stacks[i].name);
+    return fmt::format("{} {:x} leaves the {}", what, a, stacks[cur].name);
+  }
+
+  void push(Backtrace& bt, StackFrame f) {
+    if ((f.how == FrameSource::orc || f.how == FrameSource::scan) && !bt.frames.empty() && pending.empty()) {
+      // A return address at a function's first byte (its caller ended with a call to a
+      // noreturn function, e.g. nmi_panic.cold calling panic): the walk goes on from the
+      // caller's ORC entry (pc - 1), but crash does not list the frame, taking the word for
+      // a function pointer; neither is it listed here.
+      auto hit = k.symbols().lookup(f.pc);
+      if (hit && hit->offset == 0) return;
+    }
+    if (bt.stacks.empty() || !pending.empty()) bt.stacks.push_back(stacks[cur]);
+    last_left_irq = !pending.empty() && pending_kind == StackRange::Kind::irq;
+    f.left_stack = std::move(pending);
+    pending.clear();
+    bt.frames.push_back(std::move(f));
   }
 
   // For a function with the `push %rbp; mov %rsp,%rbp` prologue: how far below %rbp its
@@ -107,7 +207,7 @@ struct Walker {
   // Walk from a frame whose pc was read at `slot` (a return address), with frame pointer bp.
   Result<Backtrace> walk(uint64_t slot, uint64_t pc, uint64_t bp, FrameSource first) {
     Backtrace bt;
-    bt.frames.push_back({slot, pc, first, std::nullopt});
+    push(bt, {slot, pc, first, std::nullopt, {}});
     TRY(run(bt, pc, slot + 8, bp, false, bp != 0));
     return bt;
   }
@@ -116,6 +216,7 @@ struct Walker {
   Result<Backtrace> walk_regs(const PtRegs& r) {
     Backtrace bt;
     bt.start = r;
+    bt.stacks.push_back(stacks[cur]);
     TRY(run(bt, r.ip, r.sp, r.bp, true, true));
     return bt;
   }
@@ -124,9 +225,8 @@ struct Walker {
   // `bp_known`: bp holds the frame pointer's real value (not so when a walk starts from a
   // stack slot found by a scan); a frame that needs an unknown bp is found by scanning.
   Result<void> run(Backtrace& bt, uint64_t pc, uint64_t sp, uint64_t bp, bool signal, bool bp_known) {
-    uint64_t reloc = k.kaslr_offset();
     while (bt.frames.size() < kMaxFrames) {
-      auto e = orc.lookup(pc - reloc - (signal ? 0 : 1));
+      auto e = lookup(pc, signal);
       if (!e) {
         bt.stopped = fmt::format("no ORC data for {:x}", pc);
         return ok();
@@ -152,7 +252,7 @@ struct Walker {
         pc = TRY(read(*next));
         sp = *next + 8;
         signal = false;
-        bt.frames.push_back({*next, pc, FrameSource::scan, std::nullopt});
+        push(bt, {*next, pc, FrameSource::scan, std::nullopt, {}});
         continue;
       }
       uint64_t cfa;
@@ -167,9 +267,13 @@ struct Walker {
       }
       if (e->type == symbols::OrcType::call) {
         uint64_t next_slot = cfa - 8;
-        if (next_slot < sp || !on_stack(next_slot)) {
-          if (next_slot == stack_hi - 8 || cfa == stack_hi) return ok();
-          bt.stopped = fmt::format("stack pointer {:x} does not move up or leaves the stack", next_slot);
+        if (!on_stack(next_slot) && !(cfa == stacks[cur].hi) && cross_to(next_slot)) {
+          // The caller's frame is on the next stack down (the IRQ entry code switched stacks).
+        } else if (next_slot < sp || !on_stack(next_slot)) {
+          if (next_slot == stacks[cur].hi - 8 || cfa == stacks[cur].hi) return ok();
+          bt.stopped = on_other_stack(next_slot)
+                           ? off_stack("stack pointer", next_slot)
+                           : fmt::format("stack pointer {:x} does not move up or leaves the stack", next_slot);
           return ok();
         }
         switch (e->bp_reg) {
@@ -186,26 +290,60 @@ struct Walker {
         if (!pc) return ok();
         sp = cfa;
         signal = false;
-        bt.frames.push_back({next_slot, pc, FrameSource::orc, std::nullopt});
+        push(bt, {next_slot, pc, FrameSource::orc, std::nullopt, {}});
         continue;
       }
       // An entry or exception frame: full pt_regs at cfa, or just the IRET frame.
       uint64_t ip_off = TRY(k.offset_of("pt_regs", "ip"));
       uint64_t regs_addr = e->type == symbols::OrcType::regs ? cfa : cfa - ip_off;
       if (!on_stack(regs_addr + ip_off, 40)) {
-        bt.stopped = fmt::format("exception frame at {:x} outside the task's stack", regs_addr);
+        bt.stopped = fmt::format("exception frame at {:x} outside the {}", regs_addr, stacks[cur].name);
         return ok();
       }
       PtRegs r = TRY(read_pt_regs(k, regs_addr));
+      bool partial = e->type == symbols::OrcType::regs_partial;
+      if (partial && !r.user_mode()) {
+        // Only the hardware's IRET frame (ip, cs, flags, sp, ss), from kernel mode (an entry
+        // stub interrupted before it saved the registers): crash lists the interrupted
+        // instruction as a frame at the ip's slot, with no register block; the other
+        // registers are not saved, so %rbp stays as it was.
+        push(bt, {regs_addr + ip_off, r.ip, FrameSource::orc, std::nullopt, {}});
+        if (!on_stack(r.sp) && !cross_to(r.sp)) {
+          bt.stopped = off_stack("exception frame's stack pointer", r.sp);
+          return ok();
+        }
+        if (r.sp <= regs_addr + ip_off && on_stack(regs_addr + ip_off)) {
+          bt.stopped = fmt::format("exception frame's stack pointer {:x} does not lie above it", r.sp);
+          return ok();
+        }
+        pc = r.ip;
+        sp = r.sp;
+        signal = true;
+        continue;
+      }
       if (bt.frames.empty()) {
         bt.stopped = fmt::format("exception frame at {:x} before any frame", regs_addr);
         return ok();
       }
       bt.frames.back().exception = r;
+      // crash finds the interrupt's pt_regs from the stack pointer the IRQ entry saved and
+      // shows that address, not the return address's slot below it, for the entry stub.
+      if (last_left_irq) bt.frames.back().slot = regs_addr;
       if (r.user_mode()) return ok();
-      // A kernel-mode exception: go on from the interrupted instruction.
-      if (r.sp <= regs_addr || !on_stack(r.sp)) {
-        bt.stopped = fmt::format("exception frame's stack pointer {:x} leaves the task's stack", r.sp);
+      // A kernel-mode exception: go on from the interrupted instruction, on this stack or on
+      // the one the exception came from (an NMI or IRQ on an exception stack or IRQ stack).
+      bool from_exception_stack = stacks[cur].kind == StackRange::Kind::exception;
+      if (!on_stack(r.sp) && !cross_to(r.sp)) {
+        bt.stopped = off_stack("exception frame's stack pointer", r.sp);
+        return ok();
+      }
+      if (from_exception_stack && !pending.empty()) {
+        // Leaving an exception stack, crash shows the interrupted instruction as a frame of
+        // its own, at the interrupted stack pointer; the walk goes on from there as usual.
+        push(bt, {r.sp, r.ip, FrameSource::registers, std::nullopt, {}});
+      }
+      if (r.sp <= regs_addr && on_stack(regs_addr)) {
+        bt.stopped = fmt::format("exception frame's stack pointer {:x} does not lie above it", r.sp);
         return ok();
       }
       pc = r.ip;
@@ -237,23 +375,107 @@ Result<std::pair<uint64_t, uint64_t>> stack_bounds(Kernel& k, const Task& t) {
   return std::pair{t.stack, t.stack + size};
 }
 
-// Where crash starts an active task's trace in a kdump: the first word on the task's stack,
-// from its lowest address up, inside one of the functions the crash path runs through.
-Result<std::optional<uint64_t>> active_start_slot(Kernel& k, const Task& t) {
+// The stacks a walk of `t` may use: its own first, then, when it runs on a CPU, that CPU's
+// exception and IRQ stacks.
+Result<std::vector<StackRange>> walk_stacks(Kernel& k, const Task& t, int cpu) {
   auto [lo, hi] = TRY(stack_bounds(k, t));
-  uint64_t size = hi - lo;
-  std::vector<uint64_t> words(size / 8);
-  TRY(k.read(lo, std::span(reinterpret_cast<uint8_t*>(words.data()), size)));
+  std::vector<StackRange> out{{lo, hi, StackRange::Kind::task, "task's stack"}};
+  if (cpu >= 0) {
+    auto more = cpu_stacks(k, cpu);
+    if (more)
+      for (auto& s : *more)
+        if (!(s.lo < hi && lo < s.hi)) out.push_back(s);  // never one overlapping the task's
+  }
+  return out;
+}
+
+Result<Walker> make_walker(Kernel& k, const Task& t, int cpu, uint64_t start) {
+  auto stacks = TRY(walk_stacks(k, t, cpu));
+  const symbols::OrcTable* table = TRY(orc(k));
+  if (table->empty()) return Error::make(Errc::unsupported, "vmlinux has no ORC unwind data (.orc_unwind)");
+  for (size_t i = 0; i < stacks.size(); ++i)
+    if (stacks[i].contains(start)) return Walker(k, *table, std::move(stacks), i);
+  if (cpu < 0) return Error::make(Errc::unsupported, "stack address {:x} is not on the task's stack", start);
+  return Error::make(Errc::unsupported, "stack address {:x} is on neither the task's stack nor CPU {}'s IRQ or exception stacks",
+                     start, cpu);
+}
+
+// Where crash starts an active task's trace in a kdump: the first word inside one of the
+// functions the crash path runs through, from the lowest address up, on the CPU's exception
+// stacks, then its IRQ stack, then the task's own stack.
+Result<std::optional<uint64_t>> active_start_slot(Kernel& k, const Task& t, int cpu) {
+  auto stacks = TRY(walk_stacks(k, t, cpu));
+  std::rotate(stacks.begin(), stacks.begin() + 1, stacks.end());  // the task's stack last
   static const std::set<std::string_view> starts = {"crash_kexec", "machine_kexec", "crash_nmi_callback", "panic"};
-  for (size_t i = 0; i < words.size(); ++i) {
-    auto hit = k.symbols().lookup(words[i]);
-    if (!hit || (hit->symbol->type != 't' && hit->symbol->type != 'T')) continue;
-    if (starts.count(hit->symbol->name)) return std::optional<uint64_t>{lo + 8 * i};
+  for (auto& s : stacks) {
+    uint64_t size = s.hi - s.lo;
+    if (size == 0 || size > (1u << 20)) continue;
+    std::vector<uint64_t> words(size / 8);
+    if (!k.read(s.lo, std::span(reinterpret_cast<uint8_t*>(words.data()), words.size() * 8))) continue;
+    for (size_t i = 0; i < words.size(); ++i) {
+      auto hit = k.symbols().lookup(words[i]);
+      if (!hit || (hit->symbol->type != 't' && hit->symbol->type != 'T')) continue;
+      if (starts.count(hit->symbol->name)) return std::optional<uint64_t>{s.lo + 8 * i};
+    }
   }
   return std::optional<uint64_t>{};
 }
 
+struct CpuStacksCache {
+  std::map<int, std::vector<StackRange>> by_cpu;
+};
+
+// The IRQ stack's top: a per-CPU pointer to its last word (5.10+ keeps the word below the
+// top for the interrupted stack pointer: hi = ptr + 8) or to its end (before).
+Result<std::optional<StackRange>> irq_stack(Kernel& k, int cpu) {
+  uint64_t var;
+  if (k.symbols().address_of("hardirq_stack_ptr")) {
+    var = TRY(k.per_cpu("hardirq_stack_ptr", cpu));
+  } else if (k.symbols().address_of("pcpu_hot") && k.types().has_member("pcpu_hot", "hard_irq_stack_ptr")) {
+    var = TRY(k.per_cpu("pcpu_hot", cpu)) + TRY(k.offset_of("pcpu_hot", "hard_irq_stack_ptr"));
+  } else {
+    return std::optional<StackRange>{};
+  }
+  uint64_t ptr = TRY(k.read_u64(var));
+  uint64_t size = TRY(k.types().size_of_name("irq_stack"));
+  if (!ptr || size == 0 || size > (1u << 20)) return std::optional<StackRange>{};
+  uint64_t hi = (ptr % 16 == 8) ? ptr + 8 : ptr;
+  return std::optional<StackRange>{StackRange{hi - size, hi, StackRange::Kind::irq, "IRQ stack"}};
+}
+
+// struct cea_exception_stacks (4.20+): DF, NMI, DB, MCE, VC, VC2 stacks with guard pages.
+Result<std::vector<StackRange>> exception_stacks(Kernel& k, int cpu) {
+  std::vector<StackRange> out;
+  if (!k.symbols().address_of("cea_exception_stacks")) return out;
+  uint64_t base = TRY(k.read_u64(TRY(k.per_cpu("cea_exception_stacks", cpu))));
+  if (!base) return out;
+  symbols::Types& types = k.types();
+  auto t = TRY(types.find("struct cea_exception_stacks"));
+  // crash's names for them.
+  static const std::pair<const char*, const char*> names[] = {
+      {"NMI_stack", "NMI"}, {"DF_stack", "DOUBLEFAULT"}, {"DB_stack", "DEBUG"},
+      {"MCE_stack", "MCE"}, {"VC_stack", "VC"},          {"VC2_stack", "VC2"}};
+  for (auto& [member, name] : names) {
+    auto m = types.member(t, member);
+    if (!m) continue;
+    uint64_t size = TRY(types.size_of(m->type));
+    if (size == 0 || size > (1u << 20)) continue;
+    uint64_t lo = base + m->offset();
+    out.push_back({lo, lo + size, StackRange::Kind::exception, fmt::format("{} exception stack", name)});
+  }
+  return out;
+}
+
 }  // namespace
+
+Result<std::vector<StackRange>> cpu_stacks(Kernel& k, int cpu) {
+  auto& cache = k.extension<CpuStacksCache>();
+  if (auto it = cache.by_cpu.find(cpu); it != cache.by_cpu.end()) return it->second;
+  std::vector<StackRange> out = TRY(exception_stacks(k, cpu));
+  if (auto irq = TRY(irq_stack(k, cpu))) out.push_back(*irq);
+  cache.by_cpu[cpu] = out;
+  return out;
+}
 
 Result<std::pair<uint64_t, uint64_t>> task_stack(Kernel& k, const Task& t) { return stack_bounds(k, t); }
 
@@ -271,28 +493,20 @@ Result<PtRegs> read_pt_regs(Kernel& k, uint64_t addr) {
 }
 
 Result<Backtrace> unwind_from_slot(Kernel& k, const Task& t, uint64_t slot, uint64_t bp) {
-  auto [lo, hi] = TRY(stack_bounds(k, t));
-  const symbols::OrcTable* table = TRY(orc(k));
-  if (table->empty()) return Error::make(Errc::unsupported, "vmlinux has no ORC unwind data (.orc_unwind)");
-  Walker w{k, *table, lo, hi};
+  Walker w = TRY(make_walker(k, t, t.cpu, slot));
   uint64_t pc = TRY(w.read(slot));
   return w.walk(slot, pc, bp, FrameSource::registers);
 }
 
 Result<Backtrace> unwind_from_registers(Kernel& k, const Task& t, const PtRegs& regs) {
-  auto [lo, hi] = TRY(stack_bounds(k, t));
-  const symbols::OrcTable* table = TRY(orc(k));
-  if (table->empty()) return Error::make(Errc::unsupported, "vmlinux has no ORC unwind data (.orc_unwind)");
-  Walker w{k, *table, lo, hi};
-  if (!w.on_stack(regs.sp)) return Error::make(Errc::unsupported, "stack pointer {:x} is not on the task's stack", regs.sp);
-  return w.walk_regs(regs);
+  auto w = make_walker(k, t, t.cpu, regs.sp);
+  if (!w) return Error::make(Errc::unsupported, "stack pointer {:x} is not on the task's stack", regs.sp);
+  return w->walk_regs(regs);
 }
 
 Result<Backtrace> unwind_task(Kernel& k, const Task& t) {
-  auto [lo, hi] = TRY(stack_bounds(k, t));
-  const symbols::OrcTable* table = TRY(orc(k));
-  if (table->empty()) return Error::make(Errc::unsupported, "vmlinux has no ORC unwind data (.orc_unwind)");
-  Walker w{k, *table, lo, hi};
+  // A task switched out runs on its own stack only.
+  Walker w = TRY(make_walker(k, t, -1, t.stack));
   // switch_to() left an inactive_task_frame at thread.sp; its ret_addr returns into
   // __schedule (or ret_from_fork for a task that never ran).
   uint64_t ret_off = TRY(k.offset_of("inactive_task_frame", "ret_addr"));
@@ -329,14 +543,34 @@ Result<PtRegs> cpu_registers(Kernel& k, int cpu) {
 
 Result<Backtrace> unwind(Kernel& k, const TaskTable& tt, const Task& t) {
   if (!tt.is_active(t.addr)) return unwind_task(k, t);
-  // The crash path's own frames when the stack holds them, else the CPU's registers.
-  auto slot = TRY(active_start_slot(k, t));
-  if (slot) return unwind_from_slot(k, t, *slot, 0);
-  auto regs = cpu_registers(k, tt.active_cpu(t.addr));
+  int cpu = tt.active_cpu(t.addr);
+  Task on_cpu = t;
+  on_cpu.cpu = cpu;
+  // The crash path's own frames when the stacks hold them, else the CPU's registers.
+  auto slot = TRY(active_start_slot(k, on_cpu, cpu));
+  if (slot) return unwind_from_slot(k, on_cpu, *slot, 0);
+  auto regs = cpu_registers(k, cpu);
   if (!regs)
     return Error::make(Errc::not_found, "cannot find the starting frame of active task {:x}: {}", t.addr,
                        regs.error().message);
-  return unwind_from_registers(k, t, *regs);
+  return unwind_from_registers(k, on_cpu, *regs);
+}
+
+}  // namespace coroner::kernel
+
+namespace coroner::kernel {
+
+Result<symbols::OrcTable> module_orc(Kernel& k, uint64_t module) {
+  uint64_t n = TRY(k.member_uint(module, "module", "arch.num_orcs"));
+  uint64_t ips = TRY(k.member<uint64_t>(module, "module", "arch.orc_unwind_ip"));
+  uint64_t entries = TRY(k.member<uint64_t>(module, "module", "arch.orc_unwind"));
+  if (n == 0 || !ips || !entries) return symbols::OrcTable{};
+  if (n > (1u << 20)) return Error::make(Errc::bad_data, "module {:x}: {} ORC entries", module, n);
+  uint64_t entry_size = TRY(k.types().size_of_name("orc_entry"));
+  std::vector<uint8_t> ip_bytes(n * 4), entry_bytes(n * entry_size);
+  TRY(k.read(ips, ip_bytes));
+  TRY(k.read(entries, entry_bytes));
+  return symbols::OrcTable::from_sections(ips, ip_bytes, entry_bytes, k.types());
 }
 
 }  // namespace coroner::kernel

@@ -1,6 +1,10 @@
 // Kernel stack unwinding on x86_64: the kernel's own ORC data first, each frame knowing how
 // it was found; bounded (frame cap, the stack pointer must move up, reads stay on the
 // task's stacks) so a corrupt stack ends with a note instead of a hang.
+// An active task's walk may start on its CPU's exception stacks (NMI, #DF, #DB, #MC) or IRQ
+// stack and cross to the next one down (exception -> IRQ -> task stack); each stack is
+// entered at most once, and the first frame on a new stack names the one left, as crash's
+// `--- <IRQ stack> ---` line does.
 //
 //   auto bt = TRY(unwind_task(k, task, table));
 //   for (auto& f : bt.frames) fmt::print("{:x} {:x}\n", f.slot, f.pc);
@@ -14,6 +18,7 @@
 
 #include "kernel/kernel.h"
 #include "kernel/tasks.h"
+#include "symbols/orc.h"
 
 namespace coroner::kernel {
 
@@ -25,6 +30,15 @@ struct PtRegs {
   bool user_mode() const { return (cs & 3) != 0; }
 };
 
+// A kernel stack a walk may use, [lo, hi): the task's own, or its CPU's IRQ or an exception stack.
+struct StackRange {
+  enum class Kind { task, irq, exception };
+  uint64_t lo = 0, hi = 0;
+  Kind kind = Kind::task;
+  std::string name;  // "IRQ stack", "NMI exception stack", "task's stack"
+  bool contains(uint64_t a, uint64_t len = 8) const { return a >= lo && a + len <= hi && a + len > a; }
+};
+
 // How a frame was found: the saved switch frame, ORC, the registers' starting point, or a
 // stack scan for a return address where ORC had nothing.
 enum class FrameSource { saved_context, orc, registers, scan };
@@ -34,12 +48,17 @@ struct StackFrame {
   uint64_t pc = 0;
   FrameSource how = FrameSource::orc;
   std::optional<PtRegs> exception;  // an exception or entry frame found above this frame
+  // Set on the first frame after the walk left another stack: that stack's name as crash
+  // prints it before this frame ("IRQ stack", "NMI exception stack").
+  std::string left_stack;
 };
 
 struct Backtrace {
   std::optional<PtRegs> start;  // the CPU registers the walk began from, when it did
   std::vector<StackFrame> frames;
   std::string stopped;  // why the walk ended early (empty when it reached the stack's end)
+  // The stacks walked, in order: the first frame's, then one per frame with left_stack set.
+  std::vector<StackRange> stacks;
 };
 
 // Any task as crash unwinds it: a task switched out from its saved frame; a task running on a
@@ -57,5 +76,14 @@ Result<PtRegs> read_pt_regs(Kernel& k, uint64_t addr);
 Result<PtRegs> cpu_registers(Kernel& k, int cpu);
 // The task's kernel stack, [low, high).
 Result<std::pair<uint64_t, uint64_t>> task_stack(Kernel& k, const Task& t);
+// A CPU's exception stacks (from the per-CPU cea_exception_stacks, 4.20+; names as crash
+// gives them) followed by its hard-IRQ stack (per-CPU hardirq_stack_ptr, 5.2+, or
+// pcpu_hot.hard_irq_stack_ptr, 6.5+): the order a walk leaves them in. Stacks the kernel
+// does not have, or whose pointer is not set up, are left out.
+Result<std::vector<StackRange>> cpu_stacks(Kernel& k, int cpu);
+// A loaded module's own ORC table (struct module's arch.orc_unwind_ip, arch.orc_unwind and
+// arch.num_orcs, read through the type layer; addresses are run-time ones): empty when the
+// module has none.
+Result<symbols::OrcTable> module_orc(Kernel& k, uint64_t module);
 
 }  // namespace coroner::kernel

@@ -18,6 +18,7 @@
 #include <deque>
 #include <filesystem>
 #include <map>
+#include <tuple>
 
 #include "kernel/kernel.h"
 #include "kernel/stack.h"
@@ -82,6 +83,10 @@ std::vector<uint8_t> btf_bytes(struct btf* b) {
   return {static_cast<const uint8_t*>(raw), static_cast<const uint8_t*>(raw) + size};
 }
 
+// Sizes of the fake CPU stacks (the real ones are 16 KiB and 4 KiB; only the layout matters).
+constexpr uint64_t kFakeIrqStackSize = 0x1000, kFakeEstackSize = 0x800, kFakeGuard = 0x100;
+constexpr uint64_t kFakeModuleArch = 0x40;  // offset of struct module's `arch`
+
 // The kernel types the unwinder reads: struct orc_entry (either layout), struct
 // inactive_task_frame (x86_64: r15 r14 r13 r12 bx bp ret_addr) and struct pt_regs.
 Bytes make_btf(OrcLayout l) {
@@ -108,6 +113,30 @@ Bytes make_btf(OrcLayout l) {
                         "cx",  "dx",  "si",  "di",  "orig_ax", "ip", "cs", "flags", "sp", "ss"};
   btf__add_struct(b, "pt_regs", 8 * 21);
   for (uint32_t i = 0; i < 21; ++i) btf__add_field(b, regs[i], u64, 64 * i, 0);
+  // The CPU's other stacks: struct irq_stack { char stack[IRQ_STACK_SIZE]; } and struct
+  // cea_exception_stacks with guard pages between the stacks (two of them here).
+  int chr = btf__add_int(b, "char", 1, BTF_INT_CHAR);
+  int irq_arr = btf__add_array(b, u32, chr, static_cast<uint32_t>(kFakeIrqStackSize));
+  btf__add_struct(b, "irq_stack", static_cast<uint32_t>(kFakeIrqStackSize));
+  btf__add_field(b, "stack", irq_arr, 0, 0);
+  int guard = btf__add_array(b, u32, chr, static_cast<uint32_t>(kFakeGuard));
+  int estack = btf__add_array(b, u32, chr, static_cast<uint32_t>(kFakeEstackSize));
+  btf__add_struct(b, "cea_exception_stacks", static_cast<uint32_t>(2 * (kFakeGuard + kFakeEstackSize)));
+  btf__add_field(b, "DF_stack_guard", guard, 0, 0);
+  btf__add_field(b, "DF_stack", estack, static_cast<uint32_t>(8 * kFakeGuard), 0);
+  btf__add_field(b, "NMI_stack_guard", guard, static_cast<uint32_t>(8 * (kFakeGuard + kFakeEstackSize)), 0);
+  btf__add_field(b, "NMI_stack", estack, static_cast<uint32_t>(8 * (2 * kFakeGuard + kFakeEstackSize)), 0);
+  // A module's own ORC table: struct module { ...; struct mod_arch_specific arch; ... }.
+  int orc_entry = btf__find_by_name_kind(b, "orc_entry", BTF_KIND_STRUCT);
+  int s32 = btf__add_int(b, "int", 4, BTF_INT_SIGNED);
+  int ip_ptr = btf__add_ptr(b, s32);
+  int orc_ptr = btf__add_ptr(b, orc_entry);
+  int arch = btf__add_struct(b, "mod_arch_specific", 24);
+  btf__add_field(b, "num_orcs", u32, 0, 0);
+  btf__add_field(b, "orc_unwind_ip", ip_ptr, 64, 0);
+  btf__add_field(b, "orc_unwind", orc_ptr, 128, 0);
+  btf__add_struct(b, "module", static_cast<uint32_t>(kFakeModuleArch + 24));
+  btf__add_field(b, "arch", arch, static_cast<uint32_t>(8 * kFakeModuleArch), 0);
   Bytes out = btf_bytes(b);
   btf__free(b);
   return out;
@@ -176,7 +205,13 @@ class FakeKernel {
     ASSERT_LE(off + 8, kImageSize) << std::hex << addr;
     std::memcpy(image_.data() + off, &value, 8);
   }
+  void bytes(uint64_t addr, const Bytes& b) {
+    uint64_t off = addr - (kLinkText + kaslr_);
+    ASSERT_LE(off + b.size(), kImageSize) << std::hex << addr;
+    std::copy(b.begin(), b.end(), image_.begin() + static_cast<ptrdiff_t>(off));
+  }
   void orc(const Fn& f, Orc e, uint64_t off = 0) { orc_[f.off + off] = e; }
+  OrcLayout layout() const { return layout_; }
   // pt_regs at `addr` with the given ip, cs, sp and bp.
   void regs(uint64_t addr, uint64_t ip, uint64_t cs, uint64_t sp, uint64_t bp = 0) {
     put(addr + kRegsIp, ip);
@@ -202,6 +237,23 @@ class FakeKernel {
     if (!k) std::abort();
     kernel_ = std::move(*k);
     return *kernel_;
+  }
+
+  // CPU 0's IRQ stack [irq_lo(), irq_hi()) and NMI stack [nmi_lo(), nmi_hi()), found as the
+  // kernel has them: per-CPU hardirq_stack_ptr (pointing at the IRQ stack's last word, as
+  // 5.10+ does) and cea_exception_stacks, with __per_cpu_offset[0] = 0.
+  static constexpr uint64_t kIrqOff = 0x8000, kCeaOff = 0xa000, kPerCpuOff = 0xe000;
+  uint64_t irq_lo() const { return kLinkText + kaslr_ + kIrqOff; }
+  uint64_t irq_hi() const { return irq_lo() + kFakeIrqStackSize; }
+  uint64_t nmi_lo() const { return kLinkText + kaslr_ + kCeaOff + 2 * kFakeGuard + kFakeEstackSize; }
+  uint64_t nmi_hi() const { return nmi_lo() + kFakeEstackSize; }
+  void cpu_stacks() {
+    data_syms_.emplace_back("__per_cpu_offset", kPerCpuOff, 8);
+    data_syms_.emplace_back("hardirq_stack_ptr", kPerCpuOff + 0x10, 8);
+    data_syms_.emplace_back("cea_exception_stacks", kPerCpuOff + 0x18, 8);
+    put(kLinkText + kaslr_ + kPerCpuOff, 0);
+    put(kLinkText + kaslr_ + kPerCpuOff + 0x10, irq_hi() - 8);
+    put(kLinkText + kaslr_ + kPerCpuOff + 0x18, kLinkText + kaslr_ + kCeaOff);
   }
 
   // A task switched out with its inactive_task_frame at `thread_sp`.
@@ -245,6 +297,7 @@ class FakeKernel {
     sym("init_stack", kLinkText + kStackOff, kThreadSize, STT_OBJECT, 2);
     sym("__end_init_stack", kLinkText + kStackOff + kThreadSize, 0, STT_NOTYPE, 2);
     sym("_end", kLinkText + kImageSize, 0, STT_NOTYPE, 2);
+    for (const auto& [n, off, size] : data_syms_) sym(n.c_str(), kLinkText + off, size, STT_OBJECT, 2);
 
     // ORC: one entry per recorded offset, deliberately out of order (the kernel's build
     // sorts them; the table must not rely on it), plus an undefined entry ending the text.
@@ -326,6 +379,7 @@ class FakeKernel {
   Bytes image_;
   std::vector<Fn> fns_;
   std::map<uint64_t, Orc> orc_;
+  std::vector<std::tuple<std::string, uint64_t, uint64_t>> data_syms_;  // name, image offset, size
   std::vector<std::string> files_;  // removed with the fake
   std::unique_ptr<Kernel> kernel_;
 };
@@ -380,8 +434,11 @@ TEST_P(Unwind, ReturnAddressAtFunctionEndUsesTheCallersEntry) {
   Task t = f.task(thread_sp, f.at(kSched, 0x40));
   auto bt = unwind_task(f.open(), t);
   ASSERT_TRUE(bt) << bt.error().message;
-  ASSERT_EQ(bt->frames.size(), 3u) << bt->stopped;
-  EXPECT_EQ(bt->frames[2].pc, f.at(kEntry, 0x10));
+  // The walk goes on through fake_b's entry; the frame at fake_c's first byte itself is not
+  // listed (crash takes such a word for a function pointer).
+  ASSERT_EQ(bt->frames.size(), 2u) << bt->stopped;
+  EXPECT_EQ(bt->frames[1].pc, f.at(kEntry, 0x10));
+  EXPECT_EQ(bt->stopped, "");
 }
 
 // A system call's entry: REGS at the top of the stack, from user mode: the walk ends there
@@ -454,11 +511,15 @@ TEST_P(Unwind, RegsPartialIsTheIretFrame) {
   Task t = f.task(thread_sp, f.at(kSched, 0x40));
   auto bt = unwind_task(f.open(), t);
   ASSERT_TRUE(bt) << bt.error().message;
-  ASSERT_EQ(bt->frames.size(), 3u) << bt->stopped;
-  ASSERT_TRUE(bt->frames[1].exception);
-  EXPECT_EQ(bt->frames[1].exception->addr, regs);
-  EXPECT_EQ(bt->frames[2].pc, f.at(kEntry, 0x30));
-  EXPECT_EQ(bt->frames[2].slot, interrupted_sp);
+  // From kernel mode, crash lists the IRET frame's ip as a frame at its slot (no register
+  // block: the other registers were not saved), then goes on from it.
+  ASSERT_EQ(bt->frames.size(), 4u) << bt->stopped;
+  EXPECT_FALSE(bt->frames[1].exception);
+  EXPECT_EQ(bt->frames[2].slot, regs + kRegsIp);
+  EXPECT_EQ(bt->frames[2].pc, f.at(kC, 0x40));
+  EXPECT_FALSE(bt->frames[2].exception);
+  EXPECT_EQ(bt->frames[3].pc, f.at(kEntry, 0x30));
+  EXPECT_EQ(bt->frames[3].slot, interrupted_sp);
   EXPECT_EQ(bt->stopped, "");
 }
 
@@ -617,7 +678,7 @@ TEST_P(Unwind, KernelExceptionFrameWhoseStackPointerGoesDownStops) {
   auto bt = unwind_task(f.open(), t);
   ASSERT_TRUE(bt) << bt.error().message;
   EXPECT_EQ(bt->frames.size(), 2u);
-  EXPECT_EQ(bt->stopped, fmt::format("exception frame's stack pointer {:x} leaves the task's stack", f.stack_lo() + 0x10));
+  EXPECT_EQ(bt->stopped, fmt::format("exception frame's stack pointer {:x} does not lie above it", f.stack_lo() + 0x10));
 }
 
 TEST_P(Unwind, ExceptionFrameOffTheStackStopsWithANote) {
@@ -709,6 +770,206 @@ TEST_P(Unwind, FromRegistersUsesTheInstructionItself) {
   ASSERT_TRUE(bt->start);
   std::vector<FrameRow> want{{r.sp + 16, f.at(kEntry, 0x10), FrameSource::orc}};
   EXPECT_EQ(rows(*bt), want);
+}
+
+// The CPU's other stacks as the kernel describes them: the exception stacks from
+// cea_exception_stacks (crash's names), then the IRQ stack from hardirq_stack_ptr.
+TEST_P(Unwind, CpuStacksFromPerCpuPointers) {
+  FakeKernel f(GetParam());
+  f.cpu_stacks();
+  auto stacks = cpu_stacks(f.open(), 0);
+  ASSERT_TRUE(stacks) << stacks.error().message;
+  ASSERT_EQ(stacks->size(), 3u);
+  EXPECT_EQ((*stacks)[0].name, "NMI exception stack");
+  EXPECT_EQ((*stacks)[0].lo, f.nmi_lo());
+  EXPECT_EQ((*stacks)[0].hi, f.nmi_hi());
+  EXPECT_EQ((*stacks)[1].name, "DOUBLEFAULT exception stack");
+  EXPECT_EQ((*stacks)[2].name, "IRQ stack");
+  EXPECT_EQ((*stacks)[2].lo, f.irq_lo());
+  EXPECT_EQ((*stacks)[2].hi, f.irq_hi());
+}
+
+// A kernel without those per-CPU variables has no other stacks: no error, nothing to cross to.
+TEST_P(Unwind, NoCpuStacksWithoutTheirVariables) {
+  FakeKernel f(GetParam());
+  auto stacks = cpu_stacks(f.open(), 0);
+  ASSERT_TRUE(stacks) << stacks.error().message;
+  EXPECT_TRUE(stacks->empty());
+}
+
+// An interrupt handler on the IRQ stack: the entry code (fake_c, like common_interrupt) saved
+// the task's stack pointer in the IRQ stack's top word (ORC sp_indirect); the walk crosses
+// there, and the first frame on the task's stack (the entry stub with the interrupted
+// registers) says it left the IRQ stack; crash shows it at its pt_regs' address.
+TEST_P(Unwind, CrossesFromTheIrqStackToTheTaskStack) {
+  FakeKernel f(GetParam());
+  f.cpu_stacks();
+  f.orc(kB, {OrcType::call, OrcReg::sp, 8});
+  f.orc(kC, {OrcType::call, OrcReg::sp_indirect, 8});
+  f.orc(kIrq, {OrcType::regs, OrcReg::sp, 0});
+  f.orc(kEntry, {OrcType::end_of_stack, OrcReg::undefined, 0});
+  uint64_t slot0 = f.irq_hi() - 24;
+  uint64_t task_slot = f.stack_hi() - 0x400;
+  f.put(slot0, f.at(kB, 0x30));
+  f.put(slot0 + 8, f.at(kC, 0x20));
+  f.put(slot0 + 16, task_slot);  // the IRQ stack's last word: the interrupted stack pointer
+  f.put(task_slot, f.at(kIrq, 0x10));
+  f.regs(task_slot + 8, f.at(kEntry, 0x10), 0x10, task_slot + 8 + kPtRegsSize);
+  Task t = f.task(f.stack_lo() + 0x100, f.at(kSched, 0x40));
+  t.cpu = 0;
+  auto bt = unwind_from_slot(f.open(), t, slot0, 0);
+  ASSERT_TRUE(bt) << bt.error().message;
+  std::vector<FrameRow> want{{slot0, f.at(kB, 0x30), FrameSource::registers},
+                             {slot0 + 8, f.at(kC, 0x20), FrameSource::orc},
+                             {task_slot + 8, f.at(kIrq, 0x10), FrameSource::orc}};
+  EXPECT_EQ(rows(*bt), want);
+  EXPECT_EQ(bt->stopped, "");
+  EXPECT_EQ(bt->frames[0].left_stack, "");
+  EXPECT_EQ(bt->frames[1].left_stack, "");
+  EXPECT_EQ(bt->frames[2].left_stack, "IRQ stack");
+  ASSERT_TRUE(bt->frames[2].exception);
+  EXPECT_EQ(bt->frames[2].exception->addr, task_slot + 8);
+  ASSERT_EQ(bt->stacks.size(), 2u);
+  EXPECT_EQ(bt->stacks[0].name, "IRQ stack");
+  EXPECT_EQ(bt->stacks[1].name, "task's stack");
+  EXPECT_EQ(bt->stacks[1].lo, f.stack_lo());
+}
+
+// An NMI that hit an interrupt handler: NMI stack -> (exception frame) -> IRQ stack ->
+// (saved stack pointer) -> task's stack, each stack change named on the next frame.
+TEST_P(Unwind, CrossesFromTheNmiStackThroughTheIrqStack) {
+  FakeKernel f(GetParam());
+  f.cpu_stacks();
+  f.orc(kB, {OrcType::call, OrcReg::sp, 8});
+  f.orc(kC, {OrcType::call, OrcReg::sp_indirect, 8});
+  f.orc(kIrq, {OrcType::regs, OrcReg::sp, 0});
+  uint64_t slot0 = f.nmi_hi() - 16 - kPtRegsSize - 16;
+  uint64_t irq_slot = f.irq_hi() - 16;
+  uint64_t task_slot = f.stack_hi() - 0x400;
+  f.put(slot0, f.at(kB, 0x30));
+  f.put(slot0 + 8, f.at(kIrq, 0x10));
+  f.regs(slot0 + 16, f.at(kB, 0x40), 0x10, irq_slot);  // the NMI interrupted fake_b on the IRQ stack
+  f.put(irq_slot, f.at(kC, 0x20));
+  f.put(irq_slot + 8, task_slot);
+  f.put(task_slot, f.at(kIrq, 0x10));
+  f.regs(task_slot + 8, 0x401000, 0x33, 0x7ffc0000);  // from user mode: the end
+  Task t = f.task(f.stack_lo() + 0x100, f.at(kSched, 0x40));
+  t.cpu = 0;
+  auto bt = unwind_from_slot(f.open(), t, slot0, 0);
+  ASSERT_TRUE(bt) << bt.error().message;
+  // Leaving the NMI stack, the interrupted instruction is a frame of its own at the
+  // interrupted stack pointer (crash's `#4 [RSP] native_safe_halt` after the marker).
+  std::vector<FrameRow> want{{slot0, f.at(kB, 0x30), FrameSource::registers},
+                             {slot0 + 8, f.at(kIrq, 0x10), FrameSource::orc},
+                             {irq_slot, f.at(kB, 0x40), FrameSource::registers},
+                             {irq_slot, f.at(kC, 0x20), FrameSource::orc},
+                             {task_slot + 8, f.at(kIrq, 0x10), FrameSource::orc}};
+  EXPECT_EQ(rows(*bt), want);
+  EXPECT_EQ(bt->stopped, "");
+  EXPECT_EQ(bt->frames[1].left_stack, "");
+  ASSERT_TRUE(bt->frames[1].exception);
+  EXPECT_EQ(bt->frames[2].left_stack, "NMI exception stack");
+  EXPECT_EQ(bt->frames[3].left_stack, "");
+  EXPECT_EQ(bt->frames[4].left_stack, "IRQ stack");
+  ASSERT_EQ(bt->stacks.size(), 3u);
+  EXPECT_EQ(bt->stacks[0].name, "NMI exception stack");
+  EXPECT_EQ(bt->stacks[2].name, "task's stack");
+  ASSERT_TRUE(bt->frames[4].exception);
+  EXPECT_TRUE(bt->frames[4].exception->user_mode());
+}
+
+// Stacks pointing at each other: the IRQ stack's saved stack pointer leads back to the NMI
+// stack the walk came from. Each stack is entered once, so the walk ends there with a note
+// naming both stacks.
+TEST_P(Unwind, LoopBetweenStacksEndsWithANote) {
+  FakeKernel f(GetParam());
+  f.cpu_stacks();
+  f.orc(kB, {OrcType::call, OrcReg::sp, 8});
+  f.orc(kC, {OrcType::call, OrcReg::sp_indirect, 8});
+  f.orc(kIrq, {OrcType::regs, OrcReg::sp, 0});
+  uint64_t slot0 = f.nmi_hi() - 16 - kPtRegsSize - 16;
+  uint64_t irq_slot = f.irq_hi() - 16;
+  f.put(slot0, f.at(kB, 0x30));
+  f.put(slot0 + 8, f.at(kIrq, 0x10));
+  f.regs(slot0 + 16, f.at(kB, 0x40), 0x10, irq_slot);
+  f.put(irq_slot, f.at(kC, 0x20));
+  f.put(irq_slot + 8, slot0 - 8);  // back onto the NMI stack
+  Task t = f.task(f.stack_lo() + 0x100, f.at(kSched, 0x40));
+  t.cpu = 0;
+  auto bt = unwind_from_slot(f.open(), t, slot0, 0);
+  ASSERT_TRUE(bt) << bt.error().message;
+  EXPECT_EQ(bt->frames.size(), 4u);
+  EXPECT_EQ(bt->stopped,
+            fmt::format("stack pointer {:x} goes from the IRQ stack back to the NMI exception stack", slot0 - 8));
+}
+
+// The task's stack is the bottom: a frame there pointing up into the IRQ stack is not followed.
+TEST_P(Unwind, NoCrossingFromTheTaskStackUp) {
+  FakeKernel f(GetParam());
+  f.cpu_stacks();
+  f.orc(kSched, {OrcType::call, OrcReg::sp_indirect, 8});
+  uint64_t thread_sp = f.stack_hi() - 0x200;
+  uint64_t slot0 = thread_sp + kFrameRet;
+  f.put(slot0 + 8, f.irq_hi() - 0x100);
+  Task t = f.task(thread_sp, f.at(kSched, 0x40));
+  t.cpu = 0;
+  auto bt = unwind_from_slot(f.open(), t, slot0, 0);
+  ASSERT_TRUE(bt) << bt.error().message;
+  EXPECT_EQ(bt->frames.size(), 1u);
+  EXPECT_EQ(bt->stopped,
+            fmt::format("stack pointer {:x} goes from the task's stack back to the IRQ stack", f.irq_hi() - 0x100));
+}
+
+
+// A module's ORC table, read from its struct module (arch.num_orcs, arch.orc_unwind_ip,
+// arch.orc_unwind) in the dump: entries at run-time module text addresses.
+TEST_P(Unwind, ModuleOrcTableFromStructModule) {
+  FakeKernel f(GetParam());
+  uint64_t mod = f.at(kSched, 0) - kSched.off + 0xc000;
+  uint64_t ips = mod + 0x100, entries = mod + 0x200;
+  uint64_t text = 0xffffffffc0001000ull;
+  f.put(mod + kFakeModuleArch, 2);  // num_orcs (and the padding after it)
+  f.put(mod + kFakeModuleArch + 8, ips);
+  f.put(mod + kFakeModuleArch + 16, entries);
+  f.bytes(ips, orc_ips(ips, {text, text + 0x40}));
+  Bytes e = encode_orc(f.layout(), {OrcType::call, OrcReg::sp, 16});
+  Bytes e2 = encode_orc(f.layout(), {OrcType::call, OrcReg::bp, 16, OrcReg::prev_sp, -16});
+  e.insert(e.end(), e2.begin(), e2.end());
+  f.bytes(entries, e);
+  auto t = module_orc(f.open(), mod);
+  ASSERT_TRUE(t) << t.error().message;
+  EXPECT_EQ(t->size(), 2u);
+  EXPECT_FALSE(t->lookup(text - 1));
+  auto a = t->lookup(text + 0x3f);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->sp_reg, OrcReg::sp);
+  EXPECT_EQ(a->sp_offset, 16);
+  auto b = t->lookup(text + 0x50);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->sp_reg, OrcReg::bp);
+  EXPECT_EQ(b->bp_reg, OrcReg::prev_sp);
+  EXPECT_EQ(b->bp_offset, -16);
+}
+
+// A module without ORC data (num_orcs 0) has an empty table, not an error.
+TEST_P(Unwind, ModuleWithoutOrcHasAnEmptyTable) {
+  FakeKernel f(GetParam());
+  uint64_t mod = f.at(kSched, 0) - kSched.off + 0xc000;
+  auto t = module_orc(f.open(), mod);
+  ASSERT_TRUE(t) << t.error().message;
+  EXPECT_TRUE(t->empty());
+}
+
+// An absurd entry count from a corrupt struct module is refused before allocating.
+TEST_P(Unwind, ModuleOrcWithAnAbsurdCountIsAnError) {
+  FakeKernel f(GetParam());
+  uint64_t mod = f.at(kSched, 0) - kSched.off + 0xc000;
+  f.put(mod + kFakeModuleArch, 0x7fffffff);
+  f.put(mod + kFakeModuleArch + 8, mod + 0x100);
+  f.put(mod + kFakeModuleArch + 16, mod + 0x200);
+  auto t = module_orc(f.open(), mod);
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().message, fmt::format("module {:x}: 2147483647 ORC entries", mod));
 }
 
 INSTANTIATE_TEST_SUITE_P(OrcLayouts, Unwind, ::testing::Values(OrcLayout::before_6_4, OrcLayout::since_6_4),
