@@ -2,6 +2,7 @@
 // `mod -s/-S` load modules' object files (symbols and DWARF), `mod -d/-D` forget them.
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <system_error>
 
 #include "commands/builtin.h"
@@ -73,27 +74,42 @@ Error usage(Output& out) {
 
 namespace fs = std::filesystem;
 
-// The object file of module `name` under `dir`: NAME.ko (crash accepts '-' for '_' in the
-// file name) or NAME.ko.debug, searched through the whole tree; the first in name order.
-std::optional<std::string> find_object(const std::string& dir, std::string_view name) {
-  std::string dashed(name);
-  std::replace(dashed.begin(), dashed.end(), '_', '-');
-  std::vector<std::string> wanted;
-  for (const std::string& n : {std::string(name), dashed})
-    for (const char* ext : {".ko", ".ko.debug"}) wanted.push_back(n + ext);
-  std::error_code ec;
-  fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
-  std::vector<std::string> hits;
-  constexpr size_t kMaxEntries = 1u << 20;  // a bound on the walk of a huge or looping tree
-  for (size_t seen = 0; !ec && it != end && seen < kMaxEntries; it.increment(ec), seen++) {
-    if (!it->is_regular_file(ec)) continue;
-    std::string file = it->path().filename().string();
-    if (std::find(wanted.begin(), wanted.end(), file) != wanted.end()) hits.push_back(it->path().string());
+// Object files under directory trees, walked once: crash's search for NAME.ko (it accepts
+// '-' for '_' in the file name, as module files are often named) or NAME.ko.debug, the first
+// match in the order the trees are given, then in path order.
+class ObjectSearch {
+ public:
+  explicit ObjectSearch(const std::vector<std::string>& dirs) {
+    constexpr size_t kMaxEntries = 1u << 20;  // a bound on the walk of a huge tree
+    for (const auto& dir : dirs) {
+      std::error_code ec;
+      if (!fs::is_directory(dir, ec)) continue;
+      std::map<std::string, std::string> found;  // file name -> first path
+      fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
+      for (size_t seen = 0; !ec && it != end && seen < kMaxEntries; it.increment(ec), seen++) {
+        std::string file = it->path().filename().string();
+        if (!file.ends_with(".ko") && !file.ends_with(".ko.debug")) continue;
+        if (!it->is_regular_file(ec)) continue;
+        auto [pos, added] = found.emplace(file, it->path().string());
+        if (!added && it->path().string() < pos->second) pos->second = it->path().string();
+      }
+      trees_.push_back(std::move(found));
+    }
   }
-  if (hits.empty()) return std::nullopt;
-  std::sort(hits.begin(), hits.end());
-  return hits.front();
-}
+
+  std::optional<std::string> find(std::string_view name) const {
+    std::string dashed(name);
+    std::replace(dashed.begin(), dashed.end(), '_', '-');
+    for (const auto& tree : trees_)
+      for (const std::string& n : {std::string(name), dashed})
+        for (const char* ext : {".ko", ".ko.debug"})
+          if (auto it = tree.find(n + ext); it != tree.end()) return it->second;
+    return std::nullopt;
+  }
+
+ private:
+  std::vector<std::map<std::string, std::string>> trees_;
+};
 
 // crash's default search: /lib/modules/RELEASE, then the directory holding the vmlinux.
 std::vector<std::string> default_dirs(kernel::Kernel& k) {
@@ -102,15 +118,6 @@ std::vector<std::string> default_dirs(kernel::Kernel& k) {
   fs::path vm = fs::absolute(k.vmlinux_path(), ec);
   if (!ec) dirs.push_back(vm.parent_path().string());
   return dirs;
-}
-
-std::optional<std::string> search(const std::vector<std::string>& dirs, std::string_view name) {
-  for (const auto& d : dirs) {
-    std::error_code ec;
-    if (!fs::is_directory(d, ec)) continue;
-    if (auto f = find_object(d, name)) return f;
-  }
-  return std::nullopt;
 }
 
 // `mod -s NAME [FILE]`: the module's row once its object file is loaded.
@@ -124,7 +131,7 @@ Result<void> load_one(kernel::Kernel& k, const Args& args, Output& out) {
     std::string path;
     if (!args.positional.empty()) {
       path = args.positional[0];
-    } else if (auto found = search(default_dirs(k), name)) {
+    } else if (auto found = ObjectSearch(default_dirs(k)).find(name)) {
       path = *found;
     } else {
       return Error::make(Errc::not_found, "cannot find or load object file for {} module", name);
@@ -158,12 +165,13 @@ Result<void> load_all(kernel::Kernel& k, const Args& args, Output& out) {
     dirs = default_dirs(k);
   }
   const kernel::ModuleTable* table = TRY(kernel::modules(k));
+  ObjectSearch objects(dirs);
   TableLayout l = layout(*table);
   print_header(*table, l, out);
   bool failed = false;
   for (const auto& m : table->modules()) {
     if (!m.object) {
-      auto path = search(dirs, m.name);
+      auto path = objects.find(m.name);
       if (!path || !kernel::load_module_object(k, m.name, *path)) {
         out.print("mod: cannot find or load object file for {} module\n", m.name);
         failed = true;
