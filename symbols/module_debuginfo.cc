@@ -15,7 +15,7 @@
 namespace coroner::symbols {
 namespace {
 
-constexpr size_t kMaxSymbols = 1u << 20;  // a .ko with more symbols than this is refused
+constexpr size_t kMaxSymbols = 1u << 20;  // symbol table entries read at most (a bound on a damaged file)
 
 std::string_view section_name(Elf* elf, size_t shstrndx, const GElf_Shdr& sh) {
   const char* n = elf_strptr(elf, shstrndx, sh.sh_name);
