@@ -6,6 +6,7 @@
 #include <capstone/capstone.h>
 
 #include <array>
+#include <cstring>
 #include <string_view>
 #include <vector>
 
@@ -35,6 +36,18 @@ bool is_legacy_prefix(uint8_t b) {
     default:
       return false;
   }
+}
+
+bool is_rex(uint8_t b) { return (b & 0xf0) == 0x40; }
+
+// libopcodes' name for a REX prefix it shows: "rex", "rex.W", "rex.WRB", ...
+std::string rex_name(uint8_t b) {
+  std::string bits;
+  if (b & 8) bits += 'W';
+  if (b & 4) bits += 'R';
+  if (b & 2) bits += 'X';
+  if (b & 1) bits += 'B';
+  return bits.empty() ? "rex" : "rex." + bits;
 }
 
 // libopcodes' register names (capstone's, except the debug registers).
@@ -156,6 +169,13 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
     out.text = fmt::format("ud1    {},{}", r32[code[2] & 7], r32[(code[2] >> 3) & 7]);
     return out;
   }
+  // A REX prefix is only one right before the opcode: libopcodes shows one followed by another
+  // prefix as an instruction of its own ("rex.WX"), where capstone skips it.
+  if (code.size() >= 2 && is_rex(code[0]) && (is_rex(code[1]) || is_legacy_prefix(code[1]))) {
+    out.size = 1;
+    out.text = rex_name(code[0]);
+    return out;
+  }
   cs_insn* insn = nullptr;
   size_t n = code.empty() ? 0 : cs_disasm(h, code.data(), code.size(), address, 1, &insn);
   if (n == 0) {
@@ -226,7 +246,18 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
       if (auto sym = symbolize(target)) comment += " <" + *sym + ">";
       return s;
     }
-    if (!has_base && !has_index) {
+    // A SIB byte whose index field says "none" with a non-zero scale: libopcodes writes the
+    // pseudo-register %riz (%eiz) with the scale, capstone drops both.
+    int riz_scale = 0;
+    if (!has_index && x.encoding.modrm_offset != 0 && x.encoding.modrm_offset + 1u < insn->size) {
+      uint8_t modrm = bytes[x.encoding.modrm_offset];
+      if ((modrm >> 6) != 3 && (modrm & 7) == 4) {
+        uint8_t sib = bytes[x.encoding.modrm_offset + 1];
+        if (((sib >> 3) & 7) == 4 && !(x.rex & 2) && (sib >> 6) != 0) riz_scale = 1 << (sib >> 6);
+      }
+    }
+    std::string riz = riz_scale ? fmt::format(",{},{}", x.addr_size == 4 ? "%eiz" : "%riz", riz_scale) : "";
+    if (!has_base && !has_index && riz.empty()) {
       s += hex(static_cast<uint64_t>(m.disp));
       return s;
     }
@@ -234,6 +265,7 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
     s += "(";
     if (has_base) s += reg_name(h, static_cast<x86_reg>(m.base));
     if (has_index) s += "," + reg_name(h, static_cast<x86_reg>(m.index)) + fmt::format(",{}", m.scale);
+    s += riz;
     s += ")";
     return s;
   };
@@ -367,6 +399,32 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
         if (const char* s = seg_name(p)) names.push_back(s);
         break;
     }
+  }
+
+  // A REX prefix some of whose bits change nothing: libopcodes names the whole prefix
+  // ("rex.WRB mov $0x8f,%r13b", "rex nop"). A bit changes nothing when the instruction decodes
+  // the same with it cleared (a bare 0x40: without it).
+  if (npfx < insn->size && is_rex(bytes[npfx]) && npfx + 1 < insn->size) {
+    uint8_t rex = bytes[npfx];
+    auto same_without = [&](int bit) {
+      std::vector<uint8_t> alt(bytes, bytes + insn->size);
+      if (bit) alt[npfx] = static_cast<uint8_t>(rex & ~bit);
+      else alt.erase(alt.begin() + static_cast<ptrdiff_t>(npfx));
+      cs_insn* other = nullptr;
+      size_t got = cs_disasm(h, alt.data(), alt.size(), address, 1, &other);
+      bool same = got == 1 && other->size == alt.size() && std::strcmp(other->mnemonic, insn->mnemonic) == 0 &&
+                  std::strcmp(other->op_str, insn->op_str) == 0;
+      if (got) cs_free(other, got);
+      return same;
+    };
+    bool unused = false;
+    if ((rex & 0x0f) == 0) unused = same_without(0);
+    for (int bit : {8, 4, 2, 1}) {
+      // capstone names 63 /r movslq with or without REX.W; W is what makes it one.
+      if (bit == 8 && id == X86_INS_MOVSXD) continue;
+      if ((rex & bit) && !unused) unused = same_without(bit);
+    }
+    if (unused) names.push_back(rex_name(rex));
   }
 
   std::string head;

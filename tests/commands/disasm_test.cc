@@ -53,6 +53,10 @@ TEST(Disasm, GdbTextForKernelInstructions) {
       {{0x48, 0xd3, 0xe0}, "shl    %cl,%rax"},
       {{0x40, 0x0f, 0xb6, 0xf6}, "movzbl %sil,%esi"},
       {{0x48, 0x63, 0xf6}, "movslq %esi,%rsi"},
+      // REX prefixes some of whose bits change nothing, and SIB bytes without an index.
+      {{0x40, 0x90}, "rex nop"},
+      {{0x4d, 0xb5, 0x8f}, "rex.WRB mov $0x8f,%r13b"},
+      {{0x28, 0x64, 0x65, 0x62}, "sub    %ah,0x62(%rbp,%riz,2)"},
       {{0x48, 0xb8, 1, 1, 1, 1, 1, 1, 1, 1}, "movabs $0x101010101010101,%rax"},
       {{0x48, 0x0f, 0x44, 0xc2}, "cmove  %rdx,%rax"},
       {{0x48, 0x98}, "cltq"},
@@ -98,6 +102,14 @@ TEST(Disasm, BranchTargetsAndRipRelativeOperandsAreSymbolized) {
             "movb   $0x1,0x7fff9(%rip)        # 0xffffffff81080000 <var>");
   // A per-CPU offset through %gs: the 64-bit wrap-around gives a small, unnamed address.
   EXPECT_EQ(decode({0x65, 0xff, 0x05, 0x39, 0xfb, 0x01, 0x7f}, kAt).text, "incl   %gs:0x7f01fb39(%rip)        # 0x1fb40");
+}
+
+TEST(Disasm, RexPrefixBeforeAnotherPrefixIsAnInstruction) {
+  // libopcodes shows a REX prefix that another prefix follows as "rex.WX" on its own.
+  const std::vector<uint8_t> bytes = {0x4a, 0x48, 0xc7, 0x07, 0xb1, 0x14, 0x20, 0x7a};
+  auto i = decode(bytes);
+  EXPECT_EQ(i.size, 1u);
+  EXPECT_EQ(i.text, "rex.WX");
 }
 
 TEST(Disasm, FtraceNopAndUndecodableBytes) {
