@@ -649,6 +649,13 @@ void page_line(uint64_t page, uint64_t phys, const uint8_t* bytes, const PageLay
 }
 
 
+// Whether a pfn's sparsemem section is present (so it has a struct page).
+Result<bool> pfn_present(Kernel& k, uint64_t pfn) {
+  uint64_t per_section = TRY(kernel::pages_per_section(k));
+  auto sections = TRY(kernel::mem_sections(k));
+  return std::any_of(sections.begin(), sections.end(), [&](const auto& sec) { return sec.nr == pfn / per_section; });
+}
+
 // A struct page pointer: inside the vmemmap array (one struct page per pfn below
 // 1 << (MAX_PHYSMEM_BITS - PAGE_SHIFT)), at the start of a struct page.
 Result<std::optional<uint64_t>> page_pointer_pfn(Kernel& k, uint64_t addr) {
@@ -846,7 +853,7 @@ Result<void> kmem_p(Kernel& k, const std::vector<uint64_t>& addrs, bool physical
     bool printed = false;
     for (uint64_t addr : addrs) {
       auto pfn = TRY(address_pfn(k, addr, physical));
-      if (!pfn) continue;  // crash says nothing of an address that does not translate
+      if (!pfn || !TRY(pfn_present(k, *pfn))) continue;  // crash says nothing of an address without a page
       std::vector<uint8_t> bytes(l.size);
       uint64_t page = TRY(pfn_to_page(k, *pfn));
       TRY(k.read(page, bytes));
@@ -1101,16 +1108,9 @@ Result<void> kmem_address(Session& s, uint64_t addr, bool physical, Output& out)
     }
     pfn = *phys / page_size;
   }
-  // The page must be in a present sparsemem section.
-  uint64_t per_section = TRY(kernel::pages_per_section(k));
-  auto sections = TRY(kernel::mem_sections(k));
-  if (std::none_of(sections.begin(), sections.end(), [&](const auto& sec) { return sec.nr == pfn / per_section; })) {
-    if (physical) {
-      out.print("kmem: cannot determine page for {:x}\n", addr);
-      out.print("{:x}: physical address not found in mem map\n", addr);
-    } else {
-      out.print("{:x}: kernel virtual address not found in mem map\n", addr);
-    }
+  if (!TRY(pfn_present(k, pfn))) {  // no struct page: not in a present sparsemem section
+    out.print("kmem: cannot determine page for {:x}\n", addr);
+    out.print("{:x}: {} address not found in mem map\n", addr, physical ? "physical" : "kernel virtual");
     return ok();
   }
   if (!page_pointer) {
@@ -1247,7 +1247,10 @@ Result<void> run_kmem(Session& s, const Args& args, Output& out) {
       if (calls++) out.print("\n");
       uint64_t page_size = k.arch().page_size();
       auto pfn = TRY(address_pfn(k, addr, P));
-      if (pfn) TRY(free_block_search(k, *pfn * page_size + (physical ? addr % page_size : 0), addr, physical, out));
+      if (pfn && !TRY(pfn_present(k, *pfn)))
+        out.print("kmem: cannot determine page for {:x}\n", addr);
+      else if (pfn)
+        TRY(free_block_search(k, *pfn * page_size + (physical ? addr % page_size : 0), addr, physical, out));
     }
     if (s_ || S) {
       if (calls++) out.print("\n");
