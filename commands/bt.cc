@@ -63,9 +63,13 @@ std::string frame_label(kernel::Kernel& k, uint64_t pc, const BtOptions& o) {
 bool is_kernel_text(kernel::Kernel& k, uint64_t v) {
   auto text = k.symbols().address_of("_stext");
   auto etext = k.symbols().address_of("_etext");
-  if (!text || !etext || v < *text || v >= *etext) return false;
+  auto init = k.symbols().address_of("_sinittext");  // init text: start_kernel under swapper/0
+  auto einit = k.symbols().address_of("_einittext");
+  bool in_text = text && etext && v >= *text && v < *etext;
+  bool in_init = init && einit && v >= *init && v < *einit;
+  if (!in_text && !in_init) return false;
   auto hit = k.symbols().lookup(v);
-  return hit && (hit->symbol->type == 't' || hit->symbol->type == 'T');
+  return hit && (hit->symbol->type == 't' || hit->symbol->type == 'T' || hit->symbol->type == 'W');
 }
 
 // Stack words from `from` to `to` inclusive, two to a line, as bt -f and -r print them.
@@ -179,9 +183,16 @@ Result<void> print_bt(Session& s, const kernel::TaskTable& tt, const Task& t, co
     if (o.lines) {
       if (auto loc = k.source_lines().lookup(f.pc - k.kaslr_offset())) out.print("    {}: {}\n", loc->file, loc->line);
     }
+    if (f.exception) {
+      // crash: the registers first, with -l the interrupted instruction's line, then -f's words.
+      print_exception(k, out, *f.exception);
+      if (o.lines && !f.exception->user_mode()) {
+        if (auto loc = k.source_lines().lookup(f.exception->ip - k.kaslr_offset()))
+          out.print("    {}: {}\n", loc->file, loc->line);
+      }
+    }
     if (o.frames_data && i + 1 < bt->frames.size() && bt->frames[i + 1].left_stack.empty())
       TRY(print_words(k, out, f.slot + 8, bt->frames[i + 1].slot, "    ", " "));
-    if (f.exception) print_exception(k, out, *f.exception);
   }
   if (!bt->stopped.empty()) out.print("bt: {}\n", bt->stopped);
   return ok();

@@ -425,17 +425,23 @@ struct CpuStacksCache {
   std::map<int, std::vector<StackRange>> by_cpu;
 };
 
-// The IRQ stack's top: a per-CPU pointer to its last word (5.10+ keeps the word below the
-// top for the interrupted stack pointer: hi = ptr + 8) or to its end (before).
+// The IRQ stack's top: a per-CPU pointer (hardirq_stack_ptr 5.2+, in pcpu_hot 6.2+) to its
+// last word (5.10+ keeps the top word for the interrupted stack pointer: hi = ptr + 8) or to
+// its end (before).
 Result<std::optional<StackRange>> irq_stack(Kernel& k, int cpu) {
-  uint64_t var;
+  uint64_t var = 0;
   if (k.symbols().address_of("hardirq_stack_ptr")) {
     var = TRY(k.per_cpu("hardirq_stack_ptr", cpu));
-  } else if (k.symbols().address_of("pcpu_hot") && k.types().has_member("pcpu_hot", "hard_irq_stack_ptr")) {
-    var = TRY(k.per_cpu("pcpu_hot", cpu)) + TRY(k.offset_of("pcpu_hot", "hard_irq_stack_ptr"));
-  } else {
-    return std::optional<StackRange>{};
+  } else if (k.symbols().address_of("pcpu_hot")) {
+    // 6.2+ moved it into struct pcpu_hot (as hardirq_stack_ptr; some trees spell it
+    // hard_irq_stack_ptr).
+    for (const char* m : {"hardirq_stack_ptr", "hard_irq_stack_ptr"})
+      if (k.types().has_member("pcpu_hot", m)) {
+        var = TRY(k.per_cpu("pcpu_hot", cpu)) + TRY(k.offset_of("pcpu_hot", m));
+        break;
+      }
   }
+  if (!var) return std::optional<StackRange>{};
   uint64_t ptr = TRY(k.read_u64(var));
   uint64_t size = TRY(k.types().size_of_name("irq_stack"));
   if (!ptr || size == 0 || size > (1u << 20)) return std::optional<StackRange>{};

@@ -78,7 +78,7 @@ Result<PtRegs> cpu_registers(Kernel& k, int cpu);
 Result<std::pair<uint64_t, uint64_t>> task_stack(Kernel& k, const Task& t);
 // A CPU's exception stacks (from the per-CPU cea_exception_stacks, 4.20+; names as crash
 // gives them) followed by its hard-IRQ stack (per-CPU hardirq_stack_ptr, 5.2+, or
-// pcpu_hot.hard_irq_stack_ptr, 6.5+): the order a walk leaves them in. Stacks the kernel
+// pcpu_hot.hardirq_stack_ptr, 6.2+): the order a walk leaves them in. Stacks the kernel
 // does not have, or whose pointer is not set up, are left out.
 Result<std::vector<StackRange>> cpu_stacks(Kernel& k, int cpu);
 // A loaded module's own ORC table (struct module's arch.orc_unwind_ip, arch.orc_unwind and
