@@ -1,9 +1,11 @@
-// System facts that `sys` (and crash's start-up banner) shows, gathered from a dump.
-// Each field is gathered on its own; a field that cannot be read holds an error message
-// instead of stopping the others.
+// System facts that `sys` (and crash's start-up banner) shows, gathered from a dump, plus
+// what `sys -t/-i/config` and `mach` show: taints, DMI strings, the in-kernel .config, the
+// x86_64 memory layout and stacks, the e820 map. For the banner each field is gathered on
+// its own; a field that cannot be read holds an error message instead of stopping the others.
 //
 //   SysInfo si = gather_sysinfo(k);
-//   if (si.uptime_jiffies) ...
+//   if (si.uptime_seconds) ...
+//   MachineInfo m = TRY(machine_info(k, *si.cpus));   // mach
 #pragma once
 
 #include <cstdint>

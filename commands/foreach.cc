@@ -1,0 +1,124 @@
+// foreach: run a task command over a set of tasks, as crash does:
+//
+//   foreach [pid | task | name | 'regex']... [RU|IN|UN|...] [kernel|user|gleader|active] CMD [options]
+//
+// CMD is bt, vm, task, files, set or ps. Each selected task's output comes in task-table
+// order; bt, vm, task and files print the task's header themselves (set gets it from
+// foreach), blank lines separate the tasks (task -R ends its own output with one), and ps runs
+// once over the selected tasks (one table).
+#include <map>
+#include <set>
+
+#include "commands/builtin.h"
+#include "commands/support/tasks.h"
+#include "kernel/kernel.h"
+#include "kernel/tasks.h"
+
+namespace coroner::commands {
+namespace {
+
+using kernel::Task;
+
+const std::set<std::string>& supported_names() {
+  static const std::set<std::string> names = {"bt", "vm", "task", "files", "set", "ps"};
+  return names;
+}
+
+Result<void> run_foreach(Session& s, const Args& args, Output& out) {
+  const kernel::TaskTable& tt = *TRY(kernel::task_table(s.kernel));
+  static const std::set<std::string> states = {"RU", "IN", "UN", "ST", "TR", "ZO", "DE", "PA", "WA", "ID", "NE", "SW"};
+  std::vector<std::string> selectors, state_sel;
+  bool kernel_only = false, user_only = false, gleader_only = false, active_only = false;
+  size_t i = 0;
+  for (; i < args.positional.size(); ++i) {
+    const std::string& w = args.positional[i];
+    if (supported_names().count(w)) break;
+    if (states.count(w)) state_sel.push_back(w);
+    else if (w == "kernel") kernel_only = true;
+    else if (w == "user") user_only = true;
+    else if (w == "gleader") gleader_only = true;
+    else if (w == "active") active_only = true;
+    else selectors.push_back(w);
+  }
+  if (i == args.positional.size())
+    return Error::make(Errc::usage, "foreach: no command given (supported: bt, vm, task, files, set, ps)");
+  const std::string name = args.positional[i];
+  std::vector<std::string> sub(args.positional.begin() + static_cast<long>(i) + 1, args.positional.end());
+  const Command* cmd = find_command(name);
+  if (!cmd) return Error::make(Errc::not_found, "foreach: no {} command", name);
+  // The options are the command's own, those crash's foreach passes on.
+  Args sub_args = TRY(parse_args(cmd->spec, sub));
+  static const std::map<std::string, std::string> allowed = {
+      {"bt", "rtTlesRfFoxd"}, {"vm", "pvmRdx"}, {"task", "Rdx"}, {"files", "cR"}, {"set", ""}, {"ps", "GspctlagryukS"}};
+  for (auto& [flag, value] : sub_args.options)
+    if (allowed.at(name).find(flag) == std::string::npos)
+      return Error::make(Errc::usage, "{} -{} option is not supported when issued from foreach", name, flag);
+
+  std::vector<const Task*> chosen;
+  std::set<uint64_t> named;
+  for (auto& sel : selectors)
+    for (auto* t : TRY(select_tasks(tt, sel))) named.insert(t->addr);
+  bool filtered = !selectors.empty() || !state_sel.empty() || kernel_only || user_only || gleader_only || active_only;
+  for (auto& t : tt.tasks) {
+    if (!selectors.empty() && !named.count(t.addr)) continue;
+    if (!state_sel.empty()) {
+      std::string st = kernel::task_state_code(s.kernel, t);
+      bool match = false;
+      for (auto& x : state_sel) match = match || x == st;
+      if (!match) continue;
+    }
+    if (kernel_only && !t.kernel_thread()) continue;
+    if ((user_only || gleader_only) && t.kernel_thread()) continue;
+    if (gleader_only && t.pid != t.tgid) continue;
+    if (active_only && !tt.is_active(t.addr)) continue;
+    chosen.push_back(&t);
+  }
+
+  if (name == "ps") {
+    // One table: ps over the chosen tasks (all of them when nothing narrows the choice).
+    std::vector<std::string> argv = sub;
+    if (filtered)
+      for (auto* t : chosen) argv.push_back(fmt::format("{:x}", t->addr));
+    if (filtered && chosen.empty()) return ok();
+    return cmd->run(s, TRY(parse_args(cmd->spec, argv)), out);
+  }
+  // task -R ends each task's members with a blank line of its own; bt -R shows only the
+  // tasks that match, each followed by one.
+  bool own_separator = (name == "task" || name == "bt") && sub_args.has('R');
+  for (size_t j = 0; j < chosen.size(); ++j) {
+    const Task& t = *chosen[j];
+    if (j && !own_separator) out.print("\n");
+    std::vector<std::string> argv = sub;
+    argv.push_back(fmt::format("{:x}", t.addr));
+    Args a = TRY(parse_args(cmd->spec, argv));
+    Result<void> r = ok();
+    if (name == "set") {
+      // The task's context as `set` shows it, without switching to it.
+      out.print("{}\n", task_header(t));
+      auto saved = s.current_task;
+      r = cmd->run(s, a, out);
+      s.current_task = saved;
+    } else {
+      r = cmd->run(s, a, out);
+    }
+    if (!r && !r.error().message.empty()) out.print("{}: {}\n", name, r.error().message);
+  }
+  return ok();
+}
+
+}  // namespace
+
+std::vector<Command> foreach_commands() {
+  return {Command{CommandSpec{"foreach",
+                              {},
+                              "display command data for multiple tasks in the system",
+                              "[pid | task | name | 'regex']... [RU|IN|UN|ID|ST|TR|ZO|DE...] "
+                              "[kernel|user|gleader|active] bt|vm|task|files|set|ps [options]",
+                              {},
+                              {"foreach bt", "foreach UN bt", "foreach kernel bt -s", "foreach vm", "foreach files",
+                               "foreach 'cor.*' task -R pid"},
+                              true},
+                  run_foreach}};
+}
+
+}  // namespace coroner::commands
