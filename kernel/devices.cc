@@ -403,11 +403,18 @@ Result<DiskIoTable> disk_io(Kernel& k) {
   uint64_t head = sp + TRY(k.offset_of("subsys_private", "klist_devices.k_list"));
   uint64_t n_node = TRY(k.offset_of("klist_node", "n_node"));
   uint64_t n_klist = TRY(k.offset_of("klist_node", "n_klist"));
-  uint64_t knode_class = TRY(k.offset_of("device_private", "knode_class"));
-  uint64_t priv_device = TRY(k.offset_of("device_private", "device"));
+  // The class klist links device_private.knode_class (5.1+), device.knode_class before.
+  auto priv_knode = k.offset_of("device_private", "knode_class");
+  auto priv_device = k.offset_of("device_private", "device");
+  auto dev_knode = k.offset_of("device", "knode_class");
+  if (!(priv_knode && priv_device) && !dev_knode) return dev_knode.error();
   uint64_t dev_type = TRY(k.offset_of("device", "type"));
-  uint64_t bd_device = TRY(k.offset_of("block_device", "bd_device"));
-  uint64_t bd_disk = TRY(k.offset_of("block_device", "bd_disk"));
+  // A disk's device is its part0's: block_device.bd_device (5.11+), hd_struct.__dev before.
+  auto bd_device = k.offset_of("block_device", "bd_device");
+  auto bd_disk = k.offset_of("block_device", "bd_disk");
+  auto hd_dev = k.offset_of("hd_struct", "__dev");
+  auto part0 = k.offset_of("gendisk", "part0");
+  if (!(hd_dev && part0) && !(bd_device && bd_disk)) return bd_device.error();
   uint64_t name_off = TRY(k.offset_of("gendisk", "disk_name"));
   uint64_t queue_off = TRY(k.offset_of("gendisk", "queue"));
   uint64_t major_off = TRY(k.offset_of("gendisk", "major"));
@@ -415,10 +422,9 @@ Result<DiskIoTable> disk_io(Kernel& k) {
   for (uint64_t node : TRY(list_walk(k, head, 1u << 20))) {
     uint64_t kn = node - n_node;
     if (TRY(k.read_u64(kn + n_klist)) & 1) continue;  // a dead klist_node
-    uint64_t dev = TRY(k.read_u64(kn - knode_class + priv_device));
+    uint64_t dev = priv_knode && priv_device ? TRY(k.read_u64(kn - *priv_knode + *priv_device)) : kn - *dev_knode;
     if (TRY(k.read_u64(dev + dev_type)) != disk_type) continue;
-    // 5.11+: the disk's device is its part0 block_device's bd_device.
-    uint64_t gendisk = TRY(k.read_u64(dev - bd_device + bd_disk));
+    uint64_t gendisk = hd_dev && part0 ? dev - *hd_dev - *part0 : TRY(k.read_u64(dev - *bd_device + *bd_disk));
     DiskIo d;
     d.gendisk = gendisk;
     d.name = TRY(k.read_cstring(gendisk + name_off, 32));
