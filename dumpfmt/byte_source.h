@@ -99,7 +99,14 @@ class MemorySource final : public ByteSource {
   std::span<const uint8_t> data_;
 };
 
-// Maps `path` read-only.
-Result<std::unique_ptr<ByteSource>> open_file_source(const std::string& path);
+// How a dump file is read. `mapped` (the default): read-only mapping, zero-copy views, pages
+// shared with the page cache but counted in the process's resident set as they are touched
+// (with the kernel's fault-around, 64 KiB per touch). `pread`: explicit reads into the
+// readers' own buffers, nothing of the file resident: the one-shot `coroner --dmesg` uses it,
+// as makedumpfile reads.
+enum class FileAccess { mapped, pread };
+
+// Opens `path` read-only.
+Result<std::unique_ptr<ByteSource>> open_file_source(const std::string& path, FileAccess access = FileAccess::mapped);
 
 }  // namespace coroner::dumpfmt

@@ -92,8 +92,12 @@ Result<std::unique_ptr<Dump>> open_dump_sources(std::vector<std::unique_ptr<Byte
 }
 
 Result<std::unique_ptr<Dump>> open_dump(const std::vector<std::string>& paths) {
+  return open_dump(paths, FileAccess::mapped);
+}
+
+Result<std::unique_ptr<Dump>> open_dump(const std::vector<std::string>& paths, FileAccess access) {
   std::vector<std::unique_ptr<ByteSource>> sources;
-  for (auto& p : paths) sources.push_back(TRY(open_file_source(p)));
+  for (auto& p : paths) sources.push_back(TRY(open_file_source(p, access)));
   return open_dump_sources(std::move(sources));
 }
 

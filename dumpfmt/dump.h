@@ -88,7 +88,9 @@ class ByteSource;  // dumpfmt/byte_source.h
 // Opens one dump (or the pieces of a split dump, in any order), detecting the format from
 // the files' contents through one ordered probe table. When nothing matches, the error
 // lists the formats tried.
+enum class FileAccess;  // dumpfmt/byte_source.h: mapped (default) or pread
 Result<std::unique_ptr<Dump>> open_dump(const std::vector<std::string>& paths);
+Result<std::unique_ptr<Dump>> open_dump(const std::vector<std::string>& paths, FileAccess access);
 
 // The same over sources the caller made (in-memory data in tests and fuzzers, a file it
 // already mapped). DumpInfo::paths holds the sources' names.

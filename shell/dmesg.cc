@@ -6,6 +6,7 @@
 
 #include <fmt/core.h>
 
+#include "dumpfmt/byte_source.h"
 #include "dumpfmt/dump.h"
 #include "shell/file_kind.h"
 
@@ -51,7 +52,8 @@ int dmesg_main(int argc, char** argv, LogWithVmlinux with_vmlinux) {
   if (!vmlinux.empty()) {
     records = with_vmlinux(vmlinux, dumps);
   } else {
-    auto dump = dumpfmt::open_dump(dumps);
+    // pread, not a mapping: only the pages the log needs are read, none stays resident.
+    auto dump = dumpfmt::open_dump(dumps, dumpfmt::FileAccess::pread);
     if (!dump) {
       fmt::print(stderr, "coroner: {}\n", dump.error().message);
       return 1;
