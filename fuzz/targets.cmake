@@ -6,3 +6,5 @@ coroner_add_fuzzer(vmcoreinfo ${CMAKE_CURRENT_SOURCE_DIR}/vmcoreinfo_fuzz.cc LIB
 coroner_add_fuzzer(btf ${CMAKE_CURRENT_SOURCE_DIR}/btf_fuzz.cc LIBS coroner_symbols)
 coroner_add_fuzzer(shell_line ${CMAKE_CURRENT_SOURCE_DIR}/shell_line_fuzz.cc LIBS coroner_shell)
 coroner_add_fuzzer(printk ${CMAKE_CURRENT_SOURCE_DIR}/printk_fuzz.cc LIBS coroner_kernel)
+coroner_add_fuzzer(orc ${CMAKE_CURRENT_SOURCE_DIR}/orc_fuzz.cc LIBS coroner_symbols PkgConfig::LIBBPF)
+coroner_add_fuzzer(args_parse ${CMAKE_CURRENT_SOURCE_DIR}/args_parse_fuzz.cc LIBS coroner_commands)

@@ -43,12 +43,17 @@ for t in "${targets[@]}"; do
   art="$build/artifacts/$t"
   mkdir -p "$art" "$scratch/$t"
   [ -d "$seeds" ] || seeds=""
+  # A dictionary of the format's magics, note types and keywords (fuzz/dict/targets.txt maps
+  # targets to fuzz/dict/*.dict).
+  dict=$(awk -v t="$t" '$1 == t { print $2 }' "$repo/fuzz/dict/targets.txt")
+  dictarg=()
+  [ -n "$dict" ] && dictarg=(-dict="$repo/fuzz/dict/$dict.dict")
   log="$scratch/$t.log"
   start=$(date +%s)
   # -error_exitcode: a crash, sanitizer report or leak; -timeout: one input running > 10 s;
   # -rss_limit_mb: an input that makes the reader allocate without bound.
   if "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -error_exitcode=77 \
-       -print_final_stats=1 -artifact_prefix="$art/" "$scratch/$t" $seeds >"$log" 2>&1; then
+       "${dictarg[@]}" -print_final_stats=1 -artifact_prefix="$art/" "$scratch/$t" $seeds >"$log" 2>&1; then
     status=ok
   else
     status=FAILED
