@@ -1,5 +1,6 @@
 // bt: kernel stack backtraces in crash's layout, unwound with the kernel's ORC data.
-// foreach: run a task command (bt, ps-style selection) over a set of tasks.
+#include <array>
+#include <map>
 #include <set>
 
 #include "commands/builtin.h"
@@ -7,6 +8,7 @@
 #include "commands/support/symstr.h"
 #include "commands/support/tasks.h"
 #include "kernel/kernel.h"
+#include "kernel/mm.h"
 #include "kernel/stack.h"
 #include "kernel/tasks.h"
 
@@ -49,6 +51,12 @@ struct BtOptions {
   bool text = false;         // -t: text addresses on the stack from the starting frame up
   bool all_text = false;     // -T: text addresses on the whole stack
   bool raw = false;          // -r: the raw stack
+  int symbolic = 0;          // -F: stack words shown symbolically, slab objects as [cache]; -FF [addr:cache]
+  bool eframes = false;      // -e: search the stack for exception frames
+  bool old = false;          // -o (or after -O): crash's old x86_64 method, every text return address
+  bool thread_group = false; // -g: every thread of the target's thread group
+  bool skip_idle = false;    // -n idle: only the header for idle tasks
+  std::string ref;           // -R: only traces referencing this symbol or text address
 };
 
 std::string frame_label(kernel::Kernel& k, uint64_t pc, const BtOptions& o) {
@@ -73,8 +81,20 @@ bool is_kernel_text(kernel::Kernel& k, uint64_t v) {
 }
 
 // Stack words from `from` to `to` inclusive, two to a line, as bt -f and -r print them.
+// crash's slab cache name for an address inside a slab object (bt -F); kernel/mm's lookup.
+std::optional<std::string> slab_cache_of(kernel::Kernel& k, uint64_t v);
+
+// A stack word as bt -F shows it: a kernel symbol, a slab object's cache ([cache], or
+// [addr:cache] for -FF), else the hex value.
+std::string full_word(kernel::Kernel& k, uint64_t v, int level) {
+  if (auto sym = value_to_symstr(k, v)) return fmt::format("{:<16}", *sym);
+  if (auto slab = slab_cache_of(k, v))
+    return fmt::format("{:<16}", level > 1 ? fmt::format("[{:x}:{}]", v, *slab) : fmt::format("[{}]", *slab));
+  return fmt::format("{:016x}", v);
+}
+
 Result<void> print_words(kernel::Kernel& k, Output& out, uint64_t from, uint64_t to, const char* indent,
-                         const char* sep, bool symbolic = false) {
+                         const char* sep, bool symbolic = false, int full_sym = 0) {
   if (to < from) return ok();
   uint64_t n = (to - from) / 8 + 1;
   if (n > (1u << 17)) return Error::make(Errc::out_of_bounds, "{} stack words from {:x}", n, from);
@@ -83,12 +103,139 @@ Result<void> print_words(kernel::Kernel& k, Output& out, uint64_t from, uint64_t
   for (uint64_t i = 0; i < n; i += 2) {
     std::string line = fmt::format("{}{:x}:{}", indent, from + i * 8, sep);
     for (uint64_t j = i; j < n && j < i + 2; ++j) {
+      if (full_sym) {
+        line += full_word(k, w[j], full_sym) + " ";
+        continue;
+      }
       auto sym = symbolic ? value_to_symstr(k, w[j]) : std::nullopt;
       line += sym ? fmt::format("{:<16} ", *sym) : fmt::format("{:016x} ", w[j]);
     }
     out.print("{}\n", line);
   }
   return ok();
+}
+
+
+
+bool kernel_vaddr(uint64_t v) { return (v >> 47) == 0x1ffff; }  // x86_64's upper canonical half
+bool user_vaddr(uint64_t v) { return (v >> 47) == 0; }
+
+// Whether the words at `addr` look like a struct pt_regs an exception or interrupt left, by
+// crash's tests (x86_64_eframe_verify): RFLAGS with bit 1 set and no reserved bit; kernel CS
+// (0x10) with kernel SS (0x18), or with a stack pointer just above the frame, and a text RIP;
+// or user CS/SS (0x33/0x2b) with user RIP and RSP.
+bool eframe_plausible(kernel::Kernel& k, const kernel::PtRegs& r, uint64_t regs_size) {
+  constexpr uint64_t kRflagsReserved = 0xffffffffffc08028ull;  // must-be-zero RFLAGS bits
+  if ((r.flags & kRflagsReserved) || !(r.flags & 0x2)) return false;
+  if (r.cs == 0x10 && is_kernel_text(k, r.ip) && kernel_vaddr(r.sp)) {
+    if (r.ss == 0x18) return true;
+    if (r.sp == r.addr + regs_size || r.sp == r.addr + regs_size + 8) return true;
+  }
+  return r.cs == 0x33 && r.ss == 0x2b && user_vaddr(r.ip) && user_vaddr(r.sp);
+}
+
+// bt -e: every plausible exception frame on the task's stack, lowest first.
+Result<void> print_eframes(kernel::Kernel& k, const Task& t, Output& out) {
+  auto [lo, hi] = TRY(kernel::task_stack(k, t));
+  uint64_t size = TRY(k.types().size_of(TRY(k.types().find("struct pt_regs"))));
+  for (uint64_t a = lo; a + size <= hi; a += 8) {
+    auto r = kernel::read_pt_regs(k, a);
+    if (!r || !eframe_plausible(k, *r, size)) continue;
+    out.print("\n  {}-MODE EXCEPTION FRAME AT: {:x}\n", r->user_mode() ? "USER" : "KERNEL", a);
+    print_exception(k, out, *r);
+    a += size - 8;
+  }
+  return ok();
+}
+
+// The functions whose frames hold an exception's registers just above their return address
+// (the 5.8+ idtentry names; crash's exception_functions_5_8).
+bool is_exception_entry(std::string_view name) {
+  static const std::set<std::string_view> names = {
+      "asm_exc_invalid_tss", "asm_exc_segment_not_present", "asm_exc_alignment_check",
+      "asm_exc_general_protection", "asm_exc_page_fault", "asm_exc_divide_error", "asm_exc_overflow",
+      "asm_exc_bounds", "asm_exc_invalid_op", "asm_exc_device_not_available", "asm_exc_coproc_segment_overrun",
+      "asm_exc_spurious_interrupt_bug", "asm_exc_coprocessor_error", "asm_exc_simd_coprocessor_error",
+      "asm_exc_debug", "invalid_TSS", "segment_not_present", "alignment_check", "general_protection",
+      "page_fault", "divide_error", "overflow", "bounds", "invalid_op", "device_not_available",
+      "coprocessor_segment_overrun", "spurious_interrupt_bug", "coprocessor_error", "simd_coprocessor_error"};
+  return names.count(name) > 0;
+}
+
+// The function a `call rel32` ending just before `ret` calls, when that is what precedes it.
+std::optional<uint64_t> direct_call_target(kernel::Kernel& k, uint64_t ret) {
+  std::array<uint8_t, 5> insn{};
+  if (!k.read(ret - 5, insn)) return std::nullopt;
+  if (insn[0] != 0xe8) return std::nullopt;
+  int32_t rel = static_cast<int32_t>(uint32_t(insn[1]) | uint32_t(insn[2]) << 8 | uint32_t(insn[3]) << 16 |
+                                     uint32_t(insn[4]) << 24);
+  return ret + static_cast<uint64_t>(static_cast<int64_t>(rel));
+}
+
+// bt -o: crash's old x86_64 method. From the first frame of the ORC trace up, every word that
+// is a kernel text address past a function's start is a frame (stale ones included); an
+// exception entry's frame shows the registers above it; a user task ends with its entry
+// registers at the top of the stack.
+Result<void> print_old_bt(kernel::Kernel& k, const Task& t, const kernel::Backtrace& bt, const BtOptions& o,
+                          Output& out) {
+  if (bt.start) print_exception(k, out, *bt.start);
+  if (bt.frames.empty()) return ok();
+  auto [lo, hi] = TRY(kernel::task_stack(k, t));
+  uint64_t regs_size = TRY(k.types().size_of(TRY(k.types().find("struct pt_regs"))));
+  uint64_t from = bt.frames.front().slot;
+  if (from < lo || from >= hi) return ok();
+  std::vector<uint64_t> w((hi - from) / 8);
+  TRY(k.read(from, std::span(reinterpret_cast<uint8_t*>(w.data()), w.size() * 8)));
+  auto schedule_timeout = k.symbols().address_of("schedule_timeout");
+  int level = 0;
+  std::string call_target;
+  uint64_t last_eframe = 0;
+  auto frame = [&](uint64_t slot, uint64_t pc) {
+    out.print("{:>3} [{:x}] {} at {:x}\n", fmt::format("#{}", level++), slot, frame_label(k, pc, o), pc);
+    if (o.lines)
+      if (auto loc = k.source_lines().lookup(pc - k.kaslr_offset())) out.print("    {}: {}\n", loc->file, loc->line);
+  };
+  frame(from, bt.frames.front().pc);
+  call_target = std::string(symbols::display_name(k.symbols().lookup(bt.frames.front().pc)->symbol->name));
+  for (size_t i = 1; i < w.size(); ++i) {
+    uint64_t slot = from + 8 * i;
+    if (!is_kernel_text(k, w[i])) continue;
+    auto hit = k.symbols().lookup(w[i]);
+    if (!hit || hit->offset == 0) continue;
+    if (call_target == "schedule_timeout" && schedule_timeout) {
+      auto target = direct_call_target(k, w[i]);
+      if (!target || *target != *schedule_timeout) continue;
+    }
+    std::string name(symbols::display_name(hit->symbol->name));
+    frame(slot, w[i]);
+    call_target = name;
+    if (is_exception_entry(hit->symbol->name) && slot + 8 + regs_size <= hi) {
+      auto r = kernel::read_pt_regs(k, slot + 8);
+      if (r && eframe_plausible(k, *r, regs_size)) {
+        print_exception(k, out, *r);
+        last_eframe = slot + 8;
+        i += regs_size / 8;
+      }
+    }
+  }
+  if (!t.kernel_thread() && last_eframe < hi - regs_size) print_regs(out, TRY(kernel::read_pt_regs(k, hi - regs_size)));
+  return ok();
+}
+
+// Whether a trace names the -R reference: a function name, or a text address equal to a frame's.
+bool references(kernel::Kernel& k, const kernel::Backtrace& bt, const std::string& ref) {
+  auto hex = parse_hex(ref);
+  auto check = [&](uint64_t pc) {
+    if (hex && *hex == pc) return true;
+    auto hit = k.symbols().lookup(pc);
+    return hit && (hit->symbol->name == ref || symbols::display_name(hit->symbol->name) == ref);
+  };
+  if (bt.start && check(bt.start->ip)) return true;
+  for (auto& f : bt.frames) {
+    if (check(f.pc)) return true;
+    if (f.exception && check(f.exception->ip)) return true;
+  }
+  return false;
 }
 
 // bt -t when the trace crosses stacks (IRQ, exception): each stack's text words from where the
@@ -149,7 +296,19 @@ Result<void> print_text_across_stacks(kernel::Kernel& k, const kernel::Backtrace
 
 Result<void> print_bt(Session& s, const kernel::TaskTable& tt, const Task& t, const BtOptions& o, Output& out) {
   kernel::Kernel& k = s.kernel;
+  if (!o.ref.empty()) {
+    // -R: the trace only when it references the symbol, then a blank line.
+    auto bt = kernel::unwind(k, tt, t);
+    if (!bt || !references(k, *bt, o.ref)) return ok();
+    BtOptions plain = o;
+    plain.ref.clear();
+    TRY(print_bt(s, tt, t, plain, out));
+    out.print("\n");
+    return ok();
+  }
   out.print("{}\n", task_header(t));
+  if (o.skip_idle && t.pid == 0) return ok();
+  if (o.eframes) return print_eframes(k, t, out);
   if (o.raw) {
     auto [lo, hi] = TRY(kernel::task_stack(k, t));
     return print_words(k, out, lo, hi - 8, "", "  ", true);
@@ -175,6 +334,7 @@ Result<void> print_bt(Session& s, const kernel::TaskTable& tt, const Task& t, co
       print_regs(out, *bt->frames.back().exception);
     return ok();
   }
+  if (o.old) return print_old_bt(k, t, *bt, o, out);
   if (bt->start) print_exception(k, out, *bt->start);
   for (size_t i = 0; i < bt->frames.size(); ++i) {
     auto& f = bt->frames[i];
@@ -191,8 +351,8 @@ Result<void> print_bt(Session& s, const kernel::TaskTable& tt, const Task& t, co
           out.print("    {}: {}\n", loc->file, loc->line);
       }
     }
-    if (o.frames_data && i + 1 < bt->frames.size() && bt->frames[i + 1].left_stack.empty())
-      TRY(print_words(k, out, f.slot + 8, bt->frames[i + 1].slot, "    ", " "));
+    if ((o.frames_data || o.symbolic) && i + 1 < bt->frames.size() && bt->frames[i + 1].left_stack.empty())
+      TRY(print_words(k, out, f.slot + 8, bt->frames[i + 1].slot, "    ", " ", false, o.symbolic));
   }
   if (!bt->stopped.empty()) out.print("bt: {}\n", bt->stopped);
   return ok();
@@ -243,63 +403,86 @@ BtOptions bt_options(const Args& args) {
   o.text = args.has('t');
   o.all_text = args.has('T');
   o.raw = args.has('r');
+  o.symbolic = args.count('F');
+  o.eframes = args.has('e');
+  o.old = args.has('o');
+  o.thread_group = args.has('g');
+  o.skip_idle = args.has('n');
+  o.ref = args.value('R');
   return o;
+}
+
+// -O: whether the old method is each session's default (crash keeps it in kernel flags).
+std::map<const kernel::Kernel*, bool>& old_default() {
+  static std::map<const kernel::Kernel*, bool> by_kernel;
+  return by_kernel;
+}
+
+// STACK_END_MAGIC (include/uapi/linux/magic.h): the kernel writes it at the lowest word of
+// every task stack (end_of_stack) and checks it for overflows.
+constexpr uint64_t kStackEndMagic = 0x57AC6E9D;
+
+// bt -v: every task's stack end magic and thread_info.cpu, as crash checks them.
+Result<void> check_stacks(kernel::Kernel& k, const kernel::TaskTable& tt, Output& out) {
+  bool any = false;
+  auto cpu_off = k.offset_of("thread_info", "cpu");
+  auto ti_off = k.offset_of("task_struct", "thread_info");
+  for (auto& t : tt.tasks) {
+    std::vector<std::string> problems;
+    auto range = kernel::task_stack(k, t);
+    if (range) {
+      auto magic = k.read_u32(range->first);
+      if (magic && *magic != kStackEndMagic) problems.push_back(fmt::format("{:x} != STACK_END_MAGIC", *magic));
+    }
+    if (cpu_off && ti_off) {
+      auto cpu = k.read_u32(t.addr + *ti_off + *cpu_off);
+      if (cpu && *cpu >= tt.active.size()) problems.push_back(fmt::format("thread_info.cpu: {}", *cpu));
+    }
+    if (problems.empty()) continue;
+    if (any) out.print("\n");
+    any = true;
+    out.print("{}\n", task_header(t));
+    for (auto& p : problems) out.print("possible stack overflow: {}\n", p);
+  }
+  if (!any) out.print("No stack overflows detected\n");
+  return ok();
 }
 
 Result<void> run_bt(Session& s, const Args& args, Output& out) {
   const kernel::TaskTable& tt = *TRY(kernel::task_table(s.kernel));
+  kernel::Kernel& k = s.kernel;
+  if (args.has('v')) return check_stacks(k, tt, out);
+  if (args.has('O')) {
+    for (int i = 0; i < args.count('O'); ++i) {
+      bool& old = old_default()[&k];
+      old = !old;
+      out.print("bt: use {} bt method by default\n", old ? "old" : "new");
+    }
+    return ok();
+  }
+  if (args.has('n') && args.value('n') != "idle") return Error::make(Errc::usage, "-n option not supported");
+  if (args.has('g') && (args.has('a') || args.has('c')))
+    return Error::make(Errc::usage, "-{} option cannot be used with the -g option", args.has('a') ? 'a' : 'c');
   auto targets = TRY(bt_targets(s, tt, args));
   BtOptions o = bt_options(args);
-  for (size_t i = 0; i < targets.size(); ++i) {
-    if (i) out.print("\n");
-    TRY(print_bt(s, tt, *targets[i], o, out));
-  }
-  return ok();
-}
-
-// foreach [pid | task | command]... [RU IN UN ...] [kernel | user | active] bt [bt options]
-Result<void> run_foreach(Session& s, const Args& args, Output& out) {
-  const kernel::TaskTable& tt = *TRY(kernel::task_table(s.kernel));
-  static const std::set<std::string> states = {"RU", "IN", "UN", "ST", "TR", "ZO", "DE", "PA", "WA", "ID", "NE"};
-  std::vector<std::string> selectors, state_sel;
-  bool kernel_only = false, user_only = false, active_only = false;
-  size_t i = 0;
-  for (; i < args.positional.size(); ++i) {
-    const std::string& w = args.positional[i];
-    if (w == "bt") break;
-    if (states.count(w)) state_sel.push_back(w);
-    else if (w == "kernel") kernel_only = true;
-    else if (w == "user") user_only = true;
-    else if (w == "active") active_only = true;
-    else selectors.push_back(w);
-  }
-  if (i == args.positional.size()) return Error::make(Errc::usage, "foreach: no command given (supported: bt)");
-  // bt's own options after `bt` (foreach's parser takes none of its own).
-  std::vector<std::string> sub(args.positional.begin() + static_cast<long>(i) + 1, args.positional.end());
-  const Command* bt = find_command("bt");
-  auto sub_args = TRY(parse_args(bt->spec, sub));
-  if (!sub_args.positional.empty()) return Error::make(Errc::usage, "foreach bt: unexpected argument {}", sub_args.positional[0]);
-  BtOptions o = bt_options(sub_args);
-  std::vector<const Task*> chosen;
-  std::set<uint64_t> named;
-  for (auto& sel : selectors)
-    for (auto* t : TRY(select_tasks(tt, sel))) named.insert(t->addr);
-  for (auto& t : tt.tasks) {
-    if (!selectors.empty() && !named.count(t.addr)) continue;
-    if (!state_sel.empty()) {
-      std::string st = kernel::task_state_code(s.kernel, t);
-      bool match = false;
-      for (auto& x : state_sel) match = match || x == st;
-      if (!match) continue;
+  o.old = o.old || old_default()[&k];
+  if (o.thread_group) {
+    // Each target's whole thread group: the leader first, then its other threads.
+    std::vector<const Task*> group;
+    for (auto* t : targets) {
+      if (t->pid == 0) {
+        group.push_back(t);
+        continue;
+      }
+      for (auto* l : tt.by_pid(t->tgid)) group.push_back(l);
+      for (auto& x : tt.tasks)
+        if (x.tgid == t->tgid && x.pid != t->tgid) group.push_back(&x);
     }
-    if (kernel_only && !t.kernel_thread()) continue;
-    if (user_only && t.kernel_thread()) continue;
-    if (active_only && !tt.is_active(t.addr)) continue;
-    chosen.push_back(&t);
+    targets = group;
   }
-  for (size_t j = 0; j < chosen.size(); ++j) {
-    if (j) out.print("\n");
-    TRY(print_bt(s, tt, *chosen[j], o, out));
+  for (size_t i = 0; i < targets.size(); ++i) {
+    if (i && o.ref.empty()) out.print("\n");
+    TRY(print_bt(s, tt, *targets[i], o, out));
   }
   return ok();
 }
@@ -311,7 +494,7 @@ std::vector<Command> bt_commands() {
       Command{CommandSpec{"bt",
                           {},
                           "backtrace",
-                          "[-a|-p|-c cpu[,cpu...]] [-f|-l|-s [-x|-d]|-t|-T|-r] [pid | task] ...",
+                          "[-a|-p|-c cpu[,cpu...]|-g|-r|-t|-T|-l|-e|-f|-F|-o|-O|-v] [-R ref] [-s [-x|-d]] [-n idle] [pid | task] ...",
                           {{'a', false, "the active task on every CPU"},
                            {'p', false, "the panic task"},
                            {'c', true, "the active task on these CPUs"},
@@ -322,18 +505,28 @@ std::vector<Command> bt_commands() {
                            {'d', false, "decimal offsets (the default)"},
                            {'t', false, "text addresses on the stack from the starting frame"},
                            {'T', false, "text addresses on the whole stack"},
-                           {'r', false, "the raw stack"}},
+                           {'r', false, "the raw stack"},
+                           {'F', false, "like -f, stack words shown symbolically (-FF: slab addresses too)"},
+                           {'e', false, "search the stack for kernel and user mode exception frames"},
+                           {'v', false, "check every task's stack for overflow"},
+                           {'o', false, "old backtrace method: every text return address on the stack"},
+                           {'O', false, "make the old backtrace method the default (again: undo)"},
+                           {'g', false, "every thread of the task's thread group"},
+                           {'n', true, "idle: only the header for idle tasks"},
+                           {'R', true, "only traces that reference this symbol or text address"}},
                           {"bt", "bt -a", "bt 1", "bt 'kworker.*'"}},
               run_bt},
-      Command{CommandSpec{"foreach",
-                          {},
-                          "display command data for multiple tasks in the system",
-                          "[pid | task | command]... [RU|IN|UN|ID|ST|TR|ZO|DE...] [kernel|user|active] bt",
-                          {},
-                          {"foreach bt", "foreach UN bt", "foreach kernel bt -s"},
-                          true},
-              run_foreach},
   };
 }
 
+}  // namespace coroner::commands
+
+namespace coroner::commands {
+namespace {
+std::optional<std::string> slab_cache_of(kernel::Kernel& k, uint64_t v) {
+  auto obj = kernel::slab_object_at(k, v);
+  if (!obj || !*obj) return std::nullopt;
+  return (*obj)->cache_name;
+}
+}  // namespace
 }  // namespace coroner::commands
