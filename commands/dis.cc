@@ -116,10 +116,12 @@ std::optional<kernel::ModuleSymbol> module_symbol(kernel::Kernel& k, std::string
   return std::nullopt;
 }
 
-// A symbol by crash's name: the vmlinux's own name, else a clone named without its suffix.
+// A symbol by crash's name: a vmlinux symbol whose name, cut as crash cuts clone suffixes, is
+// `name` (ftrace_regex_write.part.0 names ftrace_regex_write.part.0.isra.0; the vmlinux's
+// intel_pmu_hw_config.part.0 is crash's intel_pmu_hw_config).
 const symbols::Symbol* find_symbol(const symbols::SymbolTable& st, std::string_view name) {
-  if (const symbols::Symbol* s = st.find(name)) return s;
-  if (name.empty() || name.find('.') != std::string_view::npos) return nullptr;
+  if (const symbols::Symbol* s = st.find(name); s && crash_name(s->name) == name) return s;
+  if (name.empty()) return nullptr;
   for (const auto& s : st.all())
     if (s.name.size() > name.size() && s.name.substr(0, name.size()) == name && crash_name(s.name) == name) return &s;
   return nullptr;
@@ -372,11 +374,21 @@ Result<void> run_dis(Session& s, const Args& args, Output& out) {
   Printer p(k, out, dis, args.has('l'), args.has('x') && !args.has('d'));
 
   // Decodes forward from `from`; `keep` says whether to go on after an instruction.
+  std::optional<Error> unreadable;
+  uint64_t unreadable_at = 0;
   auto walk = [&](uint64_t from, uint64_t max_insns, auto&& keep) -> Result<std::vector<disasm::Instruction>> {
     std::vector<disasm::Instruction> v;
     uint64_t a = from;
     while (v.size() < max_insns) {
-      auto insn = TRY(p.decode(a));
+      auto decoded = p.decode(a);
+      if (!decoded && decoded.error().code == Errc::fault && !unreadable) {
+        // gdb has printed the address and its label when it finds the bytes missing (freed
+        // init text a filtered dump left out): crash shows that much, then stops.
+        unreadable = decoded.error();
+        unreadable_at = a;
+        break;
+      }
+      auto insn = TRY(std::move(decoded));
       a += insn.size;
       bool go_on = keep(insn);
       v.push_back(std::move(insn));
@@ -404,6 +416,14 @@ Result<void> run_dis(Session& s, const Args& args, Output& out) {
     insns = TRY(walk(t.address, count.value_or(1), [](const disasm::Instruction&) { return true; }));
   }
   for (const auto& i : insns) out.write(p.format(i));
+  if (unreadable) {
+    disasm::Instruction label;
+    label.address = unreadable_at;
+    std::string line = p.format(label);
+    out.write(line);
+    fmt::print(stderr, "dis: {}\n", unreadable->message);
+    return Error{Errc::fault, "", unreadable->address};
+  }
   return ok();
 }
 

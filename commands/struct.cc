@@ -77,7 +77,11 @@ Result<void> show_contents(Session& s, std::string_view keyword, const std::stri
       for (uint64_t i = 0; i < field.size() && i < 8; ++i) field[i] = static_cast<uint8_t>(v >> (8 * i));
       mb = field;
     }
-    out.print("  {} = {},\n", m, TRY(types.format_value(mi.type, mb, ctx, 1, addr + mi.offset())));
+    std::string text = TRY(types.format_value(mi.type, mb, ctx, 1, addr + mi.offset()));
+    // crash ends a member's line with a comma, except an array printed as {...}
+    // (`struct kernel_cpustat.cpustat kernel_cpustat:1`).
+    bool braced_array = types.kind(types.resolve(mi.type)) == symbols::TypeKind::array && !text.empty() && text[0] == '{';
+    out.print("  {} = {}{}\n", m, text, braced_array ? "" : ",");
   }
   return ok();
 }

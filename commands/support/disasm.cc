@@ -179,6 +179,14 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
   cs_insn* insn = nullptr;
   size_t n = code.empty() ? 0 : cs_disasm(h, code.data(), code.size(), address, 1, &insn);
   if (n == 0) {
+    // An x87 escape whose ModRM names no instruction (df fe): libopcodes reads through the
+    // ModRM byte before giving up, and names a REX prefix in front ("rex.WRB (bad)").
+    size_t at = !code.empty() && is_rex(code[0]) ? 1 : 0;
+    if (code.size() > at + 1 && code[at] >= 0xd8 && code[at] <= 0xdf) {
+      out.size = at + 2;
+      out.text = at ? rex_name(code[0]) + " (bad)" : "(bad)";
+      return out;
+    }
     out.size = 1;
     out.text = "(bad)";
     return out;

@@ -112,6 +112,12 @@ TEST(Disasm, RexPrefixBeforeAnotherPrefixIsAnInstruction) {
   EXPECT_EQ(i.text, "rex.WX");
 }
 
+TEST(Disasm, UndecodableX87FormReadsThroughItsModRm) {
+  auto i = decode({0x4d, 0xdf, 0xfe, 0xff, 0x00});
+  EXPECT_EQ(i.size, 3u);
+  EXPECT_EQ(i.text, "rex.WRB (bad)");
+}
+
 TEST(Disasm, FtraceNopAndUndecodableBytes) {
   EXPECT_TRUE(decode({0x0f, 0x1f, 0x44, 0x00, 0x00}).is_ftrace_nop_form);
   EXPECT_FALSE(decode({0x0f, 0x1f, 0x40, 0x00}).is_ftrace_nop_form);
