@@ -1,5 +1,4 @@
 // bt: kernel stack backtraces in crash's layout, unwound with the kernel's ORC data.
-#include <array>
 #include <map>
 #include <set>
 
@@ -162,16 +161,6 @@ bool is_exception_entry(std::string_view name) {
   return names.count(name) > 0;
 }
 
-// The function a `call rel32` ending just before `ret` calls, when that is what precedes it.
-std::optional<uint64_t> direct_call_target(kernel::Kernel& k, uint64_t ret) {
-  std::array<uint8_t, 5> insn{};
-  if (!k.read(ret - 5, insn)) return std::nullopt;
-  if (insn[0] != 0xe8) return std::nullopt;
-  int32_t rel = static_cast<int32_t>(uint32_t(insn[1]) | uint32_t(insn[2]) << 8 | uint32_t(insn[3]) << 16 |
-                                     uint32_t(insn[4]) << 24);
-  return ret + static_cast<uint64_t>(static_cast<int64_t>(rel));
-}
-
 // bt -o: crash's old x86_64 method. From the first frame of the ORC trace up, every word that
 // is a kernel text address past a function's start is a frame (stale ones included); an
 // exception entry's frame shows the registers above it; a user task ends with its entry
@@ -186,9 +175,7 @@ Result<void> print_old_bt(kernel::Kernel& k, const Task& t, const kernel::Backtr
   if (from < lo || from >= hi) return ok();
   std::vector<uint64_t> w((hi - from) / 8);
   TRY(k.read(from, std::span(reinterpret_cast<uint8_t*>(w.data()), w.size() * 8)));
-  auto schedule_timeout = k.symbols().address_of("schedule_timeout");
   int level = 0;
-  std::string call_target;
   uint64_t last_eframe = 0;
   auto frame = [&](uint64_t slot, uint64_t pc) {
     out.print("{:>3} [{:x}] {} at {:x}\n", fmt::format("#{}", level++), slot, frame_label(k, pc, o), pc);
@@ -196,19 +183,12 @@ Result<void> print_old_bt(kernel::Kernel& k, const Task& t, const kernel::Backtr
       if (auto loc = k.source_lines().lookup(pc - k.kaslr_offset())) out.print("    {}: {}\n", loc->file, loc->line);
   };
   frame(from, bt.frames.front().pc);
-  call_target = std::string(symbols::display_name(k.symbols().lookup(bt.frames.front().pc)->symbol->name));
   for (size_t i = 1; i < w.size(); ++i) {
     uint64_t slot = from + 8 * i;
     if (!is_kernel_text(k, w[i])) continue;
     auto hit = k.symbols().lookup(w[i]);
     if (!hit || hit->offset == 0) continue;
-    if (call_target == "schedule_timeout" && schedule_timeout) {
-      auto target = direct_call_target(k, w[i]);
-      if (!target || *target != *schedule_timeout) continue;
-    }
-    std::string name(symbols::display_name(hit->symbol->name));
     frame(slot, w[i]);
-    call_target = name;
     if (is_exception_entry(hit->symbol->name) && slot + 8 + regs_size <= hi) {
       auto r = kernel::read_pt_regs(k, slot + 8);
       if (r && eframe_plausible(k, *r, regs_size)) {
