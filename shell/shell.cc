@@ -507,7 +507,8 @@ int coroner_main(int argc, char** argv) {
     std::fclose(in);
     if (sh.quit_requested() || (failures && opts->stop_on_error)) return failures ? 1 : 0;
   }
-  if (isatty(STDIN_FILENO)) failures += sh.run_interactive();
+  // At the prompt a failed command is the user's to see, not the session's exit status.
+  if (isatty(STDIN_FILENO)) sh.run_interactive();
   else failures += sh.run_stream(stdin);
   return failures ? 1 : 0;
 }
