@@ -86,6 +86,25 @@ Result<void> show_contents(Session& s, std::string_view keyword, const std::stri
   return ok();
 }
 
+// "[CPU]: ADDRESS" for the first CPU of SYMBOL:CPUSPEC, when SYMBOL is per-CPU data.
+void print_first_cpu_header(Session& s, const std::string& where, Output& out) {
+  size_t colon = where.find(':');
+  if (colon == std::string::npos) return;
+  const symbols::Symbol* sym = s.kernel.symbols().find(where.substr(0, colon));
+  if (!sym || sym->relocatable || (sym->type != 'd' && sym->type != 'D')) return;
+  std::string spec = where.substr(colon + 1);
+  auto present = s.kernel.cpus_in_mask("cpu_present_mask");
+  if (!present || present->empty()) return;
+  int cpu = present->front();
+  if (spec != "a" && spec != "all") {
+    auto cpus = parse_cpu_ranges(spec, present->back() + 1);
+    if (!cpus || cpus->empty()) return;
+    cpu = cpus->front();
+  }
+  auto off = s.kernel.per_cpu_offset(cpu);
+  if (off) out.print("[{}]: {:x}\n", cpu, s.kernel.symbols().address(*sym) + *off);
+}
+
 Result<void> show_type(Session& s, std::string_view keyword, const Args& args, Output& out) {
   if (args.positional.empty()) return Error::make(Errc::usage, "{}: no {} name given", keyword, keyword);
   std::string spec = args.positional[0];
@@ -100,6 +119,8 @@ Result<void> show_type(Session& s, std::string_view keyword, const Args& args, O
   }
   for (auto& m : members)
     if (!types.member(*t, m)) {
+      // With a per-CPU symbol, crash has printed the first CPU's header before it finds out.
+      if (args.positional.size() >= 2) print_first_cpu_header(s, args.positional[1], out);
       out.print("{}: invalid data structure reference: {}.{}\n", keyword, name, m);
       return Error{Errc::not_found, "", std::nullopt};
     }
