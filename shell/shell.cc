@@ -240,7 +240,9 @@ bool Shell::run_command(const std::vector<std::string>& argv, FILE* out) {
     }
   } catch (const commands::OutputStopped& stopped) {
     // Ctrl-C or a closed pipe: the command's output cannot go on; tell the terminal why.
-    if (stopped.reason == "interrupted") fmt::print(stderr, "\n{}: interrupted\n", cmd ? cmd->spec.name : name);
+    // A reader that has all it wanted (`foreach bt | head -2`) is no failure, as in a shell.
+    if (stopped.reason != "interrupted") return true;
+    fmt::print(stderr, "\n{}: interrupted\n", cmd ? cmd->spec.name : name);
     return false;
   } catch (const std::system_error&) {
     return false;  // fmt could not write (a closed pipe)

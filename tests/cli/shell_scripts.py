@@ -78,6 +78,12 @@ def main():
         check("> file, >> file, | pipeline", rc == 0 and text == jiffies_line * 2 and out.strip() == "1",
               f"rc={rc}\nfile={text!r}\nout={out!r}{err}")
 
+        many = "qemu-many.elf" if os.path.exists(os.path.join(s, "qemu-many.elf")) else "kdump.elf"
+        rc, out, err = run(["-s", "vmlinux", many], "foreach bt | head -2\nsym jiffies\n")
+        check("a pipe whose reader quits early stops the command, no failure",
+              rc == 0 and out.startswith("PID: ") and out.count("PID: ") == 1 and out.endswith(" jiffies\n"),
+              f"rc={rc}\n{out}{err}")
+
         rc, out, err = run(base, "!echo hello from the shell\n!false\n")
         check("!cmd runs a shell command; its failure is the command's", rc == 1 and out == "hello from the shell\n",
               f"rc={rc}\n{out}{err}")
