@@ -133,18 +133,68 @@ bool eframe_plausible(kernel::Kernel& k, const kernel::PtRegs& r, uint64_t regs_
   return r.cs == 0x33 && r.ss == 0x2b && user_vaddr(r.ip) && user_vaddr(r.sp);
 }
 
-// bt -e: every plausible exception frame on the task's stack, lowest first.
-Result<void> print_eframes(kernel::Kernel& k, const Task& t, Output& out) {
-  auto [lo, hi] = TRY(kernel::task_stack(k, t));
+
+// Plausible exception frames in [lo, hi) as bt -e and -E list them, or "(none found)".
+Result<void> search_eframes(kernel::Kernel& k, uint64_t lo, uint64_t hi, bool say_none, Output& out) {
   uint64_t size = TRY(k.types().size_of(TRY(k.types().find("struct pt_regs"))));
+  bool found = false;
   for (uint64_t a = lo; a + size <= hi; a += 8) {
     auto r = kernel::read_pt_regs(k, a);
     if (!r || !eframe_plausible(k, *r, size)) continue;
+    found = true;
     out.print("\n  {}-MODE EXCEPTION FRAME AT: {:x}\n", r->user_mode() ? "USER" : "KERNEL", a);
     print_exception(k, out, *r);
     a += size - 8;
   }
+  if (!found && say_none) out.print("(none found)\n");
   return ok();
+}
+
+// bt -E: every CPU's IRQ stack, then each CPU's exception stacks in IST order (the TSS's
+// x86_tss.ist[] tops, crash's names by index; a stack's size is its cea_exception_stacks
+// member's; unmapped ones left out), searched for exception frames.
+Result<void> search_cpu_stacks(kernel::Kernel& k, const kernel::TaskTable& tt, Output& out) {
+  int cpus = static_cast<int>(tt.active.size());
+  for (int cpu = 0; cpu < cpus; ++cpu) {
+    out.print("CPU {} IRQ STACK:\n", cpu);
+    bool any = false;
+    for (auto& st : TRY(kernel::cpu_stacks(k, cpu)))
+      if (st.kind == kernel::StackRange::Kind::irq) {
+        TRY(search_eframes(k, st.lo, st.hi, true, out));
+        any = true;
+      }
+    if (!any) out.print("(none found)\n");
+    out.print("\n");
+  }
+  auto tss = k.symbols().address_of("cpu_tss_rw");
+  auto ist_off = k.offset_of("tss_struct", "x86_tss.ist");
+  auto cea = k.types().find("struct cea_exception_stacks");
+  if (!tss || !ist_off || !cea) return ok();
+  static const std::pair<const char*, const char*> by_index[] = {{"DOUBLEFAULT", "DF_stack"}, {"NMI", "NMI_stack"},
+                                                                  {"DEBUG", "DB_stack"},      {"MCE", "MCE_stack"},
+                                                                  {"VC", "VC_stack"},         {"VC2", "VC2_stack"}};
+  for (int cpu = 0; cpu < cpus; ++cpu) {
+    uint64_t ist = TRY(k.per_cpu("cpu_tss_rw", cpu)) + *ist_off;
+    for (size_t i = 0; i < std::size(by_index); ++i) {
+      uint64_t top = TRY(k.read_u64(ist + 8 * i));
+      auto m = k.types().member(*cea, by_index[i].second);
+      if (!top || !m) break;
+      uint64_t size = TRY(k.types().size_of(m->type));
+      // Stacks the kernel did not map (#VC without SEV-ES, #MC without machine checks) are
+      // not in the dump's page tables: crash leaves them out.
+      if (!k.read_u64(top - size) || !k.read_u64(top - 8)) continue;
+      out.print("CPU {} {} EXCEPTION STACK:\n", cpu, by_index[i].first);
+      TRY(search_eframes(k, top - size, top, true, out));
+      out.print("\n");
+    }
+  }
+  return ok();
+}
+
+// bt -e: every plausible exception frame on the task's stack, lowest first.
+Result<void> print_eframes(kernel::Kernel& k, const Task& t, Output& out) {
+  auto [lo, hi] = TRY(kernel::task_stack(k, t));
+  return search_eframes(k, lo, hi, false, out);
 }
 
 // The functions whose frames hold an exception's registers just above their return address
@@ -432,6 +482,7 @@ Result<void> run_bt(Session& s, const Args& args, Output& out) {
   const kernel::TaskTable& tt = *TRY(kernel::task_table(s.kernel));
   kernel::Kernel& k = s.kernel;
   if (args.has('v')) return check_stacks(k, tt, out);
+  if (args.has('E')) return search_cpu_stacks(k, tt, out);
   if (args.has('O')) {
     for (int i = 0; i < args.count('O'); ++i) {
       bool& old = old_default()[&k];
@@ -474,7 +525,7 @@ std::vector<Command> bt_commands() {
       Command{CommandSpec{"bt",
                           {},
                           "backtrace",
-                          "[-a|-p|-c cpu[,cpu...]|-g|-r|-t|-T|-l|-e|-f|-F|-o|-O|-v] [-R ref] [-s [-x|-d]] [-n idle] [pid | task] ...",
+                          "[-a|-p|-c cpu[,cpu...]|-g|-r|-t|-T|-l|-e|-E|-f|-F|-o|-O|-v] [-R ref] [-s [-x|-d]] [-n idle] [pid | task] ...",
                           {{'a', false, "the active task on every CPU"},
                            {'p', false, "the panic task"},
                            {'c', true, "the active task on these CPUs"},
@@ -488,6 +539,7 @@ std::vector<Command> bt_commands() {
                            {'r', false, "the raw stack"},
                            {'F', false, "like -f, stack words shown symbolically (-FF: slab addresses too)"},
                            {'e', false, "search the stack for kernel and user mode exception frames"},
+                           {'E', false, "search the IRQ and exception stacks for exception frames"},
                            {'v', false, "check every task's stack for overflow"},
                            {'o', false, "old backtrace method: every text return address on the stack"},
                            {'O', false, "make the old backtrace method the default (again: undo)"},
