@@ -337,7 +337,8 @@ Result<void> print_bt(Session& s, const kernel::TaskTable& tt, const Task& t, co
     return ok();
   }
   out.print("{}\n", task_header(t));
-  if (o.skip_idle && t.pid == 0) return ok();
+  // -n idle: an idle task shows only its header, unless it is the one that panicked.
+  if (o.skip_idle && t.pid == 0 && !(tt.panic && *tt.panic == t.addr)) return ok();
   if (o.eframes) return print_eframes(k, t, out);
   if (o.raw) {
     auto [lo, hi] = TRY(kernel::task_stack(k, t));
