@@ -187,6 +187,12 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
       out.text = at ? rex_name(code[0]) + " (bad)" : "(bad)";
       return out;
     }
+    // Any other opcode no instruction has: libopcodes consumes it with a REX prefix before it.
+    if (at && code.size() > 1) {
+      out.size = 2;
+      out.text = rex_name(code[0]) + " (bad)";
+      return out;
+    }
     out.size = 1;
     out.text = "(bad)";
     return out;
@@ -316,6 +322,7 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
     if (has_suffix && (shape.never_suffix || has_reg || !has_mem)) mnemonic = base;
     // 64-bit defaults libopcodes leaves unsuffixed; a far return's default is 32-bit.
     if (mnemonic == "pushfq") mnemonic = "pushf";
+    if (mnemonic == "wait") mnemonic = "fwait";  // 9b on its own
     if (mnemonic == "popfq") mnemonic = "popf";
     if (mnemonic == "lretl") mnemonic = "lret";
     if (mnemonic == "iretl") mnemonic = "iret";
