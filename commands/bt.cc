@@ -144,7 +144,6 @@ Result<void> search_eframes(kernel::Kernel& k, uint64_t lo, uint64_t hi, bool sa
     found = true;
     out.print("\n  {}-MODE EXCEPTION FRAME AT: {:x}\n", r->user_mode() ? "USER" : "KERNEL", a);
     print_exception(k, out, *r);
-    a += size - 8;
   }
   if (!found && say_none) out.print("(none found)\n");
   return ok();
