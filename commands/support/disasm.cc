@@ -178,6 +178,22 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
   }
   cs_insn* insn = nullptr;
   size_t n = code.empty() ? 0 : cs_disasm(h, code.data(), code.size(), address, 1, &insn);
+  if (n == 0 && code.size() > 1 && code[0] == 0xf0) {
+    // A lock prefix on an instruction that cannot take one: capstone refuses the whole,
+    // libopcodes prints "lock" and the instruction.
+    Instruction rest = decode(address + 1, code.subspan(1), symbolize);
+    if (rest.text.rfind("(bad)", 0) != 0 && rest.text.rfind("rex", 0) != 0) {
+      size_t sp = rest.text.find(' ');
+      std::string head = "lock " + rest.text.substr(0, sp);
+      std::string ops = sp == std::string::npos ? "" : rest.text.substr(rest.text.find_first_not_of(' ', sp));
+      if (!ops.empty()) head += (head.size() < 6 ? std::string(6 - head.size(), ' ') : "") + " " + ops;
+      rest.address = address;
+      rest.size += 1;
+      rest.text = head;
+      rest.is_ftrace_nop_form = false;
+      return rest;
+    }
+  }
   if (n == 0) {
     // An x87 escape whose ModRM names no instruction (df fe): libopcodes reads through the
     // ModRM byte before giving up, and names a REX prefix in front ("rex.WRB (bad)").
