@@ -122,18 +122,24 @@ def main():
         print(f"oracle: no fixture set under {fixture_root()}/sets: run fixtures/make-fixtures.sh first")
         print("0 passed, 1 failed")
         return 1
+    # A directory's lists run as one crash session and one coroner session per dump, in file
+    # name order, except a list whose first line is "# own-session": it changes what later
+    # commands print (mod -s/-S loads module debuginfo), so it gets sessions of its own.
     if os.path.isdir(args.commands):
-        cmd_rows = [r for f in sorted(os.listdir(args.commands)) if f.endswith(".tsv")
-                    for r in read_tsv(os.path.join(args.commands, f))]
+        shared, groups = [], []
+        for f in sorted(os.listdir(args.commands)):
+            if not f.endswith(".tsv"):
+                continue
+            path = os.path.join(args.commands, f)
+            with open(path) as fh:
+                own = fh.readline().strip() == "# own-session"
+            if own:
+                groups.append(read_tsv(path))
+            else:
+                shared.extend(read_tsv(path))
+        groups.insert(0, shared)
     else:
-        cmd_rows = read_tsv(args.commands)
-    seen = set()
-    for r in cmd_rows:
-        if r[0] in seen:
-            raise SystemExit(f"oracle: command listed twice: {r[0]!r}")
-        seen.add(r[0])
-    commands = [r[0] for r in cmd_rows]
-    how = {r[0]: (r[1] if len(r) > 1 else "exact") for r in cmd_rows}
+        groups = [read_tsv(args.commands)]
 
     # Entries: set glob, dump glob, command, line regex, reason. Only the lines matching the
     # regex are exempt (they must be present on both sides, the same number of times); every
@@ -146,69 +152,77 @@ def main():
 
     passed = failed = allowed_n = 0
     reasons_shown = set()
-    for set_dir in sets:
-        manifest = read_tsv(os.path.join(set_dir, "manifest.tsv"))
-        header = manifest[0]
-        rows = [dict(zip(header, r)) for r in manifest[1:]]
-        # crash's outputs for exactly these commands, recorded once and cached.
-        list_key = hashlib.sha256("\n".join(commands).encode()).hexdigest()[:16]
-        expanded = {cmd: expand(cmd, set_dir) for cmd in commands}
-        with tempfile.TemporaryDirectory() as tmp:
-            cmdfile = os.path.join(tmp, "commands.txt")
-            with open(cmdfile, "w") as f:
-                f.write("\n".join(expanded[c] for c in commands) + "\n")
-            for row in rows:
-                name = row["name"]
-                if args.only and name != args.only:
-                    continue
-                dump_files = row["path"].split(",")
-                # One recording directory per command list, so runs with different lists (a
-                # developer's subset beside the full suite) never delete each other's outputs.
-                crash_dir = os.path.join(set_dir, "oracle-tests", list_key, name)
-                rec = subprocess.run(
-                    ["bash", os.path.join(REPO, "fixtures", "crash-oracle.sh"), os.path.join(set_dir, "vmlinux"),
-                     ",".join(os.path.join(set_dir, d) for d in dump_files), crash_dir, cmdfile],
-                    capture_output=True, text=True)
-                if rec.returncode != 0:
-                    print(f"FAIL {name}: crash oracle could not record outputs:\n{rec.stderr[-2000:]}")
-                    failed += len(commands)
-                    continue
-                outdir = os.path.join(tmp, name)
-                os.makedirs(outdir)
-                p = run_coroner(args.coroner, set_dir, dump_files, [expanded[c] for c in commands], outdir)
-                if p.stderr.strip():
-                    print(f"note {name}: coroner stderr: {p.stderr.strip()[:2000]}")
-                for cmd in commands:
-                    want_path = os.path.join(crash_dir, safe_name(expanded[cmd]))
-                    got_path = os.path.join(outdir, safe_name(expanded[cmd]))
-                    want = normalise(open(want_path, errors="replace").read(), how[cmd])
-                    got = normalise(open(got_path, errors="replace").read(), how[cmd]) if os.path.exists(got_path) else ["<no output: coroner did not run the command>"]
-                    label = f"{os.path.basename(set_dir)}/{name}: {cmd}"
-                    if want == got:
-                        passed += 1
-                        if args.verbose:
-                            print(f"PASS {label}")
+    for cmd_rows in groups:
+        seen = set()
+        for r in cmd_rows:
+            if r[0] in seen:
+                raise SystemExit(f"oracle: command listed twice: {r[0]!r}")
+            seen.add(r[0])
+        commands = [r[0] for r in cmd_rows]
+        how = {r[0]: (r[1] if len(r) > 1 else "exact") for r in cmd_rows}
+        for set_dir in sets:
+            manifest = read_tsv(os.path.join(set_dir, "manifest.tsv"))
+            header = manifest[0]
+            rows = [dict(zip(header, r)) for r in manifest[1:]]
+            # crash's outputs for exactly these commands, recorded once and cached.
+            list_key = hashlib.sha256("\n".join(commands).encode()).hexdigest()[:16]
+            expanded = {cmd: expand(cmd, set_dir) for cmd in commands}
+            with tempfile.TemporaryDirectory() as tmp:
+                cmdfile = os.path.join(tmp, "commands.txt")
+                with open(cmdfile, "w") as f:
+                    f.write("\n".join(expanded[c] for c in commands) + "\n")
+                for row in rows:
+                    name = row["name"]
+                    if args.only and name != args.only:
                         continue
-                    diff = "\n".join(difflib.unified_diff(want, got, "crash", "coroner", lineterm="", n=1))
-                    reason = None
-                    for sg, dg, c, rx, why in allow:
-                        if c != cmd or not fnmatch.fnmatch(os.path.basename(set_dir), sg) or not fnmatch.fnmatch(name, dg):
+                    dump_files = row["path"].split(",")
+                    # One recording directory per command list, so runs with different lists (a
+                    # developer's subset beside the full suite) never delete each other's outputs.
+                    crash_dir = os.path.join(set_dir, "oracle-tests", list_key, name)
+                    rec = subprocess.run(
+                        ["bash", os.path.join(REPO, "fixtures", "crash-oracle.sh"), os.path.join(set_dir, "vmlinux"),
+                         ",".join(os.path.join(set_dir, d) for d in dump_files), crash_dir, cmdfile],
+                        capture_output=True, text=True)
+                    if rec.returncode != 0:
+                        print(f"FAIL {name}: crash oracle could not record outputs:\n{rec.stderr[-2000:]}")
+                        failed += len(commands)
+                        continue
+                    outdir = os.path.join(tmp, name)
+                    os.makedirs(outdir)
+                    p = run_coroner(args.coroner, set_dir, dump_files, [expanded[c] for c in commands], outdir)
+                    if p.stderr.strip():
+                        print(f"note {name}: coroner stderr: {p.stderr.strip()[:2000]}")
+                    for cmd in commands:
+                        want_path = os.path.join(crash_dir, safe_name(expanded[cmd]))
+                        got_path = os.path.join(outdir, safe_name(expanded[cmd]))
+                        want = normalise(open(want_path, errors="replace").read(), how[cmd])
+                        got = normalise(open(got_path, errors="replace").read(), how[cmd]) if os.path.exists(got_path) else ["<no output: coroner did not run the command>"]
+                        label = f"{os.path.basename(set_dir)}/{name}: {cmd}"
+                        if want == got:
+                            passed += 1
+                            if args.verbose:
+                                print(f"PASS {label}")
                             continue
-                        w = [l for l in want if not rx.search(l)]
-                        g = [l for l in got if not rx.search(l)]
-                        if w == g and len(want) - len(w) == len(got) - len(g):
-                            reason = why
-                            break
-                    if reason is not None:
-                        allowed_n += 1
-                        if reason not in reasons_shown:
-                            reasons_shown.add(reason)
-                            print(f"ALLOWED {label}: {reason}")
-                        else:
-                            print(f"ALLOWED {label} (same reason)")
-                        continue
-                    failed += 1
-                    print(f"FAIL {label}\n{diff[:4000]}")
+                        diff = "\n".join(difflib.unified_diff(want, got, "crash", "coroner", lineterm="", n=1))
+                        reason = None
+                        for sg, dg, c, rx, why in allow:
+                            if c != cmd or not fnmatch.fnmatch(os.path.basename(set_dir), sg) or not fnmatch.fnmatch(name, dg):
+                                continue
+                            w = [l for l in want if not rx.search(l)]
+                            g = [l for l in got if not rx.search(l)]
+                            if w == g and len(want) - len(w) == len(got) - len(g):
+                                reason = why
+                                break
+                        if reason is not None:
+                            allowed_n += 1
+                            if reason not in reasons_shown:
+                                reasons_shown.add(reason)
+                                print(f"ALLOWED {label}: {reason}")
+                            else:
+                                print(f"ALLOWED {label} (same reason)")
+                            continue
+                        failed += 1
+                        print(f"FAIL {label}\n{diff[:4000]}")
     print(f"oracle: {allowed_n} allowed differences")
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
