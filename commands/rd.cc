@@ -70,7 +70,12 @@ Result<uint64_t> current_user_root(kernel::Kernel& k) {
   }
   uint64_t task = TRY(k.read_u64(slot));
   uint64_t mm = TRY(k.member<uint64_t>(task, "task_struct", "mm"));
-  if (!mm) return Error::make(Errc::not_found, "the current task {:#x} is a kernel thread (no mm)", task);
+  if (!mm) {
+    // A kernel thread (the idle task of a CPU that panicked in NMI or IRQ context): crash reads
+    // task->mm->pgd regardless, and fails on the read at NULL + offsetof(mm_struct, pgd).
+    uint64_t off = TRY(k.offset_of("mm_struct", "pgd"));
+    return Error::make(Errc::fault, "invalid kernel virtual address: {:x}  type: \"mm_struct pgd\"", off);
+  }
   uint64_t pgd = TRY(k.member<uint64_t>(mm, "mm_struct", "pgd"));
   auto pa = k.arch().linear_vtop(pgd);
   if (!pa) return Error::make(Errc::bad_data, "mm_struct {:#x}: pgd {:#x} is not in the direct map", mm, pgd);
@@ -99,6 +104,11 @@ class MemReader {
           break;
         }
         case MemType::uvaddr: {
+          if (k_.arch().is_user_vaddr(a) && !user_root_) {
+            auto root = current_user_root(k_);
+            if (!root && root.error().code == Errc::fault) return root.error();
+            if (root) user_root_ = *root;
+          }
           auto p = uvtop(a);
           if (!p) return fail("invalid user virtual address: {:x}  type: \"{}\"", a, readtype);
           pa = *p;
