@@ -270,7 +270,14 @@ Result<void> vtop_user(Session& s, uint64_t vaddr, Output& out) {
             center("FLAGS", 6, true));
   out.print("{:<16x} {:>10x} {:>10x} {:>6x} {}\n", vma, start, end, flags, path);
   out.write("\n");
-  if (walked) TRY(print_page(k, *walked, out));
+  if (walked) {
+    TRY(print_page(k, *walked, out));
+  } else if (file) {
+    // Not faulted in yet (an empty PTE) in a file mapping: crash names the file and the offset
+    // in it that the page would be read from.
+    uint64_t pgoff = TRY(k.member_uint(vma, "vm_area_struct", "vm_pgoff"));
+    out.print("FILE: {}  OFFSET: {:x}\n\n", path, pgoff * a.page_size() + (vaddr - start));
+  }
   return ok();
 }
 
