@@ -109,12 +109,25 @@ void show_args(kernel::Kernel& k, const Task& t, Output& out) {
     return;
   }
   constexpr uint64_t kMaxArgs = 4u << 20;  // far above ARG_MAX's usual 2 MiB
+  uint64_t page = k.arch().page_size();
+  if (*ee < *as) {
+    // env_end below arg_start (a task caught in exec before its stack was set up): crash reads
+    // env_end - arg_start bytes as an unsigned length, so it reads on from arg_start until a
+    // page is not mapped and names that page. Follow it that far, within kMaxArgs.
+    for (uint64_t v = *as; v - *as < kMaxArgs; v += page - v % page) {
+      auto pa = k.arch().walk(*root, v, nullptr);
+      uint8_t byte = 0;
+      if (!pa || !k.dump().read(*pa, std::span(&byte, 1))) {
+        out.print("ps: cannot access user stack address: {:x}\n\n", v);
+        return;
+      }
+    }
+  }
   if (*ee < *as || *ee - *as > kMaxArgs || *ae < *as || *es < *as || *ae > *ee || *es > *ee) {
     out.print("ps: invalid argument/environment range {:x}-{:x}\n\n", *as, *ee);
     return;
   }
   std::vector<uint8_t> buf(*ee - *as);
-  uint64_t page = k.arch().page_size();
   for (uint64_t v = *as; v < *ee;) {
     uint64_t n = std::min(page - v % page, *ee - v);
     auto pa = k.arch().walk(*root, v, nullptr);
