@@ -18,8 +18,8 @@ if [ "${CORONER_ASAN:-1}" != 0 ]; then
   cmake --preset asan >/dev/null
   cmake --build --preset asan
   ctest --preset asan -j2 -L 'unit|cli|fuzz|hardening'
-  first=$(ls -d "${CORONER_FIXTURES:-$HOME/.cache/coroner/fixtures}"/sets/*/ | head -n1)
-  if ! python3 tests/oracle/oracle.py --coroner build/asan/shell/coroner --set "${first%/}" > build/asan/oracle.log 2>&1; then
+  first=$(python3 -c 'import sys; sys.path.insert(0, "tests/oracle"); import oracle; print(oracle.default_sets()[0])')
+  if ! python3 tests/oracle/oracle.py --coroner build/asan/shell/coroner --set "$first" > build/asan/oracle.log 2>&1; then
     grep -A 30 '^FAIL' build/asan/oracle.log | head -n 300
     echo "ASan oracle run failed (build/asan/oracle.log)"
     exit 1
