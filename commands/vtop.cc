@@ -274,9 +274,10 @@ Result<void> vtop_user(Session& s, uint64_t vaddr, Output& out) {
     TRY(print_page(k, *walked, out));
   } else if (file) {
     // Not faulted in yet (an empty PTE) in a file mapping: crash names the file and the offset
-    // in it that the page would be read from.
+    // in it of the page that would be read (page-aligned, as crash prints it).
     uint64_t pgoff = TRY(k.member_uint(vma, "vm_area_struct", "vm_pgoff"));
-    out.print("FILE: {}  OFFSET: {:x}\n\n", path, pgoff * a.page_size() + (vaddr - start));
+    uint64_t page = a.page_size();
+    out.print("FILE: {}  OFFSET: {:x}\n\n", path, pgoff * page + (vaddr - vaddr % page - start));
   }
   return ok();
 }
