@@ -56,8 +56,19 @@ Result<void> run_foreach(Session& s, const Args& args, Output& out) {
 
   std::vector<const Task*> chosen;
   std::set<uint64_t> named;
-  for (auto& sel : selectors)
-    for (auto* t : TRY(select_tasks(tt, sel))) named.insert(t->addr);
+  // crash names each PID, task or command that matches nothing and goes on with the others;
+  // when none of them matches, nothing runs.
+  bool any_selected = false;
+  for (auto& sel : selectors) {
+    auto tasks = select_tasks(tt, sel);
+    if (!tasks) {
+      out.print("foreach: unknown argument: \"{}\"\n", sel);
+      continue;
+    }
+    any_selected = true;
+    for (auto* t : *tasks) named.insert(t->addr);
+  }
+  if (!selectors.empty() && !any_selected) return Error{Errc::not_found, "", {}};
   bool filtered = !selectors.empty() || !state_sel.empty() || kernel_only || user_only || gleader_only || active_only;
   for (auto& t : tt.tasks) {
     if (!selectors.empty() && !named.count(t.addr)) continue;

@@ -77,24 +77,28 @@ bool in_kernel_image(kernel::Kernel& k, uint64_t addr) {
 }
 
 // A module symbol as crash's show_symbol prints it: " [module]" with SHOW_MODULE, and for
-// text a " " where a source line would follow (modules have none without debuginfo).
-void print_module_symbol(Output& out, const kernel::Module& m, const kernel::ModuleSymbol& sym, uint64_t offset,
-                         bool with_module, bool with_line) {
+// text a " " where a source line follows: "file: line" once `mod -s/-S` loaded the module's
+// object file, nothing without debuginfo.
+void print_module_symbol(Output& out, kernel::Kernel& k, const kernel::Module& m, const kernel::ModuleSymbol& sym,
+                         uint64_t offset, bool with_module, bool with_line) {
   uint64_t addr = sym.value + offset;
   std::string line = offset ? fmt::format("{:x} ({}) {}+{}", addr, sym.type, sym.name, offset)
                             : fmt::format("{:x} ({}) {}", addr, sym.type, sym.name);
   if (with_module) line += fmt::format(" [{}]", m.name);
-  if (with_line && m.in_text(addr)) line += " ";
+  if (with_line && m.in_text(addr)) {
+    line += " ";
+    if (auto loc = kernel::module_source_line(k, addr)) line += fmt::format("{}: {}", loc->file, loc->line);
+  }
   out.print("{}\n", line);
 }
 
 // `sym -m NAME` and the module part of `sym -l`: each region between its START and END lines.
-void print_module_block(Output& out, const kernel::Module& m) {
+void print_module_block(Output& out, kernel::Kernel& k, const kernel::Module& m) {
   for (const auto& r : m.regions) {
     std::string label = r.label.empty() ? "MODULE" : fmt::format("MODULE {}", r.label);
     out.print("{:x} {} START: {}\n", r.base, label, m.name);
     for (const auto& sym : m.symbols)
-      if (m.region_of(sym.value) == &r) print_module_symbol(out, m, sym, 0, false, false);
+      if (m.region_of(sym.value) == &r) print_module_symbol(out, k, m, sym, 0, false, false);
     out.print("{:x} {} END: {}\n", r.end_marker, label, m.name);
   }
 }
@@ -132,7 +136,7 @@ Result<void> run_sym(Session& s, const Args& args, Output& out) {
     }
     for (; next < sections.size(); ++next) print_symbol(out, k, sections[next], 0, false);
     if (const auto* mods = module_table(k, out))
-      for (const auto& m : mods->modules()) print_module_block(out, m);
+      for (const auto& m : mods->modules()) print_module_block(out, k, m);
     return ok();
   }
   if (args.has('m')) {
@@ -140,7 +144,7 @@ Result<void> run_sym(Session& s, const Args& args, Output& out) {
     if (!mods) return Error{Errc::fault, "", std::nullopt};
     // Like crash: an unknown module name prints nothing.
     if (const auto* m = mods->find(args.value('m'))) {
-      print_module_block(out, *m);
+      print_module_block(out, k, *m);
       if (!m->symbols_error.empty()) return Error::make(Errc::bad_data, "{}", m->symbols_error);
     }
     return ok();
@@ -157,7 +161,7 @@ Result<void> run_sym(Session& s, const Args& args, Output& out) {
       for (const auto& m : mods->modules())
         for (const auto& sym : m.symbols)
           if (sym.name.find(needle) != std::string::npos) {
-            print_module_symbol(out, m, sym, 0, true, false);
+            print_module_symbol(out, k, m, sym, 0, true, false);
             any = true;
           }
     if (!any) out.print("(none found)\n");
@@ -177,7 +181,7 @@ Result<void> run_sym(Session& s, const Args& args, Output& out) {
       for (const auto& m : mods->modules())
         for (const auto& sym : m.symbols)
           if (sym.name == arg) {
-            print_module_symbol(out, m, sym, 0, true, true);
+            print_module_symbol(out, k, m, sym, 0, true, true);
             found = true;
           }
     if (found) continue;
@@ -190,7 +194,7 @@ Result<void> run_sym(Session& s, const Args& args, Output& out) {
       } else if (const kernel::Module* m = mods ? mods->containing(*addr) : nullptr) {
         if (auto hit = kernel::symbol_at(k, *addr)) {
           kernel::ModuleSymbol sym{hit->name, hit->symbol_address, hit->type};
-          print_module_symbol(out, *m, sym, hit->offset, !hit->region_end, !hit->region_end);
+          print_module_symbol(out, k, *m, sym, hit->offset, !hit->region_end, !hit->region_end);
           continue;
         }
       }
@@ -212,7 +216,7 @@ Result<void> run_sym(Session& s, const Args& args, Output& out) {
         for (const auto& sym : m.symbols)
           if (sym.name.find(arg) != std::string::npos) {
             out.write("  ");
-            print_module_symbol(out, m, sym, 0, true, false);
+            print_module_symbol(out, k, m, sym, 0, true, false);
             any = true;
           }
     if (!any) out.print("  (none found)\n");
