@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <unordered_set>
 
 namespace coroner::symbols {
 namespace {
@@ -179,6 +180,12 @@ bool BtfTypes::find_member(uint32_t type_id, std::string_view name, uint64_t& bi
   if (depth > 16) return false;
   int rid = btf__resolve_type(btf_, type_id);
   if (rid < 0) return false;
+  // Each composite is searched at most once per lookup: a type that did not hold `name` will
+  // not hold it the next time. Without this, hostile BTF with many anonymous members of the
+  // same type makes the search exponential (found by fuzz_btf as a timeout).
+  thread_local std::unordered_set<int> searched;
+  if (depth == 0) searched.clear();
+  if (!searched.insert(rid).second) return false;
   const struct btf_type* bt = btf__type_by_id(btf_, rid);
   if (!bt || !btf_is_composite(bt)) return false;
   const struct btf_member* m = btf_members(bt);
