@@ -35,19 +35,7 @@ Result<void> show_files(kernel::Kernel& k, const Task& t, Output& out) {
 Result<void> run_files(Session& s, const Args& args, Output& out) {
   kernel::Kernel& k = s.kernel;
   const kernel::TaskTable& tt = *TRY(kernel::task_table(k));
-  std::vector<const Task*> targets;
-  for (auto& a : args.positional) {
-    bool hexish = !a.empty() && a.find_first_not_of("0123456789abcdefABCDEFx") == std::string::npos;
-    auto sel = hexish ? select_tasks(tt, a) : Result<std::vector<const Task*>>(Error::make(Errc::usage, ""));
-    if (!sel || sel->empty()) return Error::make(Errc::usage, "invalid task or pid value: {}", a);
-    for (auto* t : *sel) targets.push_back(t);
-  }
-  if (args.positional.empty()) {
-    uint64_t cur = s.current_task ? *s.current_task : (tt.panic ? *tt.panic : 0);
-    const Task* t = tt.find(cur);
-    if (!t && !tt.tasks.empty()) t = &tt.tasks.front();
-    if (t) targets.push_back(t);
-  }
+  auto targets = TRY(pid_or_task_args(tt, args.positional, s.current_task));
   for (size_t i = 0; i < targets.size(); ++i) {
     if (i) out.print("\n");
     TRY(show_files(k, *targets[i], out));

@@ -53,4 +53,21 @@ Result<std::vector<const kernel::Task*>> select_tasks(const kernel::TaskTable& t
   return out;
 }
 
+Result<std::vector<const kernel::Task*>> pid_or_task_args(const kernel::TaskTable& tt, const std::vector<std::string>& args,
+                                                          std::optional<uint64_t> current) {
+  std::vector<const kernel::Task*> targets;
+  for (auto& a : args) {
+    bool hexish = !a.empty() && a.find_first_not_of("0123456789abcdefABCDEFx") == std::string::npos;
+    auto sel = hexish ? select_tasks(tt, a) : Result<std::vector<const kernel::Task*>>(Error::make(Errc::usage, ""));
+    if (!sel || sel->empty()) return Error::make(Errc::usage, "invalid task or pid value: {}", a);
+    for (auto* t : *sel) targets.push_back(t);
+  }
+  if (args.empty()) {
+    const kernel::Task* t = tt.find(current ? *current : (tt.panic ? *tt.panic : 0));
+    if (!t && !tt.tasks.empty()) t = &tt.tasks.front();
+    if (t) targets.push_back(t);
+  }
+  return targets;
+}
+
 }  // namespace coroner::commands
