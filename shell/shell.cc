@@ -1,6 +1,7 @@
 #include "shell/shell.h"
 
 #include <elf.h>
+#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -393,8 +394,59 @@ std::string history_path() {
 
 }  // namespace
 
+namespace {
+
+// The prompt reads its keys here rather than through libedit's own signal handling: libedit's
+// handler puts the terminal back in cooked mode and re-raises SIGINT, and when Ctrl-C lands
+// while it is redrawing rather than inside read() it goes on reading in cooked mode with our
+// restarting handler in place: the prompt hangs (seen under ASan, where redraws are slow).
+// Here SIGINT is blocked except inside ppoll, so a Ctrl-C at any moment ends the wait and
+// readline() returns; run_interactive() then drops the half-typed line.
+int prompt_getc(FILE*) {
+  sigset_t block, saved, wait_mask;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigprocmask(SIG_BLOCK, &block, &saved);
+  wait_mask = saved;
+  sigdelset(&wait_mask, SIGINT);
+  int result = EOF;
+  for (;;) {
+    if (commands::interrupt_requested()) break;
+    pollfd p{STDIN_FILENO, POLLIN, 0};
+    int r = ppoll(&p, 1, nullptr, &wait_mask);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    unsigned char c;
+    ssize_t n = read(STDIN_FILENO, &c, 1);
+    if (n == 1) {
+      result = c;
+      break;
+    }
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    break;  // end of input or a read error: the session ends as at Ctrl-D
+  }
+  sigprocmask(SIG_SETMASK, &saved, nullptr);
+  return result;
+}
+
+// libedit prints the prompt while the terminal is still in cooked mode and switches to raw
+// mode only before its first read: a key typed in between is taken by the kernel's line
+// discipline (a Ctrl-D there becomes a NUL byte and the session does not end). Raw mode before
+// the prompt closes that window; libedit restores the terminal when the line is done.
+int prompt_raw_first() {
+  rl_prep_terminal(1);
+  return 0;
+}
+
+}  // namespace
+
 int Shell::run_interactive() {
   std::string history = history_path();
+  rl_catch_signals = 0;  // before libedit initialises (using_history does)
+  rl_getc_function = prompt_getc;
+  rl_pre_input_hook = prompt_raw_first;
   using_history();
   stifle_history(1000);
   if (!history.empty()) read_history(history.c_str());
@@ -406,11 +458,12 @@ int Shell::run_interactive() {
   while (!quit_) {
     commands::interrupt_flag = 0;
     char* line = readline(prompt.c_str());
+    if (commands::interrupt_requested()) {  // Ctrl-C at the prompt: a fresh line, not the end
+      free(line);
+      fmt::print("\n");
+      continue;
+    }
     if (!line) {
-      if (commands::interrupt_requested()) {  // Ctrl-C at the prompt: a fresh line, not the end
-        fmt::print("\n");
-        continue;
-      }
       fmt::print("\n");
       break;
     }

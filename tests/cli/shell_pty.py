@@ -89,7 +89,7 @@ class Session:
                     self.buf += os.read(self.fd, 65536)
             except OSError:
                 pass
-        raise TimeoutError("coroner did not exit")
+        raise TimeoutError(f"coroner did not exit in {timeout}s; got: {self.buf[-800:]!r}")
 
 
 def main():
@@ -240,6 +240,19 @@ def main():
                 out = sess.expect(PROMPT)
                 assert re.search(r"[0-9a-f]{16} \(.\) jiffies", out) and "half" not in out.split("\n")[-1], out
             check("Ctrl-C at the prompt drops the line", ctrl_c_prompt)
+
+            def ctrl_c_prompt_repeated():
+                # Ctrl-C landing while the line editor is still drawing the keys before it: every
+                # one must give a fresh prompt (libedit's own handling once hung here under ASan).
+                # One Ctrl-C per round: a second one could land after the next prompt and
+                # rightly drop what follows it, which would make the test, not coroner, racy.
+                for i in range(20):
+                    sess.send(f"sym half typed {i}\x03")
+                    sess.expect(PROMPT, 10)
+                    sess.send("sym jiffies\r")
+                    sess.expect(rb"\(.\) jiffies", 10)
+                    sess.expect(PROMPT, 10)
+            check("Ctrl-C while the prompt redraws, twenty times", ctrl_c_prompt_repeated)
 
             def eof():
                 sess.send("\x04")
