@@ -116,6 +116,8 @@ struct Session {
   int value_history = 0;  // gdb's $N, numbered as crash's `p` numbers them
   std::optional<uint64_t> current_task;  // `set`'s context; the panic task when unset
   std::vector<Alias> aliases = builtin_aliases();
+  int output_radix = 10;  // crash's `set radix`: how p/struct print integers without -x/-d
+  bool json = false;      // `--json`: commands that support it print one JSON document each
 };
 
 using Handler = std::function<Result<void>(Session&, const Args&, Output&)>;
