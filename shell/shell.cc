@@ -28,9 +28,12 @@ namespace {
 
 constexpr const char* kVersion = "0.1.0";
 
+}  // namespace
 
 // Finds the first occurrence of any of `chars` outside quotes and parentheses (as in crash,
-// `eval (1 << 4)` and `eval (x | 1)` hold no redirection or pipe).
+// `eval (1 << 4)` and `eval (x | 1)` hold no redirection or pipe). A '>' right after '-' is
+// C's `->` (`p init_task.mm->pgd`), never a redirection. Brackets protect nothing: crash cuts
+// `p x[1>0]` at its '>' too.
 size_t find_unquoted(const std::string& s, const char* chars) {
   char quote = 0;
   int depth = 0;
@@ -46,12 +49,16 @@ size_t find_unquoted(const std::string& s, const char* chars) {
       ++depth;
     } else if (c == ')' && depth > 0) {
       --depth;
+    } else if (c == '>' && i > 0 && s[i - 1] == '-') {
+      continue;
     } else if (depth == 0 && std::strchr(chars, c)) {
       return i;
     }
   }
   return std::string::npos;
 }
+
+namespace {
 
 std::string trim(std::string s) {
   size_t b = s.find_first_not_of(" \t\r\n");
@@ -396,12 +403,14 @@ std::string history_path() {
 
 namespace {
 
-// The prompt reads its keys here rather than through libedit's own signal handling: libedit's
-// handler puts the terminal back in cooked mode and re-raises SIGINT, and when Ctrl-C lands
-// while it is redrawing rather than inside read() it goes on reading in cooked mode with our
-// restarting handler in place: the prompt hangs (seen under ASan, where redraws are slow).
-// Here SIGINT is blocked except inside ppoll, so a Ctrl-C at any moment ends the wait and
-// readline() returns; run_interactive() then drops the half-typed line.
+// The prompt reads its keys here rather than through libedit's built-in reader: libedit's
+// SIGINT handler puts the terminal in cooked mode and re-raises the signal to our handler,
+// and when Ctrl-C lands while libedit is drawing rather than inside read(), its reader then
+// waits in cooked mode behind our restarting handler: the prompt hangs (seen under ASan,
+// where drawing is slow). Here SIGINT is blocked except inside ppoll, so a Ctrl-C at any
+// moment ends the wait and readline() returns; run_interactive() drops the half-typed line.
+// libedit keeps its handlers for the rest (Ctrl-Z and fg restore raw mode and redraw,
+// window-size changes).
 int prompt_getc(FILE*) {
   sigset_t block, saved, wait_mask;
   sigemptyset(&block);
@@ -444,7 +453,6 @@ int prompt_raw_first() {
 
 int Shell::run_interactive() {
   std::string history = history_path();
-  rl_catch_signals = 0;  // before libedit initialises (using_history does)
   rl_getc_function = prompt_getc;
   rl_pre_input_hook = prompt_raw_first;
   using_history();
