@@ -5,6 +5,7 @@
 
 #include <capstone/capstone.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <string_view>
@@ -50,6 +51,116 @@ std::string rex_name(uint8_t b) {
   return bits.empty() ? "rex" : "rex." + bits;
 }
 
+bool seg_name_of(uint8_t b) { return b == 0x2e || b == 0x36 || b == 0x3e || b == 0x26 || b == 0x64 || b == 0x65; }
+
+// libopcodes' name for a legacy or REX prefix byte.
+std::string prefix_name(uint8_t b) {
+  switch (b) {
+    case 0xf0: return "lock";
+    case 0xf2: return "repnz";
+    case 0xf3: return "repz";
+    case 0x2e: return "cs";
+    case 0x36: return "ss";
+    case 0x3e: return "ds";
+    case 0x26: return "es";
+    case 0x64: return "fs";
+    case 0x65: return "gs";
+    case 0x66: return "data16";
+    case 0x67: return "addr32";
+    default: return rex_name(b);
+  }
+}
+
+std::string joined_prefix_names(std::span<const uint8_t> bytes) {
+  std::string s;
+  for (uint8_t b : bytes) s += (s.empty() ? "" : " ") + prefix_name(b);
+  return s;
+}
+
+// The 32-bit name of a 64-bit general register ("%rdi" -> "%edi", "%r8" -> "%r8d").
+std::string reg32_of(std::string_view r64) {
+  if (r64.size() == 4 && r64[1] == 'r' && !(r64[2] >= '0' && r64[2] <= '9')) return fmt::format("%e{}", r64.substr(2));
+  if (r64.size() >= 3 && r64[1] == 'r') return fmt::format("{}d", r64);
+  return std::string(r64);
+}
+
+// x87 register forms (d8..df with mod 3) as libopcodes names them: which exist, and the
+// operand order gdb prints ("fadd %st(3),%st", "fadd %st,%st(3)", "fld %st(3)").
+enum class FpForm { bad, st_i_st, st_st_i, st_i, none, ax };
+struct FpReg {
+  const char* name;
+  FpForm form;
+};
+
+FpReg x87_register_form(uint8_t opcode, uint8_t modrm) {
+  unsigned reg = (modrm >> 3) & 7, rm = modrm & 7;
+  auto group = [&](std::initializer_list<const char*> names) -> FpReg {
+    const char* n = rm < names.size() ? names.begin()[rm] : nullptr;
+    return n ? FpReg{n, FpForm::none} : FpReg{nullptr, FpForm::bad};
+  };
+  using F = FpForm;
+  switch (opcode) {
+    case 0xd8: {
+      static constexpr std::array<FpReg, 8> t = {{{"fadd", F::st_i_st}, {"fmul", F::st_i_st}, {"fcom", F::st_i},
+                                                  {"fcomp", F::st_i}, {"fsub", F::st_i_st}, {"fsubr", F::st_i_st},
+                                                  {"fdiv", F::st_i_st}, {"fdivr", F::st_i_st}}};
+      return t[reg];
+    }
+    case 0xd9:
+      switch (reg) {
+        case 0: return {"fld", F::st_i};
+        case 1: return {"fxch", F::st_i};
+        case 2: return group({"fnop"});
+        case 4: return group({"fchs", "fabs", nullptr, nullptr, "ftst", "fxam"});
+        case 5: return group({"fld1", "fldl2t", "fldl2e", "fldpi", "fldlg2", "fldln2", "fldz"});
+        case 6: return group({"f2xm1", "fyl2x", "fptan", "fpatan", "fxtract", "fprem1", "fdecstp", "fincstp"});
+        case 7: return group({"fprem", "fyl2xp1", "fsqrt", "fsincos", "frndint", "fscale", "fsin", "fcos"});
+        default: return {nullptr, F::bad};
+      }
+    case 0xda: {
+      static constexpr std::array<FpReg, 4> t = {
+          {{"fcmovb", F::st_i_st}, {"fcmove", F::st_i_st}, {"fcmovbe", F::st_i_st}, {"fcmovu", F::st_i_st}}};
+      if (reg < 4) return t[reg];
+      if (reg == 5) return group({nullptr, "fucompp"});
+      return {nullptr, F::bad};
+    }
+    case 0xdb: {
+      static constexpr std::array<FpReg, 8> t = {{{"fcmovnb", F::st_i_st}, {"fcmovne", F::st_i_st},
+                                                  {"fcmovnbe", F::st_i_st}, {"fcmovnu", F::st_i_st}, {nullptr, F::bad},
+                                                  {"fucomi", F::st_i_st}, {"fcomi", F::st_i_st}, {nullptr, F::bad}}};
+      if (reg == 4) return group({"fneni(8087 only)", "fndisi(8087 only)", "fnclex", "fninit", "fnsetpm(287 only)", "frstpm"});
+      return t[reg];
+    }
+    case 0xdc: {
+      // AT&T (SysV386) names: dc e0+i reads fsub, dc e8+i fsubr, the reverse of Intel's.
+      static constexpr std::array<FpReg, 8> t = {{{"fadd", F::st_st_i}, {"fmul", F::st_st_i}, {nullptr, F::bad},
+                                                  {nullptr, F::bad}, {"fsub", F::st_st_i}, {"fsubr", F::st_st_i},
+                                                  {"fdiv", F::st_st_i}, {"fdivr", F::st_st_i}}};
+      return t[reg];
+    }
+    case 0xdd: {
+      static constexpr std::array<FpReg, 8> t = {{{"ffree", F::st_i}, {nullptr, F::bad}, {"fst", F::st_i},
+                                                  {"fstp", F::st_i}, {"fucom", F::st_i}, {"fucomp", F::st_i},
+                                                  {nullptr, F::bad}, {nullptr, F::bad}}};
+      return t[reg];
+    }
+    case 0xde: {
+      static constexpr std::array<FpReg, 8> t = {{{"faddp", F::st_st_i}, {"fmulp", F::st_st_i}, {nullptr, F::bad},
+                                                  {nullptr, F::bad}, {"fsubp", F::st_st_i}, {"fsubrp", F::st_st_i},
+                                                  {"fdivp", F::st_st_i}, {"fdivrp", F::st_st_i}}};
+      if (reg == 3) return group({nullptr, "fcompp"});
+      return t[reg];
+    }
+    default: {  // df
+      if (reg == 0) return {"ffreep", F::st_i};
+      if (reg == 4) return rm == 0 ? FpReg{"fnstsw", F::ax} : FpReg{nullptr, F::bad};
+      if (reg == 5) return {"fucomip", F::st_i_st};
+      if (reg == 6) return {"fcomip", F::st_i_st};
+      return {nullptr, F::bad};
+    }
+  }
+}
+
 // libopcodes' register names (capstone's, except the debug registers).
 std::string reg_name(csh h, x86_reg r) {
   const char* n = cs_reg_name(h, r);
@@ -79,6 +190,9 @@ Shape shape_of(unsigned id) {
       break;
     case X86_INS_PUSH: case X86_INS_POP: case X86_INS_RET: case X86_INS_PUSHF: case X86_INS_POPF:
       s.never_suffix = true;
+      break;
+    case X86_INS_LCALL: case X86_INS_LJMP:  // far through memory: "lcall *(%rbx)"
+      s.indirect_capable = s.never_suffix = true;
       break;
     case X86_INS_ROL: case X86_INS_ROR: case X86_INS_RCL: case X86_INS_RCR: case X86_INS_SHL: case X86_INS_SAL:
     case X86_INS_SHR: case X86_INS_SAR:
@@ -169,49 +283,128 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
     out.text = fmt::format("ud1    {},{}", r32[code[2] & 7], r32[(code[2] >> 3) & 7]);
     return out;
   }
-  // A REX prefix is only one right before the opcode: libopcodes shows one followed by another
-  // prefix as an instruction of its own ("rex.WX"), where capstone skips it.
-  if (code.size() >= 2 && is_rex(code[0]) && (is_rex(code[1]) || is_legacy_prefix(code[1]))) {
-    out.size = 1;
-    out.text = rex_name(code[0]);
+  // Prefixes as libopcodes' ckprefix reads them: a REX prefix followed by another prefix, or
+  // prefixes followed by fwait, end the instruction, and the prefixes read so far print as one
+  // ("rex.WX", "lock rex.W", "data16").
+  size_t npre = 0;
+  bool saw_rex = false;
+  while (npre < code.size() && npre < kMaxInstructionBytes) {
+    uint8_t b = code[npre];
+    if (b == 0x9b && npre == 0) break;
+    if ((b == 0x9b || is_legacy_prefix(b) || is_rex(b)) && (saw_rex || b == 0x9b)) {
+      out.size = npre;
+      out.text = joined_prefix_names(code.first(npre));
+      return out;
+    }
+    if (!is_legacy_prefix(b) && !is_rex(b)) break;
+    saw_rex = is_rex(b);
+    ++npre;
+  }
+  const size_t op_at = npre;  // the opcode byte
+  auto with_prefixes = [&](std::string body, size_t size) {
+    out.size = size;
+    out.text = npre ? joined_prefix_names(code.first(npre)) + " " + body : std::move(body);
+    return out;
+  };
+  auto pad = [](std::string head, std::string_view operands) {
+    if (head.size() < 6) head.append(6 - head.size(), ' ');
+    return head + " " + std::string(operands);
+  };
+
+  // x87 register forms: libopcodes' own table says which exist and how their operands read.
+  // No prefix applies to them, so each one present is named.
+  if (op_at + 1 < code.size() && code[op_at] >= 0xd8 && code[op_at] <= 0xdf && (code[op_at + 1] >> 6) == 3) {
+    FpReg f = x87_register_form(code[op_at], code[op_at + 1]);
+    unsigned i = code[op_at + 1] & 7;
+    std::string operands;
+    switch (f.form) {
+      case FpForm::bad: case FpForm::none: break;
+      case FpForm::ax: operands = "%ax"; break;
+      case FpForm::st_i: operands = fmt::format("%st({})", i); break;
+      case FpForm::st_i_st: operands = fmt::format("%st({}),%st", i); break;
+      case FpForm::st_st_i: operands = fmt::format("%st,%st({})", i); break;
+    }
+    with_prefixes(f.name ? f.name : "(bad)", op_at + 2);
+    if (!operands.empty()) out.text = pad(out.text, operands);
     return out;
   }
+  // Forms no instruction has, which libopcodes still reads through their ModRM byte and prints
+  // with the operand it decoded: an x87 memory form without a name (d9 /1, dd /5) is "(bad)
+  // MEM", a register operand of lea is "(bad)", segment registers 6 and 7 are "%?".
+  if (op_at + 1 < code.size()) {
+    uint8_t op = code[op_at], modrm = code[op_at + 1];
+    unsigned reg = (modrm >> 3) & 7;
+    auto redecode = [&](uint8_t new_modrm, std::string_view from, std::string_view to) -> std::optional<Instruction> {
+      std::vector<uint8_t> alt(code.begin(), code.begin() + static_cast<ptrdiff_t>(std::min(code.size(), op_at + kMaxInstructionBytes)));
+      alt[op_at + 1] = new_modrm;
+      Instruction r = decode(address, alt, symbolize);
+      size_t at = r.text.find(from);
+      if (at == std::string::npos || r.text.rfind("(bad)", 0) == 0) return std::nullopt;
+      r.text.replace(at, from.size(), to);
+      return r;
+    };
+    if (((op == 0xd9 && reg == 1) || (op == 0xdd && reg == 5)) && (modrm >> 6) != 3) {
+      if (auto r = redecode(static_cast<uint8_t>(modrm & 0xc7), op == 0xd9 ? "flds   " : "fldl   ", "(bad) ")) return *r;
+    }
+    if ((op == 0x8c || op == 0x8e) && reg >= 6) {
+      if (auto r = redecode(static_cast<uint8_t>(modrm & 0xc7), "%es", "%?")) return *r;
+    }
+    if (op == 0x8d && (modrm >> 6) == 3) {
+      // REX.B and REX.X name nothing here: such a REX prefix (or a bare 0x40) is named whole.
+      uint8_t rex = saw_rex ? code[op_at - 1] : 0;
+      std::vector<uint8_t> alt(code.begin(), code.begin() + static_cast<ptrdiff_t>(op_at + 2));
+      if (saw_rex) alt[op_at - 1] = static_cast<uint8_t>(rex & ~3);
+      alt[op_at + 1] = static_cast<uint8_t>(modrm & 0x38);
+      Instruction r = decode(address, alt, symbolize);
+      size_t at = r.text.find("(%rax)");
+      if (at != std::string::npos) {
+        r.text.replace(at, 6, "(bad)");
+        if (saw_rex && ((rex & 3) || rex == 0x40) && r.text.rfind("rex", 0) != 0) r.text = rex_name(rex) + " " + r.text;
+        r.size = op_at + 1;  // the ModRM byte is read again as the next instruction
+        return r;
+      }
+    }
+  }
+
   cs_insn* insn = nullptr;
   size_t n = code.empty() ? 0 : cs_disasm(h, code.data(), code.size(), address, 1, &insn);
-  if (n == 0 && code.size() > 1 && code[0] == 0xf0) {
-    // A lock prefix on an instruction that cannot take one: capstone refuses the whole,
-    // libopcodes prints "lock" and the instruction.
-    Instruction rest = decode(address + 1, code.subspan(1), symbolize);
-    if (rest.text.rfind("(bad)", 0) != 0 && rest.text.rfind("rex", 0) != 0) {
-      size_t sp = rest.text.find(' ');
-      std::string head = "lock " + rest.text.substr(0, sp);
-      std::string ops = sp == std::string::npos ? "" : rest.text.substr(rest.text.find_first_not_of(' ', sp));
-      if (!ops.empty()) head += (head.size() < 6 ? std::string(6 - head.size(), ' ') : "") + " " + ops;
-      rest.address = address;
-      rest.size += 1;
-      rest.text = head;
-      rest.is_ftrace_nop_form = false;
-      return rest;
+  // A lock prefix on an instruction that cannot take one: capstone refuses the whole, libopcodes
+  // names the prefix where it stands and decodes the rest ("repnz lock rex.WRX imul ...").
+  size_t nlock = 0;
+  if (n == 0) {
+    std::vector<uint8_t> rest;
+    for (size_t i = 0; i < code.size(); ++i) {
+      if (i < op_at && code[i] == 0xf0) ++nlock;
+      else rest.push_back(code[i]);
     }
+    if (nlock) n = cs_disasm(h, rest.data(), rest.size(), address + nlock, 1, &insn);
   }
   if (n == 0) {
-    // An x87 escape whose ModRM names no instruction (df fe): libopcodes reads through the
-    // ModRM byte before giving up, and names a REX prefix in front ("rex.WRB (bad)").
-    size_t at = !code.empty() && is_rex(code[0]) ? 1 : 0;
-    if (code.size() > at + 1 && code[at] >= 0xd8 && code[at] <= 0xdf) {
-      out.size = at + 2;
-      out.text = at ? rex_name(code[0]) + " (bad)" : "(bad)";
+    if (op_at >= code.size()) return with_prefixes("(bad)", code.size());
+    uint8_t op = code[op_at];
+    uint8_t next = op_at + 1 < code.size() ? code[op_at + 1] : 0;
+    // VEX (c4, c5), XOP (8f with a ModRM reg field other than 0) and EVEX (62): libopcodes
+    // reads the prefix, and a map it does not know ends the instruction at the first byte;
+    // otherwise the opcode is read too and the whole is "(bad)", legacy segment prefixes
+    // unnamed.
+    auto vex_bad = [&](size_t prefix_len, bool map_known) {
+      if (!map_known) return with_prefixes("(bad)", op_at + 1);
+      bool named = false;
+      for (size_t i = 0; i < op_at; ++i) named |= !seg_name_of(code[i]);
+      out.size = std::min(code.size(), op_at + prefix_len + 1);
+      out.text = named ? joined_prefix_names(code.first(op_at)) + " (bad)" : "(bad)";
       return out;
-    }
-    // Any other opcode no instruction has: libopcodes consumes it with a REX prefix before it.
-    if (at && code.size() > 1) {
-      out.size = 2;
-      out.text = rex_name(code[0]) + " (bad)";
-      return out;
-    }
-    out.size = 1;
-    out.text = "(bad)";
-    return out;
+    };
+    if (op == 0xc5) return vex_bad(2, true);
+    if (op == 0xc4) return vex_bad(3, (next & 0x1f) >= 1 && (next & 0x1f) <= 3);
+    if (op == 0x8f && ((next >> 3) & 7) != 0) return vex_bad(3, (next & 0x1f) >= 8 && (next & 0x1f) <= 10);
+    if (op == 0x62) return vex_bad(4, true);
+    // An opcode no instruction has: libopcodes consumes it (with the escape bytes of its map)
+    // and names each prefix in front.
+    size_t len = 1;
+    if (op == 0x0f && op_at + 1 < code.size())
+      len = (code[op_at + 1] == 0x38 || code[op_at + 1] == 0x3a) && op_at + 2 < code.size() ? 3 : 2;
+    return with_prefixes("(bad)", std::min(code.size(), op_at + len));
   }
   struct Free {
     cs_insn* p;
@@ -220,7 +413,7 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
 
   const cs_x86& x = insn->detail->x86;
   const uint8_t* bytes = insn->bytes;
-  out.size = insn->size;
+  out.size = insn->size + nlock;
   unsigned id = insn->id;
   Shape shape = shape_of(id);
 
@@ -228,6 +421,7 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
   size_t npfx = 0;
   while (npfx < insn->size && is_legacy_prefix(bytes[npfx])) ++npfx;
   std::vector<uint8_t> prefixes(bytes, bytes + npfx);
+  if (nlock) prefixes.assign(code.begin(), code.begin() + static_cast<ptrdiff_t>(npfx + nlock));
 
   // gdb prints `66 90` as the operand-size form of xchg; capstone calls it nop.
   if (id == X86_INS_NOP && insn->size == 2 && bytes[0] == 0x66 && bytes[1] == 0x90) {
@@ -254,6 +448,7 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
       default: return nullptr;
     }
   };
+  uint8_t branch_hint = 0;  // the cs/ds prefix read as a branch hint
   uint8_t seg_prefix = 0;
   for (uint8_t b : prefixes)
     if (seg_name(b)) seg_prefix = b;
@@ -283,7 +478,11 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
       uint8_t modrm = bytes[x.encoding.modrm_offset];
       if ((modrm >> 6) != 3 && (modrm & 7) == 4) {
         uint8_t sib = bytes[x.encoding.modrm_offset + 1];
-        if (((sib >> 3) & 7) == 4 && !(x.rex & 2) && (sib >> 6) != 0) riz_scale = 1 << (sib >> 6);
+        // The pseudo-index shows when the SIB byte scales it, and after any base but %rsp/%r12
+        // (whose encoding needs a SIB byte anyway).
+        bool sib_base_is_sp = (sib & 7) == 4;
+        if (((sib >> 3) & 7) == 4 && !(x.rex & 2) && ((sib >> 6) != 0 || (has_base && !sib_base_is_sp)))
+          riz_scale = 1 << (sib >> 6);
       }
     }
     std::string riz = riz_scale ? fmt::format(",{},{}", x.addr_size == 4 ? "%eiz" : "%riz", riz_scale) : "";
@@ -299,7 +498,12 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
     s += ")";
     return s;
   };
-  if (x.addr_size == 4) addr_used = true;
+  // 67 is used by an instruction that addresses memory; the last of several is the one read.
+  if (x.addr_size == 4) {
+    for (int i = 0; i < x.op_count; ++i) addr_used |= x.operands[i].type == X86_OP_MEM;
+    addr_used |= string_op(id).has_value() || id == X86_INS_XLATB || id == X86_INS_JECXZ || id == X86_INS_LOOP ||
+                 id == X86_INS_LOOPE || id == X86_INS_LOOPNE;
+  }
 
   if (auto so = string_op(id)) {
     mnemonic = so->mnemonic;
@@ -378,6 +582,7 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
             if (id == X86_INS_PUSH || id == X86_INS_RET || id == X86_INS_INT || id == X86_INS_ENTER) size = o.size;
             if (shape.is_shift) size = 1;
             if (id == X86_INS_ENTER) size = i == 0 ? 2 : 1;
+            if (id == X86_INS_RET || id == X86_INS_RETF || id == X86_INS_RETFQ) size = 2;  // imm16
             if (id == X86_INS_IN || id == X86_INS_OUT) size = 1;
             ops.push_back("$" + hex(mask_to_size(static_cast<uint64_t>(o.imm), size)));
           }
@@ -394,13 +599,48 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
     }
     if (shift_by_cl && !saw_cl) ops.insert(ops.begin(), "%cl");
     // The short xchg forms (90+r): libopcodes puts the accumulator first.
-    if (id == X86_INS_XCHG && opcode >= 0x91 && opcode <= 0x97 && ops.size() == 2) std::swap(ops[0], ops[1]);
+    if (id == X86_INS_XCHG && opcode >= 0x90 && opcode <= 0x97 && ops.size() == 2) std::swap(ops[0], ops[1]);
+    // 63 /r without REX.W: libopcodes' movsxd into a 32-bit register (capstone reads movslq).
+    if (id == X86_INS_MOVSXD && !(x.rex & 8) && !ops.empty()) {
+      mnemonic = "movsxd";
+      ops.back() = reg32_of(ops.back());
+    }
+    // xlat names its implicit operand.
+    if (id == X86_INS_XLATB) {
+      mnemonic = "xlat";
+      ops = {x.addr_size == 4 ? "%ds:(%ebx)" : "%ds:(%rbx)"};
+    }
+    // A cs/ds prefix on a conditional branch is a static prediction hint: "jne,pn", "loope,pt".
+    if (shape.is_branch && !shape.indirect_capable) {
+      bool cs = std::find(prefixes.begin(), prefixes.end(), 0x2e) != prefixes.end();
+      bool ds = std::find(prefixes.begin(), prefixes.end(), 0x3e) != prefixes.end();
+      if (cs != ds) {
+        mnemonic += ds ? ",pt" : ",pn";
+        branch_hint = ds ? 0x3e : 0x2e;
+      }
+    }
   }
 
+  // Whether the instruction reads the same without its operand-size prefixes.
+  auto same_without_66 = [&]() {
+    std::vector<uint8_t> alt(bytes + npfx, bytes + insn->size);
+    for (size_t i = npfx; i-- > 0;)
+      if (bytes[i] != 0x66) alt.insert(alt.begin(), bytes[i]);
+    size_t dropped = insn->size - alt.size();
+    cs_insn* other = nullptr;
+    size_t got = cs_disasm(h, alt.data(), alt.size(), address + dropped, 1, &other);
+    bool same = got == 1 && other->size == alt.size() && std::strcmp(other->mnemonic, insn->mnemonic) == 0 &&
+                std::strcmp(other->op_str, insn->op_str) == 0;
+    if (got) cs_free(other, got);
+    return same;
+  };
   std::vector<std::string> names;
   int last66 = -1;
-  for (size_t i = 0; i < prefixes.size(); ++i)
+  int last67 = -1;
+  for (size_t i = 0; i < prefixes.size(); ++i) {
     if (prefixes[i] == 0x66) last66 = static_cast<int>(i);
+    if (prefixes[i] == 0x67) last67 = static_cast<int>(i);
+  }
   for (size_t i = 0; i < prefixes.size(); ++i) {
     uint8_t p = prefixes[i];
     switch (p) {
@@ -413,16 +653,18 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
         names.push_back(shape.is_branch || id == X86_INS_RET ? "bnd" : "repnz");
         break;
       case 0x66:
-        // The last 66 is the operand-size (or mandatory SSE) prefix the instruction decoded with.
-        if (static_cast<int>(i) == last66) break;
+        // The last 66 is the operand-size (or mandatory SSE) prefix, unless the instruction
+        // decodes the same without it (a byte operation, hlt, a short branch).
+        if (static_cast<int>(i) == last66 && !(nlock == 0 && same_without_66())) break;
         names.push_back("data16");
         break;
       case 0x67:
-        if (addr_used) break;
+        if (addr_used && static_cast<int>(i) == last67) break;
         names.push_back("addr32");
         break;
       default:
         if (p == seg_prefix && seg_used) break;
+        if (p == branch_hint) break;
         if (p == 0x3e && shape.indirect_capable && x.op_count == 1 && x.operands[0].type != X86_OP_IMM) {
           names.push_back("notrack");
           break;

@@ -127,5 +127,102 @@ TEST(Disasm, FtraceNopAndUndecodableBytes) {
   EXPECT_EQ(decode({}).text, "(bad)");
 }
 
+// Bytes that are not code (data, freed init text) as gdb 16's libopcodes reads them, each case
+// seen in crash 9's `dis` of kernel data: the text and how many bytes the instruction takes.
+struct NotCode {
+  std::vector<uint8_t> bytes;
+  size_t size;
+  const char* text;
+};
+
+void expect_not_code(const std::vector<NotCode>& cases) {
+  for (const auto& c : cases) {
+    std::vector<uint8_t> padded = c.bytes;
+    padded.resize(c.bytes.size() + 16, 0xc3);
+    Instruction i = decode(padded);
+    std::string b = fmt::format("{:02x}", fmt::join(c.bytes, " "));
+    EXPECT_EQ(i.text, c.text) << "bytes " << b;
+    EXPECT_EQ(i.size, c.size) << "bytes " << b;
+  }
+}
+
+TEST(DisasmNotCode, PrefixesBeforeAnUndecodableOpcodeAreNamed) {
+  expect_not_code({
+      {{0x64, 0x2f}, 2, "fs (bad)"},
+      {{0xf3, 0x07}, 2, "repz (bad)"},
+      {{0xf0, 0x65, 0x61}, 3, "lock gs (bad)"},
+      {{0x26, 0x36, 0x3f}, 3, "es ss (bad)"},
+      {{0x67, 0x45, 0xea}, 3, "addr32 rex.RB (bad)"},
+      {{0x4c, 0x3f}, 2, "rex.WR (bad)"},
+      {{0x06}, 1, "(bad)"},
+      {{0xd6}, 1, "(bad)"},
+      {{0xff, 0xff}, 1, "(bad)"},  // ff /7: the ModRM byte is read again as the next instruction
+  });
+}
+
+TEST(DisasmNotCode, LockOnAnInstructionThatCannotTakeOneStaysWhereItStands) {
+  expect_not_code({
+      {{0xf0, 0x44, 0x81, 0xff, 0xff, 0xff, 0xff, 0x30}, 8, "lock rex.R cmp $0x30ffffff,%edi"},
+      {{0xf2, 0xf0, 0x4e, 0x69, 0xe2, 0xa1, 0x65, 0xda, 0xf4}, 9,
+       "repnz lock rex.WRX imul $0xfffffffff4da65a1,%rdx,%r12"},
+      {{0xf0, 0xc2, 0xf7, 0x6e}, 4, "lock ret $0x6ef7"},
+      {{0xf0, 0xab}, 2, "lock stos %eax,%es:(%rdi)"},
+  });
+}
+
+TEST(DisasmNotCode, SizePrefixesTheInstructionDoesNotUseAreNamed) {
+  expect_not_code({
+      {{0x66, 0x66, 0xf4}, 3, "data16 data16 hlt"},
+      {{0x66, 0x66, 0xaa}, 3, "data16 data16 stos %al,%es:(%rdi)"},
+      {{0x67, 0x67, 0xa9, 0x56, 0x2b, 0x2b, 0x7d}, 7, "addr32 addr32 test $0x7d2b2b56,%eax"},
+      {{0x67, 0x64, 0xf9}, 3, "addr32 fs stc"},
+  });
+}
+
+TEST(DisasmNotCode, OperandFormsLibopcodesPrintsItsOwnWay) {
+  expect_not_code({
+      {{0x63, 0x7c, 0x77, 0x7b}, 4, "movsxd 0x7b(%rdi,%rsi,2),%edi"},
+      {{0x63, 0xee}, 2, "movsxd %esi,%ebp"},
+      {{0x01, 0xbc, 0x20, 0xd2, 0x98, 0x2a, 0x10}, 7, "add    %edi,0x102a98d2(%rax,%riz,1)"},
+      {{0xdc, 0x7c, 0x21, 0xdf}, 4, "fdivrl -0x21(%rcx,%riz,1)"},
+      {{0xd7}, 1, "xlat   %ds:(%rbx)"},
+      {{0xf3, 0xd7}, 2, "repz xlat %ds:(%rbx)"},
+      {{0x43, 0x90}, 2, "rex.XB xchg %eax,%r8d"},
+      {{0xff, 0x6d, 0x74}, 3, "ljmp   *0x74(%rbp)"},
+      {{0x4a, 0xca, 0x2a, 0xaa}, 4, "rex.WX lretq $0xaa2a"},
+      {{0x46, 0xca, 0xc7, 0xee}, 4, "rex.RX lret $0xeec7"},
+      {{0x8c, 0x73, 0x0a}, 3, "mov    %?,0xa(%rbx)"},
+      {{0x8d, 0xff}, 1, "lea    (bad),%edi"},
+      {{0x40, 0x8d, 0xdb}, 2, "rex lea (bad),%ebx"},
+  });
+  // A cs/ds prefix on a conditional branch is a hint.
+  EXPECT_EQ(decode({0x3e, 0x42, 0x71, 0xb5}).text, "rex.X jno,pt 0xffffffff80ffffb9");
+  EXPECT_EQ(decode({0x3e, 0xe1, 0xb7}).text, "loope,pt 0xffffffff80ffffba");
+}
+
+TEST(DisasmNotCode, X87RegisterFormsAndUnnamedForms) {
+  expect_not_code({
+      {{0xdc, 0xce}, 2, "fmul   %st,%st(6)"},
+      {{0xdb, 0xec}, 2, "fucomi %st(4),%st"},
+      {{0xd8, 0xef}, 2, "fsubr  %st(7),%st"},
+      {{0xde, 0xe9}, 2, "fsubrp %st,%st(1)"},
+      {{0x4d, 0xdf, 0xfe}, 3, "rex.WRB (bad)"},
+      {{0xdd, 0x6d, 0x51}, 3, "(bad) 0x51(%rbp)"},
+      {{0xd9, 0x8a, 0xcc, 0xdb, 0xb2, 0x78}, 6, "(bad) 0x78b2dbcc(%rdx)"},
+  });
+}
+
+TEST(DisasmNotCode, VexXopAndEvexPrefixesLibopcodesRejects) {
+  expect_not_code({
+      {{0xc4, 0x40, 0x04}, 1, "(bad)"},         // VEX map 0: only the c4 byte
+      {{0x44, 0xc4, 0x24, 0xa4}, 2, "rex.R (bad)"},
+      {{0xc5, 0x2a, 0xcb}, 3, "(bad)"},         // a known map, no such opcode: prefix and opcode
+      {{0x8f, 0xf4, 0x6a}, 1, "(bad)"},         // XOP map 0x14
+      {{0x8f, 0xca, 0xca, 0x45}, 4, "(bad)"},
+      {{0x65, 0x8f, 0x69, 0xae, 0x62}, 5, "(bad)"},
+      {{0x62, 0xf3, 0x6b, 0x8b, 0xfc}, 5, "(bad)"},
+  });
+}
+
 }  // namespace
 }  // namespace coroner::commands::disasm
