@@ -8,3 +8,6 @@ coroner_add_fuzzer(shell_line ${CMAKE_CURRENT_SOURCE_DIR}/shell_line_fuzz.cc LIB
 coroner_add_fuzzer(printk ${CMAKE_CURRENT_SOURCE_DIR}/printk_fuzz.cc LIBS coroner_kernel)
 coroner_add_fuzzer(orc ${CMAKE_CURRENT_SOURCE_DIR}/orc_fuzz.cc LIBS coroner_symbols PkgConfig::LIBBPF)
 coroner_add_fuzzer(args_parse ${CMAKE_CURRENT_SOURCE_DIR}/args_parse_fuzz.cc LIBS coroner_commands)
+coroner_add_fuzzer(expr ${CMAKE_CURRENT_SOURCE_DIR}/expr_fuzz.cc ${PROJECT_SOURCE_DIR}/commands/support/expr.cc
+                   LIBS coroner_symbols PkgConfig::LIBBPF)
+coroner_add_fuzzer(module_object ${CMAKE_CURRENT_SOURCE_DIR}/module_object_fuzz.cc LIBS coroner_symbols PkgConfig::LIBBPF PkgConfig::LIBELF)

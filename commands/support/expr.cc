@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstring>
 
 namespace coroner::commands::expr {
@@ -380,7 +381,10 @@ class Parser {
             for (char c : digits)
               if (!std::isdigit(static_cast<unsigned char>(c)))
                 return Error::make(Errc::unsupported, "convenience variables ({}) are not supported", t.text);
-            n->value = std::stoull(std::string(digits));
+            // No history is this long; std::stoull would throw on it.
+            auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n->value);
+            if (ec != std::errc() || end != digits.data() + digits.size())
+              return Error::make(Errc::usage, "History has not yet reached {}.", t.text);
           }
           ++i_;
           return n;
