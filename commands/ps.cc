@@ -386,6 +386,15 @@ Result<void> run_ps(Session& s, const Args& args, Output& out) {
   return ok();
 }
 
+// A task list cut by a damaged link: the tasks reached are listed, then the error naming
+// where the walk stopped (a non-zero exit status for scripts), as crash lists what it found.
+Result<void> run_ps_reached(Session& s, const Args& args, Output& out) {
+  TRY(run_ps(s, args, out));
+  const kernel::TaskTable& tt = *TRY(kernel::task_table(s.kernel));
+  if (tt.cut) return Error::make(tt.cut->code, "the task list is cut, {} tasks listed: {}", tt.tasks.size(), tt.cut->message);
+  return ok();
+}
+
 Command ps_command() {
   return Command{
       CommandSpec{"ps",
@@ -408,7 +417,7 @@ Command ps_command() {
                    {'m', false, "time since each task last ran, as days hh:mm:ss.ms"},
                    {'C', true, "with -l or -m: per CPU (N, N-M, list, or all)"}},
                   {"ps", "ps -k", "ps 1 'kworker.*'", "ps -p 116", "ps -S", "ps -t 1", "ps -a sh", "ps -r 1", "ps -m -C 0"}},
-      run_ps};
+      run_ps_reached};
 }
 
 }  // namespace

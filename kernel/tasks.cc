@@ -1,6 +1,9 @@
 #include "kernel/tasks.h"
 
 #include <algorithm>
+#include <functional>
+#include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "kernel/sysinfo.h"
@@ -110,12 +113,45 @@ std::string task_state_name(Kernel&, const Task& t) {
   return out.empty() ? "(unknown)" : out;
 }
 
-Result<std::vector<Task>> all_tasks(Kernel& k) {
+namespace {
+
+// Walks the circular list at `head` (init_task.tasks, a thread group's list) and calls
+// `visit` with each node's list_head address; stops at a NULL or unreadable link, a cycle, the
+// `limit`, or the first error `visit` returns, and gives that error naming the address.
+std::optional<Error> walk_until_cut(Kernel& k, uint64_t head, std::string_view what, size_t limit,
+                                    const std::function<Result<void>(uint64_t)>& visit) {
+  std::unordered_set<uint64_t> seen;
+  auto first = k.read_u64(head);
+  if (!first) return Error::make(Errc::fault, "{} at {:#x}: cannot read its head: {}", what, head, first.error().message);
+  uint64_t prev = head, next = *first;
+  while (next != head) {
+    if (next == 0) return Error::make(Errc::bad_data, "{} at {:#x}: NULL next pointer in entry {:#x}", what, head, prev);
+    if (!seen.insert(next).second)
+      return Error::make(Errc::bad_data, "{} at {:#x}: cycle: entry {:#x} points back to {:#x}", what, head, prev, next);
+    if (seen.size() > limit) return Error::make(Errc::out_of_bounds, "{} at {:#x}: more than {} entries", what, head, limit);
+    auto n = k.read_u64(next);
+    if (!n)
+      return Error::make(Errc::fault, "{} at {:#x}: entry {:#x} (the next pointer of {:#x}) cannot be read: {}", what,
+                         head, next, prev, n.error().message);
+    if (auto r = visit(next); !r)
+      return Error::make(r.error().code, "{} at {:#x}: entry {:#x}: {}", what, head, next, r.error().message);
+    prev = next;
+    next = *n;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<TaskWalk> walk_tasks(Kernel& k) {
   TaskLayout l = TRY(task_layout(k));
-  std::vector<Task> out;
+  TaskWalk walk;
+  std::vector<Task>& out = walk.tasks;
   std::unordered_set<uint64_t> seen;
   uint64_t init_task = TRY(k.symbol("init_task"));
   uint64_t tasks_off = TRY(k.offset_of("task_struct", "tasks"));
+  // No kernel has this many tasks (PID_MAX_LIMIT is 4M); a longer list is garbage.
+  constexpr size_t kMaxTasks = 1u << 22;
 
   // Threads of a group: signal->thread_head linked through task->thread_node (3.14 ..),
   // or the older task->thread_group ring (removed in 6.7).
@@ -127,26 +163,39 @@ Result<std::vector<Task>> all_tasks(Kernel& k) {
 
   auto add = [&](uint64_t addr) -> Result<void> {
     if (!seen.insert(addr).second) return ok();
-    out.push_back(TRY(read_task(k, l, addr)));
+    auto t = read_task(k, l, addr);
+    if (!t) {
+      seen.erase(addr);
+      return Error::make(t.error().code, "task_struct at {:#x}: {}", addr, t.error().message);
+    }
+    out.push_back(std::move(*t));
     return ok();
   };
 
   TRY(add(init_task));
+  // A cut in the task list keeps the leaders reached before it; their threads are still
+  // walked. The first cut found is the one reported.
   std::vector<uint64_t> leaders{init_task};
-  for (uint64_t node : TRY(list_walk(k, init_task + tasks_off))) leaders.push_back(node - tasks_off);
+  walk.cut = walk_until_cut(k, init_task + tasks_off, "task list", kMaxTasks, [&](uint64_t node) -> Result<void> {
+    TRY(add(node - tasks_off));
+    leaders.push_back(node - tasks_off);
+    return ok();
+  });
   for (uint64_t leader : leaders) {
-    TRY(add(leader));
     uint64_t head;
     if (has_thread_node) {
-      uint64_t signal = TRY(k.read_u64(leader + signal_off));
-      if (!signal) continue;
-      head = signal + thread_head_off;
+      auto signal = k.read_u64(leader + signal_off);
+      if (!signal || !*signal) continue;  // a group being torn down: its leader is still listed
+      head = *signal + thread_head_off;
     } else {
       head = leader + thread_off;
     }
-    auto threads = list_walk(k, head);
-    if (!threads) continue;  // a group being torn down: its leader is still listed
-    for (uint64_t node : *threads) TRY(add(node - thread_off));
+    // The leader's own node is on its group's list too; a list whose head cannot be read
+    // belongs to a group being torn down (its leader is still listed).
+    if (!k.read_u64(head)) continue;
+    auto cut = walk_until_cut(k, head, fmt::format("thread list of task {:#x}", leader), kMaxTasks,
+                              [&](uint64_t node) { return add(node - thread_off); });
+    if (cut && !walk.cut) walk.cut = std::move(cut);
   }
 
   // Idle tasks of the other CPUs (CPU 0's is init_task).
@@ -169,7 +218,13 @@ Result<std::vector<Task>> all_tasks(Kernel& k) {
     auto it = pid_of.find(t.parent);
     t.ppid = it != pid_of.end() && !t.idle ? it->second : 0;
   }
-  return out;
+  return walk;
+}
+
+Result<std::vector<Task>> all_tasks(Kernel& k) {
+  TaskWalk walk = TRY(walk_tasks(k));
+  if (walk.cut) return std::move(*walk.cut);
+  return std::move(walk.tasks);
 }
 
 Result<const TaskTable*> task_table(Kernel& k) {
@@ -177,7 +232,9 @@ Result<const TaskTable*> task_table(Kernel& k) {
   if (!cache.table) {
     cache.table = [&]() -> Result<TaskTable> {
       TaskTable tt;
-      tt.tasks = TRY(all_tasks(k));
+      TaskWalk walk = TRY(walk_tasks(k));
+      tt.tasks = std::move(walk.tasks);
+      tt.cut = std::move(walk.cut);
       std::stable_sort(tt.tasks.begin(), tt.tasks.end(), [](const Task& a, const Task& b) {
         if (a.pid != b.pid) return a.pid < b.pid;
         return a.idle_cpu < b.idle_cpu;

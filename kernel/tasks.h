@@ -5,6 +5,7 @@
 //   auto tasks = TRY(all_tasks(k));
 //   for (const Task& t : tasks) fmt::print("{} {}\n", t.pid, t.comm);
 //   const TaskTable& tt = TRY(task_table(k));      // cached per Kernel, sorted like crash's
+//   if (tt.cut) ...                                // a damaged list: tt.tasks is what was reached
 #pragma once
 
 #include <cstdint>
@@ -49,6 +50,11 @@ Result<TaskMemory> task_memory(Kernel& k, const Task& t);
 
 struct TaskTable {
   std::vector<Task> tasks;          // sorted by PID, idle tasks by CPU
+  // Set when a damaged link (a garbage pointer in init_task.tasks or a thread list, an
+  // unreadable task_struct) stopped the walk: `tasks` holds what was reached before it, and
+  // this names the address where the walk stopped. Commands list what there is, then fail
+  // with it, as crash lists the tasks it found and warns.
+  std::optional<Error> cut;
   std::vector<uint64_t> active;     // per CPU: the task running on it (0 when unknown)
   std::optional<uint64_t> panic;    // the task that panicked
   int panic_cpu = -1;
@@ -58,6 +64,13 @@ struct TaskTable {
   int active_cpu(uint64_t addr) const;  // -1 when not running on a CPU
 };
 
+// The tasks reached by the walk, and why it stopped early if it did (see TaskTable::cut).
+struct TaskWalk {
+  std::vector<Task> tasks;
+  std::optional<Error> cut;
+};
+Result<TaskWalk> walk_tasks(Kernel& k);
+// Every task, or the error where the walk stopped.
 Result<std::vector<Task>> all_tasks(Kernel& k);
 // Built once per Kernel and kept (a dump does not change).
 Result<const TaskTable*> task_table(Kernel& k);

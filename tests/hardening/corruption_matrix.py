@@ -75,11 +75,15 @@ def elf_layout(path):
     return {"phoff": phoff, "phend": phoff + phentsize * phnum, "loads": loads, "notes": notes}
 
 
+def elf_offsets(layout, paddr):
+    """Every file offset holding paddr: a kdump ELF maps the kernel image twice (its own
+    PT_LOAD inside the RAM one), and the reader keeps only the outer segment."""
+    return [off + (paddr - base) for base, off, size in layout["loads"] if base <= paddr < base + size]
+
+
 def elf_offset(layout, paddr):
-    for base, off, size in layout["loads"]:
-        if base <= paddr < base + size:
-            return off + (paddr - base)
-    return None
+    offs = elf_offsets(layout, paddr)
+    return offs[0] if offs else None
 
 
 def kdump_layout(path):
@@ -205,12 +209,14 @@ def variants_for(coroner, set_dir, dump, quick, rng):
         syms = TARGET_SYMBOLS[:3] if quick else TARGET_SYMBOLS
         phys = physical_addresses(coroner, vmlinux, path, syms)
         for sym, pa in phys.items():
-            off = elf_offset(e, pa & ~0xfff)
-            if off is None:
+            offs = elf_offsets(e, pa & ~0xfff)
+            if not offs:
                 continue
-            out.append(Variant(f"{dump} zero:{sym}", dump, lambda dst, off=off: patched(path, dst, [(off, bytes(4096))])))
+            out.append(Variant(f"{dump} zero:{sym}", dump,
+                               lambda dst, offs=offs: patched(path, dst, [(o, bytes(4096)) for o in offs])))
             junk = bytes(rng.randrange(256) for _ in range(4096))
-            out.append(Variant(f"{dump} junk:{sym}", dump, lambda dst, off=off, junk=junk: patched(path, dst, [(off, junk)])))
+            out.append(Variant(f"{dump} junk:{sym}", dump,
+                               lambda dst, offs=offs, junk=junk: patched(path, dst, [(o, junk) for o in offs])))
     if k:
         for n in ([1, 200] if quick else [1, 50, 200, 1000]):
             d = k["desc"] + 24 * n
