@@ -7,9 +7,14 @@
 //     STATE: TASK_RUNNING (PANIC)
 //
 // `set PID|TASK` changes it, `set -p` goes back to the panic task, `set -c CPU` takes the task
-// running on a CPU. Of crash's internal variables, `set scroll` and `set radix` answer as
-// crash does for coroner's fixed behaviour (no pager, radix 10).
+// running on a CPU. Of crash's internal variables: `set radix [10|16]` (also `set hex`,
+// `set dec`, crash's aliases hex and dec) sets the radix p and struct print integers in;
+// `set -v` lists the variables coroner has in crash's layout; print_max and namelist answer
+// for what coroner does.
+#include <unistd.h>
+
 #include <charconv>
+#include <optional>
 #include <set>
 #include <string_view>
 
@@ -72,7 +77,87 @@ void show_context(Session& s, const kernel::TaskTable& tt, const Task& t, Output
   out.print("{}\n", state);
 }
 
+// crash's internal variables that mean something here (`dumpfile` only shows in `set -v`:
+// crash takes `set dumpfile` for a task name). The shell keeps `scroll` (the pager is
+// its own) and answers `set scroll` itself; a `set scroll` reaching this file (no shell in
+// front, e.g. a test) answers for a session without a pager.
+bool is_variable(std::string_view name) {
+  return name == "scroll" || name == "radix" || name == "hex" || name == "dec" || name == "print_max" ||
+         name == "namelist";
+}
+
+// What the shell's scroll is when standard input or output is no terminal: off, no pager (the
+// shell turns the pager on only with a terminal at both ends).
+std::string scroll_state() {
+  if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) return "off (none)";
+  return "(see \"set scroll\")";
+}
+
+std::string radix_state(int radix) { return fmt::format("{} ({})", radix, radix == 16 ? "hex" : "decimal"); }
+
+// p and struct print arrays up to gdb's default limit, crash's print_max.
+constexpr int kPrintMax = 256;
+
+Error invalid_set(const Args& args) {
+  std::string words;
+  for (auto& w : args.words) words += " " + w;
+  return Error::make(Errc::usage, "invalid command: set{}", words);
+}
+
+// crash accepts 10 or anything starting "dec"/"ten" for decimal, 16 or "hex"/"six" for hex.
+std::optional<int> parse_radix(std::string_view v) {
+  auto starts = [&](std::string_view p) { return v.substr(0, p.size()) == p; };
+  if (v == "10" || starts("dec") || starts("ten")) return 10;
+  if (v == "16" || starts("hex") || starts("six")) return 16;
+  return std::nullopt;
+}
+
+Result<void> set_variable(Session& s, const Args& args, Output& out) {
+  const std::string& var = args.positional[0];
+  const std::string* value = args.positional.size() > 1 ? &args.positional[1] : nullptr;
+  if (var == "hex" || var == "dec") {
+    s.output_radix = var == "hex" ? 16 : 10;
+    out.print("output radix: {}\n", radix_state(s.output_radix));
+  } else if (var == "radix") {
+    if (value) {
+      auto r = parse_radix(*value);
+      if (!r) return invalid_set(args);
+      s.output_radix = *r;
+    }
+    out.print("output radix: {}\n", radix_state(s.output_radix));
+  } else if (var == "scroll") {
+    out.print("scroll: {}\n", scroll_state());
+  } else if (var == "print_max") {
+    if (value && *value != std::to_string(kPrintMax))
+      return Error::make(Errc::unsupported, "print_max {}: only {} is supported", *value, kPrintMax);
+    out.print("print_max: {}\n", kPrintMax);
+  } else if (var == "namelist") {
+    if (value) return Error::make(Errc::unsupported, "cannot change the namelist during runtime");
+    out.print("namelist: {}\n", s.kernel.vmlinux_path());
+  }
+  return ok();
+}
+
+// `set -v`: crash's table of its variables (name right-aligned in 14 columns), for those
+// coroner has, in crash's order.
+void show_variables(Session& s, Output& out) {
+  out.print("{:>14}: {}\n", "scroll", scroll_state());
+  out.print("{:>14}: {}\n", "radix", radix_state(s.output_radix));
+  out.print("{:>14}: {}\n", "print_max", kPrintMax);
+  out.print("{:>14}: {}\n", "namelist", s.kernel.vmlinux_path());
+  // crash names the last file of a split dump (each one replaces the last as it is opened).
+  out.print("{:>14}: {}\n", "dumpfile", s.kernel.dump_paths().empty() ? "" : s.kernel.dump_paths().back());
+}
+
 Result<void> run_set(Session& s, const Args& args, Output& out) {
+  // Variables first: they need no task list (a dump whose task list is damaged still takes
+  // `set radix 16`).
+  if (args.has('v')) {
+    show_variables(s, out);
+    return ok();
+  }
+  if (!args.has('p') && !args.has('c') && !args.positional.empty() && is_variable(args.positional[0]))
+    return set_variable(s, args, out);
   kernel::Kernel& k = s.kernel;
   const kernel::TaskTable& tt = *TRY(kernel::task_table(k));
   const Task* target = nullptr;
@@ -92,19 +177,6 @@ Result<void> run_set(Session& s, const Args& args, Output& out) {
     if (!tt.active[static_cast<size_t>(cpu)])
       return Error::make(Errc::not_found, "no active task on cpu {}", cpu);
     target = tt.find(tt.active[static_cast<size_t>(cpu)]);
-  } else if (!args.positional.empty() && (args.positional[0] == "scroll" || args.positional[0] == "radix")) {
-    // crash's own variables that scripts set first: coroner never pages its output, and
-    // prints in crash's default radix.
-    const std::string& var = args.positional[0];
-    std::string value = args.positional.size() > 1 ? args.positional[1] : "";
-    if (var == "scroll") {
-      out.print("scroll: off (none)\n");
-      return ok();
-    }
-    if (!value.empty() && value != "10" && value != "decimal")
-      return Error::make(Errc::unsupported, "radix {}: only radix 10 is supported", value);
-    out.print("output radix: 10 (decimal)\n");
-    return ok();
   } else if (!args.positional.empty()) {
     // A PID (decimal) or a task_struct address (hex); crash takes no command names here.
     const std::string& a = args.positional[0];
@@ -130,9 +202,14 @@ std::vector<Command> set_commands() {
   return {Command{CommandSpec{"set",
                               {},
                               "set a process context or internal crash variable",
-                              "[pid | taskp | -c cpu | -p] | [scroll | radix [10]]",
-                              {{'c', true, "the task running on this CPU"}, {'p', false, "the panic task"}},
-                              {"set", "set 1", "set ffff8de9c11fb000", "set -c 1", "set -p"}},
+                              "[pid | taskp | -c cpu | -p] | [crash_variable [setting]] | -v",
+                              {{'c', true, "sets the context to the task running on this CPU"},
+                               {'p', false, "sets the context to the panic task"},
+                               {'v', false,
+                                "display the internal variables: scroll, radix (10 or 16: how p and struct print "
+                                "integers), print_max, namelist, dumpfile"}},
+                              {"set", "set 1", "set ffff8de9c11fb000", "set -c 1", "set -p", "set -v", "set radix 16",
+                               "set radix"}},
                   run_set}};
 }
 
