@@ -72,6 +72,10 @@ void install_signal_handlers();
 // Splits a command line into words (quotes group, backslash escapes).
 std::vector<std::string> split_words(const std::string& line);
 
+// Where a command line's pipe or redirection starts: the first of `chars` ("|" or ">") outside
+// quotes and parentheses, a '>' of C's `->` excepted, as crash cuts its lines; npos if none.
+size_t find_unquoted(const std::string& line, const char* chars);
+
 // The whole `coroner` program: returns its exit status.
 int coroner_main(int argc, char** argv);
 
