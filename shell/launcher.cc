@@ -43,7 +43,17 @@ coroner::Result<std::vector<coroner::kernel::LogRecord>> log_with_vmlinux(const 
 
 int main(int argc, char** argv) {
   g_argv = argv;
-  for (int i = 1; i < argc; ++i)
-    if (std::strcmp(argv[i], "--dmesg") == 0) return coroner::shell::dmesg_main(argc, argv, log_with_vmlinux);
+  bool dmesg = false, json = false;
+  for (int i = 1; i < argc; ++i) {
+    dmesg |= std::strcmp(argv[i], "--dmesg") == 0;
+    json |= std::strcmp(argv[i], "--json") == 0;
+  }
+  if (dmesg && json) {
+    // --dmesg prints makedumpfile's text; the log as JSON is the shell's `log` (docs/json.md).
+    fmt::print(stderr, "coroner: --json does not apply to --dmesg (makedumpfile's text): use "
+                       "`echo log | coroner --json VMLINUX DUMP`\n");
+    return 2;
+  }
+  if (dmesg) return coroner::shell::dmesg_main(argc, argv, log_with_vmlinux);
   return exec_shell();
 }

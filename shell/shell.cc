@@ -16,6 +16,7 @@
 #include <editline/readline.h>
 
 #include "commands/builtin.h"
+#include "commands/support/json.h"
 #include "kernel/kernel.h"
 #include "kernel/printk.h"
 #include "shell/completion.h"
@@ -115,6 +116,8 @@ std::string program_usage() {
          "  -s               silent: no banner at start-up\n"
          "  -i FILE          run the commands in FILE first (then the prompt, on a terminal)\n"
          "  --stop-on-error  end a script (standard input, -i FILE) at its first failed command\n"
+         "  --json           each command prints one JSON document on one line (no banner;\n"
+         "                   docs/json.md); a command without JSON output prints an error one\n"
          "  --kaslr OFFSET   KASLR relocation offset (hex), or 'auto' (the default)\n"
          "  --force          open even when vmlinux and the dump do not match\n"
          "  --osrelease DUMP print the kernel release of the dump (VMCOREINFO OSRELEASE) and exit\n"
@@ -146,6 +149,7 @@ Result<ProgramOptions> parse_program_args(int argc, char** argv) {
     else if (a == "-v" || a == "--version") o.version = true;
     else if (a == "--force") o.ignore_mismatch = true;
     else if (a == "--stop-on-error") o.stop_on_error = true;
+    else if (a == "--json") o.json = true;
     else if (a == "--osrelease") o.osrelease_dump = TRY(need("--osrelease"));
     else if (a == "--log") o.log_dump = TRY(need("--log"));
     else if (a == "-i") o.input_files.push_back(TRY(need("-i")));
@@ -232,13 +236,20 @@ bool Shell::run_command(const std::vector<std::string>& argv, FILE* out) {
   try {
     if (name == "set" && argv.size() >= 2 && argv[1] == "scroll") return run_set_scroll(argv, out);
     commands::Output o(out);
+    // --json: every command answers with one JSON document; one without JSON output (and a
+    // wrong command line) with an error document instead of its text.
+    if (session_.json && (!cmd || !commands::json::supported(name))) {
+      commands::json::print_error(o, name, cmd ? "no JSON output for this command" : "command not found");
+      return false;
+    }
     if (!cmd) {
       o.print("{}: command not found\n", name);
       return false;
     }
     auto args = commands::parse_args(cmd->spec, std::vector<std::string>(argv.begin() + 1, argv.end()));
     if (!args) {
-      o.print("{}\nUsage: {} {}\n", args.error().message, cmd->spec.name, cmd->spec.usage);
+      if (session_.json) commands::json::print_error(o, cmd->spec.name, args.error().message);
+      else o.print("{}\nUsage: {} {}\n", args.error().message, cmd->spec.name, cmd->spec.usage);
       return false;
     }
     auto r = cmd->run(session_, *args, o);
@@ -550,10 +561,11 @@ int coroner_main(int argc, char** argv) {
   }
   install_signal_handlers();
   commands::Session session{**k};
+  session.json = opts->json;
   Shell sh(session);
   sh.set_stop_on_error(opts->stop_on_error);
   commands::Output out(stdout);
-  if (!opts->silent) {
+  if (!opts->silent && !opts->json) {  // with --json, standard output holds JSON documents only
     fmt::print("\ncoroner {}\n\n", kVersion);
     commands::print_sys_banner(session, out);
     fmt::print("\n");

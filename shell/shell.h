@@ -23,6 +23,7 @@ struct ProgramOptions {
   bool version = false;
   bool ignore_mismatch = false;
   bool stop_on_error = false;             // --stop-on-error: a script ends at its first failed command
+  bool json = false;                      // --json: commands print JSON documents (docs/json.md)
   std::string osrelease_dump;             // --osrelease DUMP
   std::string log_dump;                   // --log DUMP
   std::vector<std::string> input_files;  // -i FILE
