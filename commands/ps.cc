@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "commands/builtin.h"
+#include "commands/support/json.h"
 #include "commands/support/parse.h"
 #include "commands/support/tasks.h"
 #include "kernel/kernel.h"
@@ -18,22 +19,53 @@ namespace {
 
 using kernel::Task;
 
-Result<void> print_row(Session& s, const kernel::TaskTable& tt, const Task& t, bool kstack, Output& out) {
-  kernel::Kernel& k = s.kernel;
-  bool active = tt.is_active(t.addr);
-  auto mem = kernel::task_memory(k, t);
-  kernel::TaskMemory m = mem ? *mem : kernel::TaskMemory{};
+// One row of ps: what the text line and the JSON object both show.
+struct PsRow {
+  const Task* task;
+  bool active;  // running on a CPU (crash's '>')
+  int cpu;
+  std::string state;     // crash's two-letter code
+  kernel::TaskMemory memory;  // zeros when the mm cannot be read, as crash shows them
+};
+
+PsRow ps_row(Session& s, const kernel::TaskTable& tt, const Task& t) {
+  auto mem = kernel::task_memory(s.kernel, t);
+  return PsRow{&t, tt.is_active(t.addr), t.idle ? t.idle_cpu : t.cpu, kernel::task_state_code(s.kernel, t),
+               mem ? *mem : kernel::TaskMemory{}};
+}
+
+void print_row(const PsRow& r, bool kstack, Output& out) {
+  const Task& t = *r.task;
   std::string where = fmt::format("{:x}", t.addr);
-  if (kstack) where = active ? "--" : fmt::format("{:x}", t.thread_sp);
-  int cpu = t.idle ? t.idle_cpu : t.cpu;
+  if (kstack) where = r.active ? "--" : fmt::format("{:x}", t.thread_sp);
   std::string comm = t.kernel_thread() ? fmt::format("[{}]", t.comm) : t.comm;
-  if (kstack && active)
-    out.print("{}{:>8} {:>7} {:>3}  {:^16}  {}  {:>4.1f}  {:>7}  {:>7}  {}\n", active ? ">" : " ", t.pid, t.ppid, cpu,
-              where, kernel::task_state_code(k, t), m.pct, m.vsz_kb, m.rss_kb, comm);
+  const kernel::TaskMemory& m = r.memory;
+  if (kstack && r.active)
+    out.print("{}{:>8} {:>7} {:>3}  {:^16}  {}  {:>4.1f}  {:>7}  {:>7}  {}\n", r.active ? ">" : " ", t.pid, t.ppid, r.cpu,
+              where, r.state, m.pct, m.vsz_kb, m.rss_kb, comm);
   else
-    out.print("{}{:>8} {:>7} {:>3}  {:>16}  {}  {:>4.1f}  {:>7}  {:>7}  {}\n", active ? ">" : " ", t.pid, t.ppid, cpu,
-              where, kernel::task_state_code(k, t), m.pct, m.vsz_kb, m.rss_kb, comm);
-  return ok();
+    out.print("{}{:>8} {:>7} {:>3}  {:>16}  {}  {:>4.1f}  {:>7}  {:>7}  {}\n", r.active ? ">" : " ", t.pid, t.ppid, r.cpu,
+              where, r.state, m.pct, m.vsz_kb, m.rss_kb, comm);
+}
+
+// --json / -j: {"tasks":[...], "errors":[...]}; each task with the columns of the text
+// (pct_mem rounded to one decimal as ps shows it, vsz and rss in KiB, comm without the
+// brackets of kernel threads) plus tgid, kernel_thread and kstack (thread.sp).
+void print_ps_json(Session& s, const kernel::TaskTable& tt, const std::vector<const Task*>& shown,
+                   const std::vector<std::pair<std::string, std::string>>& errors, Output& out) {
+  json::Writer w;
+  w.object().field("command", "ps").key("tasks").array();
+  for (const Task* t : shown) {
+    PsRow r = ps_row(s, tt, *t);
+    w.object().field("pid", t->pid).field("ppid", t->ppid).field("tgid", t->tgid).field("cpu", r.cpu);
+    w.address_field("task", t->addr).field("state", r.state);
+    w.key("pct_mem").raw_number(fmt::format("{:.1f}", r.memory.pct));
+    w.field("vsz", r.memory.vsz_kb).field("rss", r.memory.rss_kb).field("comm", t->comm);
+    w.field("active", r.active).field("kernel_thread", t->kernel_thread()).address_field("kstack", t->thread_sp).end();
+  }
+  w.end().key("errors").array();
+  for (const auto& [query, message] : errors) w.object().field("query", query).field("error", message).end();
+  w.end().end().print_line(out);
 }
 
 
@@ -219,6 +251,11 @@ Result<uint64_t> rq_clock(kernel::Kernel& k, int cpu) {
 Result<void> run_ps(Session& s, const Args& args, Output& out) {
   kernel::Kernel& k = s.kernel;
   const kernel::TaskTable& tt = *TRY(kernel::task_table(k));
+  bool json_out = json::wanted(s, args);
+  if (json_out)
+    for (char f : {'a', 't', 'c', 'p', 'g', 'l', 'm', 'S', 'r', 'C'})
+      if (args.has(f)) return Error::make(Errc::usage, "-{} has no JSON output (the task list has: [-k|-u|-G|-A] [tasks])", f);
+  std::vector<std::pair<std::string, std::string>> json_errors;  // (argument, why) of what selects nothing
   int modes = 0;
   for (char f : {'a', 't', 'c', 'p', 'g', 'l', 'm', 'S', 'r', 'A'}) modes += args.has(f) ? 1 : 0;
   if (modes > 1)
@@ -248,10 +285,12 @@ Result<void> run_ps(Session& s, const Args& args, Output& out) {
         if (h.substr(0, 2) == "0x") h.remove_prefix(2);
         bool number = !h.empty() && h.find_first_not_of("0123456789abcdefABCDEF") == std::string_view::npos;
         if (a.size() >= 2 && a.front() == '\'' && a.back() == '\'') {
+          if (json_out) return r.error();
           out.print("ps: {}\n", r.error().message);
           return Error{Errc::usage, "", std::nullopt};
         }
-        if (number) out.print("ps: invalid task or pid value: {}\n\n", a);
+        if (number && json_out) json_errors.emplace_back(a, "invalid task or pid value");
+        else if (number) out.print("ps: invalid task or pid value: {}\n\n", a);
         continue;
       }
       per_arg.push_back(*r);
@@ -270,6 +309,10 @@ Result<void> run_ps(Session& s, const Args& args, Output& out) {
     if (args.has('G') && t->pid != t->tgid) continue;
     if (args.has('A') && !tt.is_active(t->addr)) continue;
     shown.push_back(t);
+  }
+  if (json_out) {
+    print_ps_json(s, tt, shown, json_errors, out);
+    return ok();
   }
 
   if (args.has('S')) {
@@ -382,7 +425,7 @@ Result<void> run_ps(Session& s, const Args& args, Output& out) {
   bool kstack = args.has('s');
   out.print("{}", kstack ? "      PID    PPID  CPU      KSTACKP      ST  %MEM      VSZ      RSS  COMM\n"
                         : "      PID    PPID  CPU       TASK        ST  %MEM      VSZ      RSS  COMM\n");
-  for (auto* t : shown) TRY(print_row(s, tt, *t, kstack, out));
+  for (auto* t : shown) print_row(ps_row(s, tt, *t), kstack, out);
   return ok();
 }
 
@@ -415,13 +458,14 @@ Command ps_command() {
                    {'a', false, "command line arguments and environment"},
                    {'r', false, "resource limits"},
                    {'m', false, "time since each task last ran, as days hh:mm:ss.ms"},
-                   {'C', true, "with -l or -m: per CPU (N, N-M, list, or all)"}},
+                   {'C', true, "with -l or -m: per CPU (N, N-M, list, or all)"},
+                   {'j', false, "JSON: the selected tasks as one document (not with -p -c -g -t -a -r -l -m -S)"}},
                   {"ps", "ps -k", "ps 1 'kworker.*'", "ps -p 116", "ps -S", "ps -t 1", "ps -a sh", "ps -r 1", "ps -m -C 0"}},
       run_ps_reached};
 }
 
 }  // namespace
 
-std::vector<Command> ps_commands() { return {ps_command()}; }
+std::vector<Command> ps_commands() { return {json::capable(ps_command())}; }
 
 }  // namespace coroner::commands
