@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "commands/builtin.h"
+#include "commands/support/json.h"
 #include "kernel/printk.h"
 #include "kernel/sysinfo.h"
 
@@ -85,8 +86,47 @@ Result<void> run_audit(kernel::Kernel& k, Output& out) {
   return ok();
 }
 
+// The caller ID as the kernel prints it with CONFIG_PRINTK_CALLER: "T123" or "C1".
+std::string caller_text(uint32_t c) { return fmt::format("{}{}", (c & kCallerCpu) ? 'C' : 'T', c & ~kCallerCpu); }
+
+// --json / -j: every record with all its fields; the text options (-t -T -m -c -d) change
+// nothing, the text is the record's own bytes (no '.' for unprintable ones: JSON escapes).
+Result<void> print_log_json(kernel::Kernel& k, Output& out) {
+  auto records = TRY(kernel::read_log(k));
+  json::Writer w;
+  w.object().field("command", "log").key("records").array();
+  for (const auto& r : records) {
+    w.object().field("seq", r.seq).field("timestamp_ns", r.ts_nsec).field("level", r.level);
+    w.field("facility", r.facility);
+    if (r.caller_id) w.field("caller", caller_text(*r.caller_id));
+    else w.null_field("caller");
+    if (r.dataless) w.null_field("text");
+    else w.field("text", r.text);
+    if (!r.subsystem.empty()) w.field("subsystem", r.subsystem);
+    if (!r.device.empty()) w.field("device", r.device);
+    if (!r.dict.empty()) {
+      w.key("dict").array();
+      std::string_view d = r.dict;
+      while (!d.empty()) {
+        size_t nul = d.find('\0');
+        w.string(d.substr(0, nul));
+        if (nul == std::string_view::npos) break;
+        d.remove_prefix(nul + 1);
+      }
+      w.end();
+    }
+    w.end();
+  }
+  w.end().end().print_line(out);
+  return ok();
+}
+
 Result<void> run_log(Session& s, const Args& args, Output& out) {
   kernel::Kernel& k = s.kernel;
+  if (json::wanted(s, args)) {
+    if (args.has('a') || args.has('s')) return Error::make(Errc::usage, "-a and -s have no JSON output");
+    return print_log_json(k, out);
+  }
   if (args.has('a')) return run_audit(k, out);
   if (args.has('s')) {
     // The printk_safe per-CPU buffers (4.11 to 5.14); later kernels have none, and crash
@@ -118,7 +158,7 @@ Result<void> run_log(Session& s, const Args& args, Output& out) {
     }
     if (caller && r.caller_id) {
       uint32_t c = *r.caller_id;
-      prefix += fmt::format("[{:>{}}] ", fmt::format("{}{}", (c & kCallerCpu) ? 'C' : 'T', c & ~kCallerCpu), cwidth);
+      prefix += fmt::format("[{:>{}}] ", caller_text(c), cwidth);
     }
     if (level) prefix += fmt::format("<{:x}>", r.level);
     text += prefix;
@@ -161,11 +201,12 @@ static Command log_command() {
                               {'a', false, "dump the audit records still queued in the kernel"},
                               {'s', false, "dump the printk_safe per-CPU buffers (kernels before 5.15)"},
                               {'c', false, "display the caller ID: thread (T123) or CPU (C1) that called printk()"},
-                              {'R', false, "display Rust symbol names demangled (no kernel with Rust symbols is read yet: the text as is)"}},
+                              {'R', false, "display Rust symbol names demangled (no kernel with Rust symbols is read yet: the text as is)"},
+                              {'j', false, "JSON: one document with every record (seq, timestamp_ns, level, facility, caller, text)"}},
                              {"log", "log -t | tail", "log -T", "log -c", "log -d", "log -a"}},
                  run_log};
 }
 
-std::vector<Command> log_commands() { return {log_command()}; }
+std::vector<Command> log_commands() { return {json::capable(log_command())}; }
 
 }  // namespace coroner::commands
