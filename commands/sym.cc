@@ -6,6 +6,7 @@
 #include <elf.h>
 
 #include "commands/builtin.h"
+#include "commands/support/json.h"
 #include "kernel/kernel.h"
 #include "kernel/modules.h"
 
@@ -57,16 +58,78 @@ std::vector<symbols::Symbol> section_symbols(kernel::Kernel& k, std::optional<ui
   return out;
 }
 
-// "ADDR (T) name[+off][ file: line]": source lines only for text, like crash.
-void print_symbol(Output& out, kernel::Kernel& k, const symbols::Symbol& s, uint64_t offset, bool with_line) {
-  const auto& st = k.symbols();
-  uint64_t addr = st.address(s) + offset;
-  std::string_view name = symbols::display_name(s.name);
-  std::string line = offset ? fmt::format("{:x} ({}) {}+{}", addr, s.type, name, offset)
-                            : fmt::format("{:x} ({}) {}", addr, s.type, name);
-  if (with_line && is_text(s))
-    if (auto loc = k.source_lines().lookup(s.link_addr + offset)) line += fmt::format(" {}: {}", loc->file, loc->line);
-  out.print("{}\n", line);
+// One symbol sym shows: the same values make its text line and its JSON object.
+struct SymRow {
+  uint64_t address = 0;  // the symbol's address + offset
+  char type = '?';
+  std::string_view name;
+  uint64_t offset = 0;
+  const kernel::Module* module = nullptr;  // a module's symbol
+  bool show_module = false;                // text: " [module]"
+  bool source_slot = false;                // text: a module text symbol's " " before its source line
+  std::optional<symbols::SourceLocation> source;
+};
+
+// Where sym's rows go: text lines as crash prints them, or (--json, -j) one document with
+// every row in "symbols" and what could not be found in "errors". Text-only remarks (crash's
+// "(none found)") are dropped in JSON.
+class SymSink {
+ public:
+  SymSink(Output& out, bool json) : out_(out) {
+    if (!json) return;
+    w_.emplace();
+    w_->object().field("command", "sym").key("symbols").array();
+  }
+  bool json() const { return w_.has_value(); }
+  // "ADDR (T) name[+off][ [module]][ file: line]"
+  void row(const SymRow& r, std::string_view text_indent = "") {
+    if (w_) {
+      w_->object().address_field("address", r.address).field("type", std::string(1, r.type)).field("name", r.name);
+      w_->field("offset", r.offset);
+      if (r.module) w_->field("module", r.module->name);
+      else w_->null_field("module");
+      if (r.source) w_->field("file", r.source->file).field("line", r.source->line);
+      else w_->null_field("file").null_field("line");
+      w_->end();
+      return;
+    }
+    std::string line = r.offset ? fmt::format("{}{:x} ({}) {}+{}", text_indent, r.address, r.type, r.name, r.offset)
+                                : fmt::format("{}{:x} ({}) {}", text_indent, r.address, r.type, r.name);
+    if (r.show_module && r.module) line += fmt::format(" [{}]", r.module->name);
+    if (r.source_slot) line += " ";
+    if (r.source) line += fmt::format("{}{}: {}", r.source_slot ? "" : " ", r.source->file, r.source->line);
+    out_.print("{}\n", line);
+  }
+  void text(std::string_view s) {
+    if (!w_) out_.write(s);
+  }
+  // A name or address that matched nothing (JSON only: the text says so in its own words).
+  void error(std::string_view query, std::string_view message) {
+    errors_.push_back({std::string(query), std::string(message)});
+  }
+  void finish() {
+    if (!w_) return;
+    w_->end().key("errors").array();
+    for (const auto& [query, message] : errors_) w_->object().field("query", query).field("error", message).end();
+    w_->end().end().print_line(out_);
+  }
+
+ private:
+  Output& out_;
+  std::optional<json::Writer> w_;
+  std::vector<std::pair<std::string, std::string>> errors_;
+};
+
+// A symbol of the vmlinux: source lines only for text, like crash.
+void print_symbol(SymSink& out, kernel::Kernel& k, const symbols::Symbol& s, uint64_t offset, bool with_line,
+                  std::string_view text_indent = "") {
+  SymRow r;
+  r.address = k.symbols().address(s) + offset;
+  r.type = s.type;
+  r.name = symbols::display_name(s.name);
+  r.offset = offset;
+  if (with_line && is_text(s)) r.source = k.source_lines().lookup(s.link_addr + offset);
+  out.row(r, text_indent);
 }
 
 // An address `sym` translates: inside the kernel image, [_text, _end).
@@ -79,42 +142,47 @@ bool in_kernel_image(kernel::Kernel& k, uint64_t addr) {
 // A module symbol as crash's show_symbol prints it: " [module]" with SHOW_MODULE, and for
 // text a " " where a source line follows: "file: line" once `mod -s/-S` loaded the module's
 // object file, nothing without debuginfo.
-void print_module_symbol(Output& out, kernel::Kernel& k, const kernel::Module& m, const kernel::ModuleSymbol& sym,
-                         uint64_t offset, bool with_module, bool with_line) {
-  uint64_t addr = sym.value + offset;
-  std::string line = offset ? fmt::format("{:x} ({}) {}+{}", addr, sym.type, sym.name, offset)
-                            : fmt::format("{:x} ({}) {}", addr, sym.type, sym.name);
-  if (with_module) line += fmt::format(" [{}]", m.name);
-  if (with_line && m.in_text(addr)) {
-    line += " ";
-    if (auto loc = kernel::module_source_line(k, addr)) line += fmt::format("{}: {}", loc->file, loc->line);
+void print_module_symbol(SymSink& out, kernel::Kernel& k, const kernel::Module& m, const kernel::ModuleSymbol& sym,
+                         uint64_t offset, bool with_module, bool with_line, std::string_view text_indent = "") {
+  SymRow r;
+  r.address = sym.value + offset;
+  r.type = sym.type;
+  r.name = sym.name;
+  r.offset = offset;
+  r.module = &m;
+  r.show_module = with_module;
+  if (with_line && m.in_text(r.address)) {
+    r.source_slot = true;
+    r.source = kernel::module_source_line(k, r.address);
   }
-  out.print("{}\n", line);
+  out.row(r, text_indent);
 }
 
 // `sym -m NAME` and the module part of `sym -l`: each region between its START and END lines.
-void print_module_block(Output& out, kernel::Kernel& k, const kernel::Module& m) {
+// In JSON only the symbols (no START/END markers).
+void print_module_block(SymSink& out, kernel::Kernel& k, const kernel::Module& m) {
   for (const auto& r : m.regions) {
     std::string label = r.label.empty() ? "MODULE" : fmt::format("MODULE {}", r.label);
-    out.print("{:x} {} START: {}\n", r.base, label, m.name);
+    out.text(fmt::format("{:x} {} START: {}\n", r.base, label, m.name));
     for (const auto& sym : m.symbols)
       if (m.region_of(sym.value) == &r) print_module_symbol(out, k, m, sym, 0, false, false);
-    out.print("{:x} {} END: {}\n", r.end_marker, label, m.name);
+    out.text(fmt::format("{:x} {} END: {}\n", r.end_marker, label, m.name));
   }
 }
 
 // The module table, or nullptr when the module list cannot be read (the kernel's own symbols
-// still answer; the reason is printed once).
-const kernel::ModuleTable* module_table(kernel::Kernel& k, Output& out) {
+// still answer; the reason is printed once, in JSON as an error with the query "modules").
+const kernel::ModuleTable* module_table(kernel::Kernel& k, SymSink& out) {
   auto t = kernel::modules(k);
   if (!t) {
-    out.print("sym: cannot read the module list: {}\n", t.error().message);
+    out.text(fmt::format("sym: cannot read the module list: {}\n", t.error().message));
+    if (out.json()) out.error("modules", fmt::format("cannot read the module list: {}", t.error().message));
     return nullptr;
   }
   return *t;
 }
 
-Result<void> run_sym(Session& s, const Args& args, Output& out) {
+Result<void> run_sym_rows(Session& s, const Args& args, SymSink& out) {
   kernel::Kernel& k = s.kernel;
   const auto& st = k.symbols();
   if (args.has('l')) {
@@ -164,7 +232,7 @@ Result<void> run_sym(Session& s, const Args& args, Output& out) {
             print_module_symbol(out, k, m, sym, 0, true, false);
             any = true;
           }
-    if (!any) out.print("(none found)\n");
+    if (!any) out.text("(none found)\n");
     return ok();
   }
   if (args.positional.empty()) return Error::make(Errc::usage, "sym: no symbol or address given");
@@ -198,32 +266,44 @@ Result<void> run_sym(Session& s, const Args& args, Output& out) {
           continue;
         }
       }
-      out.print("sym: invalid address: {}\n", arg);
+      out.text(fmt::format("sym: invalid address: {}\n", arg));
+      out.error(arg, "invalid address");
       failed = true;
       continue;
     }
     // Like crash: the symbols whose names contain the name, as alternatives.
-    out.print("symbol not found: {}\npossible alternatives:\n", arg);
+    // In JSON the name's error alone: the alternatives are sym -q's answer.
+    out.text(fmt::format("symbol not found: {}\npossible alternatives:\n", arg));
+    out.error(arg, "symbol not found");
+    failed = true;
+    if (out.json()) continue;
     bool any = false;
     for (const auto& sym : st.all())
       if (symbols::display_name(sym.name).find(arg) != std::string_view::npos) {
-        out.write("  ");
-        print_symbol(out, k, sym, 0, false);
+        print_symbol(out, k, sym, 0, false, "  ");
         any = true;
       }
     if (mods)
       for (const auto& m : mods->modules())
         for (const auto& sym : m.symbols)
           if (sym.name.find(arg) != std::string::npos) {
-            out.write("  ");
-            print_module_symbol(out, k, m, sym, 0, true, false);
+            print_module_symbol(out, k, m, sym, 0, true, false, "  ");
             any = true;
           }
-    if (!any) out.print("  (none found)\n");
-    failed = true;
+    if (!any) out.text("  (none found)\n");
   }
   if (failed) return Error{Errc::not_found, "", std::nullopt};
   return ok();
+}
+
+// In JSON the document is printed even when a name was not found (its "errors" say which),
+// and the command still fails (exit status), with nothing more printed.
+Result<void> run_sym(Session& s, const Args& args, Output& out) {
+  SymSink sink(out, json::wanted(s, args));
+  auto r = run_sym_rows(s, args, sink);
+  if (!r && sink.json() && !r.error().message.empty()) return r;  // json::capable prints it
+  sink.finish();
+  return r;
 }
 
 }  // namespace
@@ -236,11 +316,12 @@ static Command sym_command() {
                   "[-l] | [-m module] | [-q string] | [symbol | vaddr] ...",
                   {{'l', false, "dump all symbols and their values"},
                    {'m', true, "dump the symbols of a module"},
-                   {'q', true, "search for all symbols containing a string"}},
+                   {'q', true, "search for all symbols containing a string"},
+                   {'j', false, "JSON: one document with every symbol (address, type, name, offset, module, file, line)"}},
                   {"sym jiffies", "sym ffffffff81000000", "sym -q sysrq", "sym -m virtio"}},
       run_sym};
 }
 
-std::vector<Command> sym_commands() { return {sym_command()}; }
+std::vector<Command> sym_commands() { return {json::capable(sym_command())}; }
 
 }  // namespace coroner::commands
