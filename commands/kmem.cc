@@ -8,6 +8,7 @@
 #include <set>
 
 #include "commands/builtin.h"
+#include "commands/support/json.h"
 #include "commands/support/parse.h"
 #include "kernel/kernel.h"
 #include "kernel/mm.h"
@@ -113,7 +114,46 @@ Result<uint64_t> shared_pages(Kernel& k) {
   return shared;
 }
 
-Result<void> kmem_i(Kernel& k, bool with_shared, Output& out) {
+// kmem -i's rows: printed as they come in text (crash's table), or gathered into one JSON
+// document: {"rows":[{label, pages, bytes, size (the text's TOTAL), percent, of}]}, percent
+// and of null where the text shows "----".
+class MemInfoSink {
+ public:
+  MemInfoSink(Kernel& k, Output& out, bool json_out) : k_(k), out_(out) {
+    if (!json_out) return;
+    w_.emplace();
+    w_->object().field("command", "kmem").key("rows").array();
+  }
+  void header() {
+    if (!w_) out_.print("                 PAGES        TOTAL      PERCENTAGE\n");
+  }
+  void row(std::string_view label, uint64_t pages, std::string_view of, uint64_t whole) {
+    if (w_) {
+      w_->object().field("label", label).field("pages", pages).field("bytes", pages * k_.arch().page_size());
+      w_->field("size", pages_to_size(k_, pages));
+      if (of.empty()) w_->null_field("percent").null_field("of");
+      else w_->field("percent", percent(pages, whole)).field("of", of);
+      w_->end();
+    } else if (of.empty()) {
+      out_.print("{:>13}  {:>7}  {:>11}         ----\n", label, pages, pages_to_size(k_, pages));
+    } else {
+      out_.print("{:>13}  {:>7}  {:>11}  {:>3}% of {}\n", label, pages, pages_to_size(k_, pages), percent(pages, whole), of);
+    }
+  }
+  void gap() {
+    if (!w_) out_.print("\n");
+  }
+  void finish() {
+    if (w_) w_->end().end().print_line(out_);
+  }
+
+ private:
+  Kernel& k_;
+  Output& out_;
+  std::optional<json::Writer> w_;
+};
+
+Result<void> kmem_i(Kernel& k, bool with_shared, bool json_out, Output& out) {
   uint64_t total = TRY(read_ulong_symbol(k, k.symbols().find("_totalram_pages") ? "_totalram_pages" : "totalram_pages"));
   uint64_t free = static_cast<uint64_t>(std::max<int64_t>(0, TRY(kernel::vm_stat(k, "NR_FREE_PAGES"))));
   uint64_t used = total > free ? total - free : 0;
@@ -127,13 +167,11 @@ Result<void> kmem_i(Kernel& k, bool with_shared, Output& out) {
   for (const char* item : {"NR_SLAB_RECLAIMABLE_B", "NR_SLAB_UNRECLAIMABLE_B", "NR_SLAB_RECLAIMABLE", "NR_SLAB_UNRECLAIMABLE"})
     if (auto v = kernel::vm_stat(k, item)) slab += *v;
 
+  MemInfoSink sink(k, out, json_out);
   auto row = [&](std::string_view label, uint64_t pages, std::string_view of, uint64_t whole) {
-    if (of.empty())
-      out.print("{:>13}  {:>7}  {:>11}         ----\n", label, pages, pages_to_size(k, pages));
-    else
-      out.print("{:>13}  {:>7}  {:>11}  {:>3}% of {}\n", label, pages, pages_to_size(k, pages), percent(pages, whole), of);
+    sink.row(label, pages, of, whole);
   };
-  out.print("                 PAGES        TOTAL      PERCENTAGE\n");
+  sink.header();
   row("TOTAL MEM", total, "", 0);
   row("FREE", free, "TOTAL MEM", total);
   row("USED", used, "TOTAL MEM", total);
@@ -141,7 +179,7 @@ Result<void> kmem_i(Kernel& k, bool with_shared, Output& out) {
   row("BUFFERS", buffers, "TOTAL MEM", total);
   row("CACHED", cached_pages, "TOTAL MEM", total);
   row("SLAB", static_cast<uint64_t>(std::max<int64_t>(0, slab)), "TOTAL MEM", total);
-  out.print("\n");
+  sink.gap();
 
   uint64_t huge_total = 0, huge_free = 0;
   for (const auto& p : TRY(huge_pools(k))) {
@@ -150,13 +188,13 @@ Result<void> kmem_i(Kernel& k, bool with_shared, Output& out) {
   }
   row("TOTAL HUGE", huge_total, "", 0);
   row("HUGE FREE", huge_free, "TOTAL HUGE", huge_total);
-  out.print("\n");
+  sink.gap();
 
   auto [swap_total, swap_used] = TRY(swap_totals(k));
   row("TOTAL SWAP", swap_total, "", 0);
   row("SWAP USED", swap_used, "TOTAL SWAP", swap_total);
   row("SWAP FREE", swap_total - std::min(swap_used, swap_total), "TOTAL SWAP", swap_total);
-  out.print("\n");
+  sink.gap();
 
   // vm_commit_limit(): overcommit_kbytes when set, else the ratio of RAM outside hugetlb; plus swap.
   uint64_t kbytes = k.symbols().find("sysctl_overcommit_kbytes") ? TRY(read_ulong_symbol(k, "sysctl_overcommit_kbytes")) : 0;
@@ -172,6 +210,7 @@ Result<void> kmem_i(Kernel& k, bool with_shared, Output& out) {
   uint64_t committed_pages = static_cast<uint64_t>(std::max<int64_t>(0, committed));
   row("COMMIT LIMIT", limit, "", 0);
   row("COMMITTED", committed_pages, "TOTAL LIMIT", limit);
+  sink.finish();
   return ok();
 }
 
@@ -269,6 +308,29 @@ Result<void> kmem_caches(Kernel& k, const std::optional<std::string>& want, cons
       header = false;
     }
   }
+  return ok();
+}
+
+// kmem -s [CACHE] [-I ...] under --json: {"caches":[{cache, name, objsize, allocated, total,
+// slabs, ssize}]}, ssize the slab's size in bytes (the text's column is in KiB); a cache left
+// out with -I is {cache, name, ignored: true}.
+Result<void> kmem_caches_json(Kernel& k, const std::optional<std::string>& want, const std::vector<std::string>& ignore,
+                              Output& out) {
+  json::Writer w;
+  w.object().field("command", "kmem").key("caches").array();
+  for (uint64_t cache : TRY(kernel::slab_caches(k))) {
+    std::string name = TRY(kernel::slab_cache_name(k, cache));
+    if (want && name != *want) continue;
+    w.object().address_field("cache", cache).field("name", name);
+    if (std::find(ignore.begin(), ignore.end(), name) != ignore.end()) {
+      w.field("ignored", true).end();
+      continue;
+    }
+    auto c = TRY(kernel::slub_counts(k, cache));
+    w.field("objsize", c.object_size).field("allocated", c.allocated()).field("total", c.total);
+    w.field("slabs", c.slabs).field("ssize", c.slab_bytes).end();
+  }
+  w.end().end().print_line(out);
   return ok();
 }
 
@@ -1180,8 +1242,30 @@ Result<void> kmem_c(Kernel& k, bool verbose, bool address, Output& out) {
   return ok();
 }
 
+// --json / -j: kmem -i (-i=shared) and kmem -s [CACHE] [-I CACHES] only.
+Result<void> run_kmem_json(Kernel& k, const Args& args, Output& out) {
+  std::set<char> flags;
+  for (const auto& [flag, value] : args.options)
+    if (flag != 'j') flags.insert(flag);
+  const auto& pos = args.positional;
+  bool shared = args.has('=') && args.value('=') == "shared";
+  if (pos.empty() && (flags == std::set<char>{'i'} || (flags == std::set<char>{'i', '='} && shared)))
+    return kmem_i(k, shared, true, out);
+  if (pos.size() <= 1 && (flags == std::set<char>{'s'} || flags == std::set<char>{'s', 'I'})) {
+    std::optional<std::string> want;
+    if (!pos.empty()) {
+      if (pos[0] == "list" || parse_hex(pos[0]))
+        return Error::make(Errc::usage, "kmem -s list and kmem -s ADDRESS have no JSON output");
+      want = pos[0][0] == '\\' ? pos[0].substr(1) : pos[0];
+    }
+    return kmem_caches_json(k, want, args.has('I') ? split_commas(args.value('I')) : std::vector<std::string>{}, out);
+  }
+  return Error::make(Errc::usage, "JSON output is for kmem -i and kmem -s [CACHE] [-I CACHES] only");
+}
+
 Result<void> run_kmem(Session& s, const Args& args, Output& out) {
   Kernel& k = s.kernel;
+  if (json::wanted(s, args)) return run_kmem_json(k, args, out);
   auto usage = [&]() -> Result<void> {
     out.print("Usage:\n  kmem [-f|-F|-c|-C|-i[=shared]|-v|-V|-n|-z|-o|-h] [-p | -m member[,member]]\n"
               "       [[-s|-S|-S=cpu[s]|-r] [slab] [-I slab[,slab]]] [-g [flags]] [[-P] address]]\n"
@@ -1276,7 +1360,7 @@ Result<void> run_kmem(Session& s, const Args& args, Output& out) {
     if (v) TRY(kmem_v(k, addrs, P, out));
   }
   bool none = addrs.empty();
-  if (i && none) TRY(kmem_i(k, eq.has_value(), out));
+  if (i && none) TRY(kmem_i(k, eq.has_value(), false, out));
   if (p && none) TRY(kmem_p(k, {}, P, m ? &members : nullptr, out));
   if (f && none) TRY(kmem_f(k, false, out));
   if (F) TRY(kmem_f(k, true, out));
@@ -1325,12 +1409,13 @@ static Command kmem_command() {
                               {'p', false, "struct page of every page, or of an address"},
                               {'m', true, "struct page members of every page, or of an address: -m MEMBER[,MEMBER]"},
                               {'P', false, "the address is physical"},
-                              {'=', true, "the value after -i or -S (-i=shared, -S=CPUS)"}},
+                              {'=', true, "the value after -i or -S (-i=shared, -S=CPUS)"},
+                              {'j', false, "JSON: -i's rows or -s's caches as one document"}},
                              {"kmem -i", "kmem -V", "kmem -z", "kmem -s", "kmem -s dentry", "kmem -h", "kmem -F",
                               "kmem -g 4080", "kmem -m flags,_refcount", "kmem -o"}},
                  run_kmem};
 }
 
-std::vector<Command> kmem_commands() { return {kmem_command()}; }
+std::vector<Command> kmem_commands() { return {json::capable(kmem_command())}; }
 
 }  // namespace coroner::commands
