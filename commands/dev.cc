@@ -1,6 +1,7 @@
 // dev: character and block device majors (`dev`), I/O port and memory resources (`-i`),
 // PCI buses and devices (`-p`) and disk I/O in flight (`-d`, `-D`), in crash 9's layout.
 #include "commands/builtin.h"
+#include "commands/support/json.h"
 #include "commands/support/symstr.h"
 #include "kernel/devices.h"
 #include "kernel/modules.h"
@@ -32,6 +33,37 @@ std::string ops_name(kernel::Kernel& k, uint64_t v) {
   if (auto m = kernel::symbol_at(k, v); m && !m->module.empty() && !m->region_end)
     return m->offset ? fmt::format("{}+{}", m->name, m->offset) : m->name;
   return "";
+}
+
+// --json / -j: {"chrdev":[...],"blkdev":[...]}, each {major, name, cdev|gendisk, operations
+// (the symbol, null when none), operations_address (null when the major has none)}.
+Result<void> print_majors_json(Session& s, Output& out) {
+  auto& k = s.kernel;
+  auto chr = TRY(kernel::char_devices(k));
+  auto blk = TRY(kernel::block_devices(k));
+  json::Writer w;
+  auto device = [&](int major, const std::string& name, const char* what, uint64_t addr, uint64_t fops) {
+    w.object().field("major", major);
+    if (name.empty()) w.null_field("name");  // the text's "(unknown)"
+    else w.field("name", name);
+    if (addr) w.address_field(what, addr);
+    else w.null_field(what);
+    if (fops) {
+      std::string sym = ops_name(k, fops);
+      if (sym.empty()) w.null_field("operations");
+      else w.field("operations", sym);
+      w.address_field("operations_address", fops);
+    } else {
+      w.null_field("operations").null_field("operations_address");
+    }
+    w.end();
+  };
+  w.object().field("command", "dev").key("chrdev").array();
+  for (const auto& c : chr) device(c.major, c.name, "cdev", c.cdev, c.fops);
+  w.end().key("blkdev").array();
+  for (const auto& b : blk) device(b.major, b.name, "gendisk", b.gendisk, b.fops);
+  w.end().end().print_line(out);
+  return ok();
 }
 
 Result<void> print_majors(Session& s, Output& out) {
@@ -138,8 +170,29 @@ Result<void> do_diskio(Session& s, Output& out, bool nonzero_only) {
   return ok();
 }
 
+// dev -d / -D under --json: every disk (-D: those with requests in flight).
+Result<void> print_diskio_json(Session& s, Output& out, bool nonzero_only) {
+  auto t = TRY(kernel::disk_io(s.kernel));
+  json::Writer w;
+  w.object().field("command", "dev").key("disks").array();
+  for (const auto& d : t.disks) {
+    if (nonzero_only && d.reads + d.writes == 0) continue;
+    w.object().field("major", d.major).address_field("gendisk", d.gendisk).field("name", d.name);
+    w.address_field("request_queue", d.queue).field("total", d.reads + d.writes);
+    // The kernel's own labels: async/sync where it counts by sync flag, else read/write.
+    w.field(t.sync_labels ? "async" : "read", d.reads).field(t.sync_labels ? "sync" : "write", d.writes).end();
+  }
+  w.end().end().print_line(out);
+  return ok();
+}
+
 Result<void> run_dev(Session& s, const Args& a, Output& out) {
   if (!a.positional.empty()) return Error::make(Errc::usage, "invalid argument: {}", a.positional[0]);
+  if (json::wanted(s, a)) {
+    if (a.has('d') || a.has('D')) return print_diskio_json(s, out, a.has('D'));
+    if (a.has('i') || a.has('p')) return Error::make(Errc::usage, "-i and -p have no JSON output");
+    return print_majors_json(s, out);
+  }
   if (a.has('d')) return do_diskio(s, out, false);
   if (a.has('D')) return do_diskio(s, out, true);
   if (a.has('i')) return do_io(s, out);
@@ -150,16 +203,17 @@ Result<void> run_dev(Session& s, const Args& a, Output& out) {
 }  // namespace
 
 std::vector<Command> dev_commands() {
-  return {Command{CommandSpec{"dev",
+  return {json::capable(Command{CommandSpec{"dev",
                               {},
                               "device data",
                               "[-i | -p | -d | -D ]",
                               {{'i', false, "display I/O port and I/O memory usage"},
                                {'p', false, "display PCI device data"},
                                {'d', false, "display disk I/O statistics (requests in flight)"},
-                               {'D', false, "same as -d, but only disks with requests in flight"}},
+                               {'D', false, "same as -d, but only disks with requests in flight"},
+                               {'j', false, "JSON: the character and block devices (or -d/-D's disks) as one document"}},
                               {"dev", "dev -i", "dev -p", "dev -d"}},
-                  run_dev}};
+                  run_dev})};
 }
 
 }  // namespace coroner::commands
