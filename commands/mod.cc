@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "commands/builtin.h"
+#include "commands/support/json.h"
 #include "kernel/kernel.h"
 #include "kernel/modules.h"
 
@@ -60,6 +61,24 @@ Result<void> list_modules(const kernel::ModuleTable& table, Output& out) {
   for (const auto& m : mods)
     if (!m.symbols_error.empty()) out.print("mod: {}\n", m.symbols_error);
   return ok();
+}
+
+// --json / -j: {"modules":[{name, module, base, size, object_file, kallsyms}], "errors":[...]}
+// (base: the text's BASE or TEXT_BASE column; object_file null until mod -s/-S loaded one).
+void print_modules_json(const kernel::ModuleTable& table, Output& out) {
+  json::Writer w;
+  w.object().field("command", "mod").key("modules").array();
+  for (const auto& m : table.modules()) {
+    w.object().field("name", m.name).address_field("module", m.address).address_field("base", m.base);
+    w.field("size", m.size);
+    if (m.object_file.empty()) w.null_field("object_file");
+    else w.field("object_file", m.object_file);
+    w.field("kallsyms", m.has_kallsyms).end();
+  }
+  w.end().key("errors").array();
+  for (const auto& m : table.modules())
+    if (!m.symbols_error.empty()) w.string(m.symbols_error);
+  w.end().end().print_line(out);
 }
 
 constexpr std::string_view kUsage =
@@ -185,7 +204,8 @@ Result<void> load_all(kernel::Kernel& k, const Args& args, Output& out) {
 }
 
 // `mod -t`: each tainted module's taint letters from the kernel's own taint_flags table.
-Result<void> list_taints(kernel::Kernel& k, const kernel::ModuleTable& table, Output& out) {
+// In JSON: {"taints":[{name, taint}]}, empty when no module is tainted.
+Result<void> list_taints(kernel::Kernel& k, const kernel::ModuleTable& table, Output& out, bool json_out) {
   struct Row {
     std::string name, taint;
   };
@@ -210,6 +230,13 @@ Result<void> list_taints(kernel::Kernel& k, const kernel::ModuleTable& table, Ou
     }
     rows.push_back({m.name, letters});
   }
+  if (json_out) {
+    json::Writer w;
+    w.object().field("command", "mod").key("taints").array();
+    for (const auto& r : rows) w.object().field("name", r.name).field("taint", r.taint).end();
+    w.end().end().print_line(out);
+    return ok();
+  }
   if (rows.empty()) {
     out.print("no tainted modules\n");
     return ok();
@@ -224,6 +251,9 @@ Result<void> list_taints(kernel::Kernel& k, const kernel::ModuleTable& table, Ou
 Result<void> run_mod(Session& s, const Args& args, Output& out) {
   for (char unsupported : {'r', 'R', 'o', 'g'})
     if (args.has(unsupported)) return Error::make(Errc::unsupported, "-{}: not supported", unsupported);
+  bool json_out = json::wanted(s, args);
+  if (json_out && (args.has('s') || args.has('S') || args.has('d') || args.has('D')))
+    return Error::make(Errc::usage, "-s, -S, -d and -D have no JSON output (load without --json, then mod -j)");
   if (args.has('s')) return load_one(s.kernel, args, out);
   if (args.has('S')) return load_all(s.kernel, args, out);
   if (args.has('d')) {
@@ -236,14 +266,18 @@ Result<void> run_mod(Session& s, const Args& args, Output& out) {
     return ok();
   }
   const kernel::ModuleTable* table = TRY(kernel::modules(s.kernel));
-  if (args.has('t')) return list_taints(s.kernel, *table, out);
+  if (args.has('t')) return list_taints(s.kernel, *table, out, json_out);
+  if (json_out) {
+    print_modules_json(*table, out);
+    return ok();
+  }
   return list_modules(*table, out);
 }
 
 }  // namespace
 
 std::vector<Command> mod_commands() {
-  return {Command{
+  return {json::capable(Command{
       CommandSpec{"mod",
                   {},
                   "module information and loading of symbols and debugging data",
@@ -258,10 +292,11 @@ std::vector<Command> mod_commands() {
                    {'r', false, "pass -readnow when loading (not supported)"},
                    {'R', false, "reinitialize module data (live systems only)"},
                    {'o', false, "load module symbols with the old mechanism (not supported)"},
-                   {'g', false, "add section start and end symbols with -s/-S (not supported)"}},
+                   {'g', false, "add section start and end symbols with -s/-S (not supported)"},
+                   {'j', false, "JSON: the module list (or -t's taints) as one document"}},
                   {"mod", "mod -t", "mod -S /usr/lib/debug/lib/modules/6.1.0-56-cloud-amd64",
                    "mod -s virtio_ring virtio_ring.ko", "mod -d virtio_ring"}},
-      run_mod}};
+      run_mod})};
 }
 
 }  // namespace coroner::commands
