@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include "commands/builtin.h"
+#include "commands/support/json.h"
 #include "commands/support/symstr.h"
 #include "kernel/sysinfo.h"
 
@@ -16,13 +17,16 @@ std::string uptime_text(uint64_t secs) {
   return out + fmt::format("{:02}:{:02}:{:02}", h, m, s);
 }
 
-std::string loadavg_text(const std::vector<uint64_t>& a) {
+// One load average as the kernel's LOAD_INT/LOAD_FRAC print it, rounded: "0.24".
+std::string loadavg_one(uint64_t fixed) {
   constexpr uint64_t kFixed1 = 1 << 11;
+  uint64_t v = fixed + kFixed1 / 200;
+  return fmt::format("{}.{:02}", v >> 11, ((v & (kFixed1 - 1)) * 100) >> 11);
+}
+
+std::string loadavg_text(const std::vector<uint64_t>& a) {
   std::string out;
-  for (size_t i = 0; i < a.size(); ++i) {
-    uint64_t v = a[i] + kFixed1 / 200;
-    out += fmt::format("{}{}.{:02}", i ? ", " : "", v >> 11, ((v & (kFixed1 - 1)) * 100) >> 11);
-  }
+  for (size_t i = 0; i < a.size(); ++i) out += fmt::format("{}{}", i ? ", " : "", loadavg_one(a[i]));
   return out;
 }
 
@@ -42,15 +46,73 @@ std::string field(const kernel::Field<T>& f, F fmt_ok) {
 
 }  // namespace
 
+namespace {
+
+// crash marks compressed dumps that left pages out (dump level > 0) and incomplete ones.
+bool partial_dump(Session& s) {
+  const auto& info = s.kernel.dump().info();
+  return info.dump_level && *info.dump_level > 0;
+}
+
+std::string panic_text(const kernel::SysInfo& si) {
+  std::string panic = si.panic ? *si.panic : std::string();
+  while (!panic.empty() && panic.back() == '\n') panic.pop_back();
+  return panic;
+}
+
+// --json / -j: the banner's fields, each null when unknown (where the text says "(unknown)").
+void print_sys_json(Session& s, Output& out) {
+  kernel::SysInfo si = kernel::gather_sysinfo(s.kernel);
+  json::Writer w;
+  w.object().field("command", "sys").field("kernel", s.kernel.vmlinux_path()).key("dumpfiles").array();
+  for (const auto& d : s.kernel.dump_paths()) w.string(d);
+  w.end().field("partial_dump", partial_dump(s)).field("incomplete", s.kernel.dump().info().incomplete);
+  auto opt_int = [&](std::string_view name, const auto& f) {
+    if (f) w.field(name, *f);
+    else w.null_field(name);
+  };
+  opt_int("cpus", si.cpus);
+  w.field("offline_cpus", si.offline_cpus);
+  opt_int("date", si.date);
+  if (si.date) w.field("date_text", date_text(*si.date));
+  else w.null_field("date_text");
+  opt_int("uptime_seconds", si.uptime_seconds);
+  if (si.uptime_seconds) w.field("uptime", uptime_text(*si.uptime_seconds));
+  else w.null_field("uptime");
+  if (si.avenrun) {
+    w.key("load_average").array();
+    for (uint64_t v : *si.avenrun) w.raw_number(loadavg_one(v));
+    w.end();
+  } else {
+    w.null_field("load_average");
+  }
+  opt_int("tasks", si.tasks);
+  if (si.uts) {
+    w.field("nodename", si.uts->nodename).field("release", si.uts->release).field("version", si.uts->version);
+    w.field("machine", si.uts->machine);
+  } else {
+    for (const char* f : {"nodename", "release", "version", "machine"}) w.null_field(f);
+  }
+  if (si.cpu_mhz && *si.cpu_mhz) w.field("cpu_mhz", *si.cpu_mhz);
+  else w.null_field("cpu_mhz");
+  opt_int("memory_bytes", si.memory_bytes);
+  if (si.memory_bytes) w.field("memory", kernel::memory_size_text(*si.memory_bytes));
+  else w.null_field("memory");
+  if (si.panic) w.field("panic", panic_text(si));
+  else w.null_field("panic");
+  w.end().print_line(out);
+}
+
+}  // namespace
+
 void print_sys_banner(Session& s, Output& out) {
   kernel::SysInfo si = kernel::gather_sysinfo(s.kernel);
   out.print("      KERNEL: {}\n", s.kernel.vmlinux_path());
-  // crash marks compressed dumps that left pages out (dump level > 0) and incomplete ones;
-  // a split set gets one suffix per file, after one space instead of two.
+  // A split set gets one suffix per file, after one space instead of two.
   const auto& dumps = s.kernel.dump_paths();
   const auto& info = s.kernel.dump().info();
   std::string marks;
-  if (info.dump_level && *info.dump_level > 0) marks += " [PARTIAL DUMP]";
+  if (partial_dump(s)) marks += " [PARTIAL DUMP]";
   if (info.incomplete) marks += " [INCOMPLETE]";
   if (dumps.size() == 1) {
     out.print("    DUMPFILE: {}{}{}\n", dumps[0], marks.empty() ? "" : " ", marks);
@@ -72,8 +134,7 @@ void print_sys_banner(Session& s, Output& out) {
   out.print("     MACHINE: {}  ({})\n", u.machine,
             si.cpu_mhz && *si.cpu_mhz ? fmt::format("{} Mhz", *si.cpu_mhz) : std::string("unknown Mhz"));
   out.print("      MEMORY: {}\n", field(si.memory_bytes, kernel::memory_size_text));
-  std::string panic = si.panic ? *si.panic : std::string();
-  while (!panic.empty() && panic.back() == '\n') panic.pop_back();
+  std::string panic = panic_text(si);
   out.print("       PANIC: \"{}\"{}\n", panic, panic.find("Oops: ") != std::string::npos ? " (check log for details)" : "");
 }
 
@@ -190,7 +251,56 @@ Result<void> run_syscalls(Session& s, const std::vector<std::string>& specs, Out
   return ok();
 }
 
+// sys -c under --json: every entry of the table (not filtered), with its source line.
+Result<void> print_syscalls_json(Session& s, Output& out) {
+  auto& k = s.kernel;
+  auto table = TRY(syscall_table(k));
+  auto build_dir = build_directory(k);
+  json::Writer w;
+  w.object().field("command", "sys").key("syscalls").array();
+  for (const auto& e : table) {
+    w.object().field("number", e.number).address_field("address", e.address);
+    if (e.name.empty()) {
+      w.null_field("name").null_field("source");
+    } else {
+      w.field("name", e.name);
+      std::string src = syscall_source(k, e.address, build_dir);
+      if (src.empty()) w.null_field("source");
+      else w.field("source", src);
+    }
+    w.end();
+  }
+  w.end().end().print_line(out);
+  return ok();
+}
+
+Result<void> run_sys_json(Session& s, const Args& a, Output& out) {
+  if (a.has('t')) {
+    auto t = TRY(kernel::kernel_taints(s.kernel));
+    json::Writer w;
+    w.object().field("command", "sys").field("tainted_mask", t.mask).field("taint_letters", t.letters).end();
+    w.print_line(out);
+    return ok();
+  }
+  if (a.has('i')) {
+    auto d = TRY(kernel::dmi_info(s.kernel));
+    json::Writer w;
+    w.object().field("command", "sys").key("dmi").object();
+    for (const auto& e : d.strings) w.field(e.field, e.value);
+    w.end().end().print_line(out);
+    return ok();
+  }
+  if (a.has('c')) {
+    if (!a.positional.empty()) return Error::make(Errc::usage, "-c with names or numbers has no JSON output (the whole table has)");
+    return print_syscalls_json(s, out);
+  }
+  if (!a.positional.empty()) return Error::make(Errc::usage, "sys config has no JSON output");
+  print_sys_json(s, out);
+  return ok();
+}
+
 Result<void> run_sys(Session& s, const Args& a, Output& out) {
+  if (json::wanted(s, a)) return run_sys_json(s, a, out);
   if (a.has('t')) {
     auto t = TRY(kernel::kernel_taints(s.kernel));
     out.print("TAINTED_MASK: {:x}  {}\n", t.mask, t.letters);
@@ -221,11 +331,12 @@ static Command sys_command() {
                              "[-c [name|number]] [-t] [-i] config",
                              {{'c', false, "the system call table, or the entries matching each name or number"},
                               {'t', false, "kernel taint information"},
-                              {'i', false, "the DMI strings"}},
+                              {'i', false, "the DMI strings"},
+                              {'j', false, "JSON: the banner's fields, or -t, -i, -c (whole table) as one document"}},
                              {"sys", "sys -c", "sys -c read", "sys -t", "sys config"}},
                  run_sys};
 }
 
-std::vector<Command> sys_commands() { return {sys_command()}; }
+std::vector<Command> sys_commands() { return {json::capable(sys_command())}; }
 
 }  // namespace coroner::commands
