@@ -1,0 +1,306 @@
+#!/usr/bin/env python3
+"""--json and -j (docs/json.md): on every dump of the first fixture set, `coroner --json` runs
+ps, log, sym, kmem -i, kmem -s, dev, mod and sys; every output line must parse with json.loads
+(one document per command), and the values must agree with the text output of the same commands
+in a session without --json (the text is what the oracle compares with crash). Also: -j for one
+command in a text session, error documents (a command without JSON output, a bad option, an
+unknown command, a symbol not found) and the exit status, and string escaping (control bytes,
+invalid UTF-8) through sym's error document.
+
+Usage: json_test.py --coroner BIN [--only DUMP]   (prints 'N passed, N failed')
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "oracle"))
+from oracle import default_sets, fixture_root, read_tsv  # noqa: E402
+
+COMMANDS = ["sys", "ps", "log", "sym jiffies", "sym schedule", "sym -l", "kmem -i", "kmem -s", "dev", "mod", "sys -t"]
+
+
+class Checker:
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def check(self, name, ok, detail=""):
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+            print(f"FAIL {name}\n{str(detail)[:2000]}")
+        return ok
+
+
+def run(coroner, cwd, argv, stdin):
+    p = subprocess.run([coroner, *argv], input=stdin.encode(), capture_output=True, cwd=cwd,
+                       env=dict(os.environ, TZ="UTC"), timeout=600)
+    return p.returncode, p.stdout.decode("utf-8", "surrogateescape"), p.stderr.decode("utf-8", "replace")
+
+
+def text_outputs(coroner, cwd, dump_args, commands):
+    """Each command's text, split on an echo marker between commands."""
+    marker = "=====JSONTEST====="
+    script = "".join(f"{c}\n!echo {marker}\n" for c in commands)
+    rc, out, err = run(coroner, cwd, ["-s", "vmlinux", *dump_args], script)
+    parts = out.split(marker + "\n")
+    return parts[:len(commands)]
+
+
+def check_sys(c, where, doc, text):
+    fields = {}
+    for line in text.splitlines():
+        m = re.match(r"^ *([A-Z ]+): (.*)$", line)
+        if m:
+            fields[m.group(1).strip()] = m.group(2)
+    c.check(f"{where}: sys RELEASE", doc["release"] == fields.get("RELEASE"), (doc["release"], fields.get("RELEASE")))
+    c.check(f"{where}: sys TASKS", str(doc["tasks"]) == fields.get("TASKS"), (doc["tasks"], fields.get("TASKS")))
+    c.check(f"{where}: sys CPUS", fields.get("CPUS", "").startswith(str(doc["cpus"])), (doc["cpus"], fields.get("CPUS")))
+    c.check(f"{where}: sys UPTIME", doc["uptime"] == fields.get("UPTIME"), (doc["uptime"], fields.get("UPTIME")))
+    c.check(f"{where}: sys DATE", doc["date_text"] == fields.get("DATE"), (doc["date_text"], fields.get("DATE")))
+    c.check(f"{where}: sys LOAD AVERAGE", ", ".join(f"{x:.2f}" for x in doc["load_average"]) == fields.get("LOAD AVERAGE"))
+    c.check(f"{where}: sys MEMORY", doc["memory"] == fields.get("MEMORY"), (doc["memory"], fields.get("MEMORY")))
+    c.check(f"{where}: sys PANIC", fields.get("PANIC", "").startswith(json.dumps(doc["panic"])), (doc["panic"], fields.get("PANIC")))
+    c.check(f"{where}: sys KERNEL", doc["kernel"] == fields.get("KERNEL"))
+    c.check(f"{where}: sys dumpfiles", doc["dumpfiles"][0] in (fields.get("DUMPFILE", "") + fields.get("DUMPFILES", "")))
+
+
+def check_ps(c, where, doc, text):
+    rows = {}
+    for line in text.splitlines()[1:]:
+        m = re.match(r"^([> ])\s*(\d+)\s+(\d+)\s+(\d+)\s+([0-9a-f]+)\s+(\S\S)\s+([\d.]+)\s+(\d+)\s+(\d+)\s+(.*)$", line)
+        if not c.check(f"{where}: ps text line parses", m, line):
+            return
+        rows.setdefault(m.group(5), m.groups())
+    tasks = doc["tasks"]
+    c.check(f"{where}: ps: as many tasks as text lines", len(tasks) == len(text.splitlines()) - 1,
+            (len(tasks), len(text.splitlines()) - 1))
+    bad = []
+    for t in tasks:
+        r = rows.get(t["task"][2:])
+        comm = f"[{t['comm']}]" if t["kernel_thread"] else t["comm"]
+        want = (">" if t["active"] else " ", str(t["pid"]), str(t["ppid"]), str(t["cpu"]), t["task"][2:], t["state"],
+                f"{t['pct_mem']:.1f}", str(t["vsz"]), str(t["rss"]), comm)
+        if r != want:
+            bad.append((r, want))
+    c.check(f"{where}: ps: every task as in the text (pid, ppid, cpu, state, %mem, vsz, rss, comm)", not bad, bad[:3])
+
+
+def log_text(records):
+    """The text `log` prints, rebuilt from the JSON records as log.cc's put_text does."""
+    out = []
+    for r in records:
+        if r["text"] is None:
+            out.append("\n")
+            continue
+        ns = r["timestamp_ns"]
+        prefix = f"[{ns // 1000000000:5}.{ns % 1000000000 // 1000:06}] "
+        body = []
+        for ch in r["text"]:
+            if ch == "\n":
+                body.append("\n" + " " * len(prefix))
+            elif ("\x20" <= ch < "\x7f") or ("\t" <= ch <= "\r"):
+                body.append(ch)
+            else:
+                body.append("." * len(ch.encode("utf-8", "surrogatepass")) if ch != "\ufffd" else ".")
+        out.append(prefix + "".join(body) + "\n")
+    return "".join(out)
+
+
+def check_log(c, where, doc, text):
+    recs = doc["records"]
+    c.check(f"{where}: log: records", len(recs) > 0)
+    c.check(f"{where}: log: seq ascending", all(a["seq"] < b["seq"] for a, b in zip(recs, recs[1:])))
+    c.check(f"{where}: log: levels and facilities are numbers",
+            all(isinstance(r["level"], int) and isinstance(r["facility"], int) for r in recs))
+    rebuilt = log_text(recs)
+    if not c.check(f"{where}: log: the records rebuild the text output", rebuilt == text):
+        a, b = rebuilt.splitlines(), text.splitlines()
+        for i, (x, y) in enumerate(zip(a, b)):
+            if x != y:
+                print(f"  first difference at line {i}:\n  json: {x!r}\n  text: {y!r}")
+                break
+        else:
+            print(f"  lines: json {len(a)}, text {len(b)}")
+
+
+def sym_text_line(s):
+    line = f"{s['address'][2:]:>0} ({s['type']}) {s['name']}" + (f"+{s['offset']}" if s["offset"] else "")
+    if s["file"] is not None:
+        line += f" {s['file']}: {s['line']}"
+    return line
+
+
+def check_sym(c, where, cmd, doc, text):
+    if cmd == "sym -l":
+        lines = [l for l in text.splitlines() if " MODULE " not in l or "START:" not in l and "END:" not in l]
+        lines = [l for l in lines if not re.search(r" MODULE( \S+)? (START|END): ", l)]
+        got = [sym_text_line(s) for s in doc["symbols"]]
+        # In sym -l, module symbols have no " [module]" in the text.
+        c.check(f"{where}: sym -l: every symbol line", got == lines,
+                next(((a, b) for a, b in zip(got, lines) if a != b), (len(got), len(lines))))
+        return
+    got = [sym_text_line(s) + (f" [{s['module']}]" if s["module"] else "") for s in doc["symbols"]]
+    c.check(f"{where}: {cmd}", got == text.splitlines() and not doc["errors"], (got, text))
+
+
+def check_kmem_i(c, where, doc, text):
+    rows = {}
+    for line in text.splitlines():
+        m = re.match(r"^\s*([A-Z ]+?)\s+(\d+)\s+(\S+(?: [KMG]B)?)\s+(?:(\d+)% of ([A-Z ]+)|----)$", line)
+        if m:
+            rows[m.group(1)] = m.groups()
+    c.check(f"{where}: kmem -i: as many rows", len(rows) == len(doc["rows"]), (len(rows), len(doc["rows"])))
+    bad = []
+    for r in doc["rows"]:
+        want = (r["label"], str(r["pages"]), r["size"], None if r["percent"] is None else str(r["percent"]), r["of"])
+        if rows.get(r["label"]) != want:
+            bad.append((rows.get(r["label"]), want))
+    c.check(f"{where}: kmem -i: every row (pages, size, percent)", not bad, bad)
+    total = next(r for r in doc["rows"] if r["label"] == "TOTAL MEM")
+    c.check(f"{where}: kmem -i: TOTAL MEM bytes", total["bytes"] == total["pages"] * 4096 or total["bytes"] % total["pages"] == 0)
+
+
+def check_kmem_s(c, where, doc, text):
+    lines = text.splitlines()[1:]
+    got = [f"{x['cache'][2:]:<16} {x['objsize']:>8} {x['allocated']:>10} {x['total']:>9} {x['slabs']:>6} "
+           f"{x['ssize'] // 1024:>5}k  {x['name']}" for x in doc["caches"]]
+    c.check(f"{where}: kmem -s: every cache", got == lines,
+            next(((a, b) for a, b in zip(got, lines) if a != b), (len(got), len(lines))))
+
+
+def check_dev(c, where, doc, text):
+    chr_text, _, blk_text = text.partition("\n\n")
+    for kind, part in (("chrdev", chr_text), ("blkdev", blk_text)):
+        lines = part.splitlines()[1:]
+        c.check(f"{where}: dev {kind}: as many devices", len(lines) == len(doc[kind]), (len(lines), len(doc[kind])))
+        bad = []
+        for d, line in zip(doc[kind], lines):
+            f = line.split()
+            name = d["name"] if d["name"] is not None else "(unknown)"
+            if d["operations_address"] is None:
+                want = [str(d["major"]), name, "(none)"]
+            else:
+                addr = d["cdev" if kind == "chrdev" else "gendisk"]
+                want = [str(d["major"]), name, addr[2:], d["operations"] or d["operations_address"][2:]]
+            if f != want:
+                bad.append((f, want))
+        c.check(f"{where}: dev {kind}: every device (major, name, address, operations)", not bad, bad[:3])
+
+
+def check_mod(c, where, doc, text):
+    lines = [l for l in text.splitlines()[1:] if not l.startswith("mod: ")]
+    got = [[m["module"][2:], m["name"], m["base"][2:], str(m["size"]),
+            m["object_file"] or "(not loaded)" + ("  [CONFIG_KALLSYMS]" if m["kallsyms"] else "")] for m in doc["modules"]]
+    want = [re.split(r"\s{2,}", l.strip(), maxsplit=4) for l in lines]
+    c.check(f"{where}: mod: every module (address, name, base, size, object file)", got == want,
+            next(((a, b) for a, b in zip(got, want) if a != b), (len(got), len(want))))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--coroner", required=True)
+    ap.add_argument("--only", help="only this dump (manifest name)")
+    args = ap.parse_args()
+    coroner = os.path.abspath(args.coroner)
+    sets = default_sets()
+    if not sets:
+        print(f"json_test: no fixture set under {fixture_root()}/sets: run fixtures/make-fixtures.sh first")
+        print("0 passed, 1 failed")
+        return 1
+    s = sets[0]
+    manifest = read_tsv(os.path.join(s, "manifest.tsv"))
+    dumps = [dict(zip(manifest[0], r)) for r in manifest[1:]]
+    if args.only:
+        dumps = [d for d in dumps if d["name"] == args.only]
+    c = Checker()
+
+    for d in dumps:
+        where = d["name"]
+        dump_args = d["path"].split(",")
+        rc, out, err = run(coroner, s, ["--json", "vmlinux", *dump_args], "".join(f"{x}\n" for x in COMMANDS))
+        lines = out.splitlines()
+        if not c.check(f"{where}: --json: one line per command, exit 0", rc == 0 and len(lines) == len(COMMANDS),
+                       f"rc={rc} lines={len(lines)}\n{err}\n{out[:500]}"):
+            continue
+        docs = []
+        for cmd, line in zip(COMMANDS, lines):
+            try:
+                docs.append(json.loads(line))
+            except ValueError as e:
+                c.check(f"{where}: {cmd}: json.loads", False, f"{e}: {line[:300]}")
+                docs.append(None)
+        texts = text_outputs(coroner, s, dump_args, COMMANDS)
+        for cmd, doc, text in zip(COMMANDS, docs, texts):
+            if doc is None:
+                continue
+            if not c.check(f"{where}: {cmd}: no error document", "error" not in doc and doc.get("command") == cmd.split()[0],
+                           doc):
+                continue
+            if cmd == "sys":
+                check_sys(c, where, doc, text)
+            elif cmd == "sys -t":
+                c.check(f"{where}: sys -t", text == f"TAINTED_MASK: {doc['tainted_mask']:x}  {doc['taint_letters']}\n",
+                        (doc, text))
+            elif cmd == "ps":
+                check_ps(c, where, doc, text)
+            elif cmd == "log":
+                check_log(c, where, doc, text)
+            elif cmd.startswith("sym"):
+                check_sym(c, where, cmd, doc, text)
+            elif cmd == "kmem -i":
+                check_kmem_i(c, where, doc, text)
+            elif cmd == "kmem -s":
+                check_kmem_s(c, where, doc, text)
+            elif cmd == "dev":
+                check_dev(c, where, doc, text)
+            elif cmd == "mod":
+                check_mod(c, where, doc, text)
+
+    # Errors, -j, escaping: on the first dump only.
+    d = dumps[0]
+    dump_args = d["path"].split(",")
+    rc, out, err = run(coroner, s, ["--json", "vmlinux", *dump_args], "rd jiffies\nnosuchcmd\nps -Z\nkmem -f\nsym no_such_symbol_x\n")
+    docs = [json.loads(l) for l in out.splitlines()]
+    c.check("--json: errors are JSON documents, exit status 1",
+            rc == 1 and [x.get("command") for x in docs] == ["rd", "nosuchcmd", "ps", "kmem", "sym"]
+            and all(isinstance(x.get("error"), str) and x["error"] for x in docs[:4]), (rc, out))
+    c.check("--json: sym not found: the document with the name in errors",
+            docs[4:] and docs[4]["symbols"] == [] and docs[4]["errors"] == [{"query": "no_such_symbol_x",
+                                                                              "error": "symbol not found"}], out)
+    rc, out, err = run(coroner, s, ["--json", "vmlinux", *dump_args], "")
+    c.check("--json: no banner", rc == 0 and out == "", out)
+
+    rc, out, err = run(coroner, s, ["-s", "vmlinux", *dump_args], "ps -j\nps 1\nsys -j\nkmem -i -j\n")
+    lines = out.splitlines()
+    ok = rc == 0 and len(lines) == 5
+    if ok:
+        ps, sysd, kmem = json.loads(lines[0]), json.loads(lines[3]), json.loads(lines[4])
+        ok = (ps["command"] == "ps" and lines[1].lstrip().startswith("PID") and sysd["command"] == "sys"
+              and any(t["pid"] == 1 and lines[2].split()[0] in ("1", ">1") for t in ps["tasks"])
+              and kmem["rows"][0]["label"] == "TOTAL MEM")
+    c.check("-j: JSON for that command only, text for the others", ok, out[:1000])
+
+    # Escaping: the query of sym's error holds what was typed (a control byte, invalid UTF-8,
+    # a quote and a backslash, a non-ASCII character).
+    raw = b"sym ab\x01c\x7f\xff\xc3\xa9\xe2\x82 'q\"\\\\z'\n"
+    p = subprocess.run([coroner, "--json", "vmlinux", *dump_args], input=raw, capture_output=True, cwd=s, timeout=300)
+    ok = False
+    try:
+        doc = json.loads(p.stdout.decode("utf-8"))
+        qs = [e["query"] for e in doc["errors"]]
+        # (the shell keeps quotes inside a word, as crash does)
+        ok = qs == ["ab\x01c\x7f\ufffd\u00e9\ufffd\ufffd", "'q\"\\\\z'"] and b"\\u0001" in p.stdout and b"\\u007f" in p.stdout
+    except (ValueError, KeyError, UnicodeDecodeError) as e:
+        qs = e
+    c.check("escaping: control bytes and invalid UTF-8 in a JSON string", ok, (p.stdout, qs))
+
+    print(f"{c.passed} passed, {c.failed} failed")
+    return 0 if c.failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
