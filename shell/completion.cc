@@ -3,10 +3,13 @@
 #include <bpf/btf.h>
 
 #include <algorithm>
+#include <cctype>
+#include <optional>
 #include <set>
 
 #include "kernel/kernel.h"
 #include "shell/shell.h"
+#include "symbols/dwarf_info.h"
 #include "symbols/vmlinux.h"
 
 namespace coroner::shell {
@@ -48,7 +51,129 @@ void collect_members(const struct btf* b, uint32_t id, std::vector<std::pair<std
   }
 }
 
+bool is_identifier_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+
+// Where the member name being typed starts: after the identifier characters at the end.
+size_t partial_start(std::string_view text) {
+  size_t start = text.size();
+  while (start > 0 && is_identifier_char(text[start - 1])) --start;
+  return start;
+}
+
+// The expression whose members follow "EXPR." or "EXPR->" (and a partial name), or nothing.
+std::optional<std::string_view> accessor_base(std::string_view text) {
+  std::string_view before = text.substr(0, partial_start(text));
+  while (!before.empty() && std::isspace(static_cast<unsigned char>(before.back()))) before.remove_suffix(1);
+  if (before.size() >= 2 && before.substr(before.size() - 2) == "->") before.remove_suffix(2);
+  else if (!before.empty() && before.back() == '.') before.remove_suffix(1);
+  else return std::nullopt;
+  while (!before.empty() && std::isspace(static_cast<unsigned char>(before.back()))) before.remove_suffix(1);
+  while (!before.empty() && std::isspace(static_cast<unsigned char>(before.front()))) before.remove_prefix(1);
+  if (before.empty()) return std::nullopt;
+  return before;
+}
+
+// An Env whose memory reads all answer zeros: evaluating through it gives an expression's
+// type without touching the dump (a pointer on the way reads as NULL, and member offsets from
+// NULL are still just arithmetic).
+class ZeroMemoryEnv final : public commands::expr::Env {
+ public:
+  explicit ZeroMemoryEnv(commands::expr::Env& inner) : inner_(inner) {}
+  symbols::Types& types() override { return inner_.types(); }
+  Result<std::pair<uint64_t, symbols::TypeRef>> variable(std::string_view name) override {
+    return inner_.variable(name);
+  }
+  Result<void> read(uint64_t, std::span<uint8_t> out) override {
+    std::fill(out.begin(), out.end(), uint8_t{0});
+    return ok();
+  }
+  std::optional<std::pair<int64_t, symbols::TypeRef>> enumerator(std::string_view name) override {
+    return inner_.enumerator(name);
+  }
+  Result<commands::expr::Value> history(uint64_t n) override { return inner_.history(n); }
+
+ private:
+  commands::expr::Env& inner_;
+};
+
+// The kernel's global variables (their types from DWARF, as `p` finds them) and BTF types.
+class KernelTypesEnv final : public commands::expr::Env {
+ public:
+  explicit KernelTypesEnv(kernel::Kernel& k) : k_(k) {}
+  symbols::Types& types() override { return k_.types(); }
+  Result<std::pair<uint64_t, symbols::TypeRef>> variable(std::string_view name) override {
+    const symbols::Symbol* sym = k_.symbols().find(name);
+    if (!sym) return Error::make(Errc::not_found, "No symbol \"{}\" in current context.", name);
+    symbols::TypeRef t = TRY(k_.dwarf().variable_type(name, k_.types()));
+    return std::make_pair(k_.symbols().address(*sym), t);
+  }
+  Result<void> read(uint64_t, std::span<uint8_t> out) override {
+    std::fill(out.begin(), out.end(), uint8_t{0});
+    return ok();
+  }
+
+ private:
+  kernel::Kernel& k_;
+};
+
+// What follows `p` and its options on the line: the expression typed so far.
+std::string_view p_expression(std::string_view line) {
+  size_t at = 0;
+  auto skip_space = [&] {
+    while (at < line.size() && std::isspace(static_cast<unsigned char>(line[at]))) ++at;
+  };
+  auto skip_word = [&] {
+    while (at < line.size() && !std::isspace(static_cast<unsigned char>(line[at]))) ++at;
+  };
+  skip_space();
+  skip_word();  // the command (or an alias of it: px, pd)
+  for (;;) {
+    skip_space();
+    if (at + 1 < line.size() && line[at] == '-' && std::isalpha(static_cast<unsigned char>(line[at + 1])))
+      skip_word();
+    else
+      break;
+  }
+  return line.substr(at);
+}
+
 }  // namespace
+
+std::vector<std::string> expression_members(commands::expr::Env& env, const struct btf* b, std::string_view text,
+                                            size_t max_matches) {
+  std::vector<std::string> out;
+  auto base = accessor_base(text);
+  if (!b || !base) return out;
+  std::string_view partial = text.substr(partial_start(text));
+  ZeroMemoryEnv zeros(env);
+  symbols::Types& types = env.types();
+  auto is_type_name = [&](std::string_view name) {
+    if (zeros.variable(name)) return false;
+    auto t = types.find(name);
+    if (!t) return false;
+    auto kind = types.kind(*t);
+    return kind == symbols::TypeKind::typedef_ || kind == symbols::TypeKind::integer;
+  };
+  auto tree = commands::expr::parse(*base, is_type_name);
+  if (!tree) return out;
+  auto value = commands::expr::evaluate(**tree, zeros);
+  if (!value || value->type.builtin() || value->type.pointers > 1) return out;
+  // gdb takes `.` through a pointer and `->` on a struct alike: one level of pointer is looked
+  // through either way.
+  symbols::TypeRef t = types.resolve(value->type.btf);
+  if (value->type.pointers == 0 && types.kind(t) == symbols::TypeKind::pointer) {
+    auto target = types.array(t);
+    if (!target) return out;
+    t = types.resolve(target->first);
+  }
+  auto kind = types.kind(t);
+  if (kind != symbols::TypeKind::structure && kind != symbols::TypeKind::union_) return out;
+  std::vector<std::pair<std::string, uint32_t>> members;
+  collect_members(b, t.id, members, 0);
+  for (auto& [name, id] : members)
+    if (starts_with(name, partial) && out.size() < max_matches) out.push_back(name);
+  return out;
+}
 
 Completer::~Completer() {
   if (btf_) btf__free(btf_);
@@ -146,6 +271,17 @@ std::vector<std::string> Completer::symbol_names(const std::string& prefix) cons
   return {names.begin(), names.end()};
 }
 
+std::vector<std::string> Completer::expression_member_words(const std::string& expression, const std::string& word) {
+  KernelTypesEnv env(session_.kernel);
+  std::vector<std::string> names = expression_members(env, btf_data(), expression, kMaxMatches);
+  // The word readline completes may start anywhere in the expression ("init_task.pi", or
+  // "pg" after "->", '>' breaking words); it ends with the partial member name either way.
+  size_t partial = expression.size() - partial_start(expression);
+  std::string prefix = word.size() >= partial ? word.substr(0, word.size() - partial) : "";
+  for (auto& n : names) n = prefix + n;
+  return names;
+}
+
 std::vector<std::string> Completer::complete(const std::string& line, const std::string& word) {
   std::vector<std::string> before = split_words(line.substr(0, line.size() - word.size()));
   if (before.empty()) return command_names(word);
@@ -157,6 +293,10 @@ std::vector<std::string> Completer::complete(const std::string& line, const std:
     }
   if (!word.empty() && word[0] == '-') return option_names(command, word);
   if (command == "help" || command == "man" || command == "?") return command_names(word);
+  if (command == "p") {
+    std::string expression(p_expression(line));
+    if (accessor_base(expression)) return expression_member_words(expression, word);
+  }
   bool type_command = command == "struct" || command == "union" || command == "whatis" || command == "*";
   if (type_command && word.find('.') != std::string::npos) return member_paths(word);
   if (command == "struct" || command == "*") return type_names(word, true, command == "*");

@@ -169,6 +169,17 @@ def main():
                 assert re.search(r"struct list_head \*next;", out) and "prev" not in out, out
             check("tab completes struct members", complete_member)
 
+            def complete_expression_member():
+                # Members after a p expression's `.` and `->`, typed from the variable's DWARF type
+                # and BTF (libedit breaks words at '>': the word after -> is completed alone).
+                sess.send("p init_task.se.vrunt\t\r")
+                out = sess.expect(PROMPT)
+                assert re.search(r"\$\d+ = \d+", out) and "no member" not in out, out
+                sess.send("p init_task.parent->com\t\r")
+                out = sess.expect(PROMPT)
+                assert '"swapper' in out and "no member" not in out, out
+            check("tab completes members in p expressions", complete_expression_member)
+
             def complete_type():
                 sess.send("struct list_he\t\r")
                 out = sess.expect(PROMPT)
