@@ -17,6 +17,13 @@ namespace {
 
 constexpr size_t kMaxSymbols = 1u << 20;  // symbol table entries read at most (a bound on a damaged file)
 
+// libdwfl's message for its last error. It can be NULL (an error passed on from libdw with
+// code 0 reads as dwarf_errmsg(0), "no error"), and fmt throws on a null char pointer.
+const char* dwfl_error() {
+  const char* m = dwfl_errmsg(-1);
+  return m ? m : "unknown libdwfl error";
+}
+
 std::string_view section_name(Elf* elf, size_t shstrndx, const GElf_Shdr& sh) {
   const char* n = elf_strptr(elf, shstrndx, sh.sh_name);
   return n ? std::string_view(n) : std::string_view();
@@ -155,7 +162,7 @@ Result<Dwfl_Module*> ModuleObject::dwfl_module() {
   static const Dwfl_Callbacks callbacks = {find_elf, dwfl_standard_find_debuginfo, section_address_cb,
                                            &debuginfo_path};
   dwfl_ = dwfl_begin(&callbacks);
-  if (!dwfl_) return Error::make(Errc::no_debug_info, "{}: {}", path_, dwfl_errmsg(-1));
+  if (!dwfl_) return Error::make(Errc::no_debug_info, "{}: {}", path_, dwfl_error());
   uint64_t lo = UINT64_MAX, hi = 0;
   for (const auto& [name, addr] : placed_) lo = std::min(lo, addr), hi = std::max(hi, addr + 1);
   if (lo >= hi) return Error::make(Errc::no_debug_info, "{}: no section is placed", path_);
@@ -167,7 +174,7 @@ Result<Dwfl_Module*> ModuleObject::dwfl_module() {
     *ud = this;
   }
   dwfl_report_end(dwfl_, nullptr, nullptr);
-  if (!mod) return Error::make(Errc::no_debug_info, "{}: {}", path_, dwfl_errmsg(-1));
+  if (!mod) return Error::make(Errc::no_debug_info, "{}: {}", path_, dwfl_error());
   dwfl_module_ = mod;
   return mod;
 }
@@ -201,7 +208,7 @@ Result<Dwarf_Die> ModuleObject::global_die(std::string_view name) {
   Dwfl_Module* mod = TRY(dwfl_module());
   Dwarf_Addr bias = 0;
   Dwarf* dw = dwfl_module_getdwarf(mod, &bias);
-  if (!dw) return Error::make(Errc::no_debug_info, "{}: cannot read DWARF: {}", path_, dwfl_errmsg(-1));
+  if (!dw) return Error::make(Errc::no_debug_info, "{}: cannot read DWARF: {}", path_, dwfl_error());
   std::optional<Dwarf_Die> declaration;
   constexpr size_t kMaxUnits = 1u << 16;  // bounds the walk of a damaged file
   Dwarf_Off off = 0, next;
