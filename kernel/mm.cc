@@ -328,13 +328,34 @@ Result<std::vector<MemSection>> mem_sections(Kernel& k) {
   uint64_t roots = TRY(k.read_u64(TRY(k.symbol("mem_section"))));
   uint64_t section_size = TRY(k.types().size_of_name("mem_section"));
   uint64_t map_off = TRY(k.offset_of("mem_section", "section_mem_map"));
+  if (section_size == 0 || section_size > k.arch().page_size() || map_off + 8 > section_size)
+    return Error::make(Errc::bad_data, "struct mem_section is {} bytes, section_mem_map at {}: not a sparsemem layout",
+                       section_size, map_off);
+  // The section count comes from the dump's VMCOREINFO: capped before the root array is
+  // allocated. No architecture has more than 2^27 sections (ppc64: MAX_PHYSMEM_BITS 51,
+  // SECTION_SIZE_BITS 24; x86_64 with 5-level paging: 52 and 27).
+  constexpr uint64_t kMaxSectionCountBits = 28;
+  if (*physmem_bits - *section_bits > kMaxSectionCountBits)
+    return Error::make(Errc::bad_data,
+                       "VMCOREINFO note: NUMBER(MAX_PHYSMEM_BITS)={} and NUMBER(SECTION_SIZE_BITS)={} give 2^{} memory sections, more than 2^{}",
+                       *physmem_bits, *section_bits, *physmem_bits - *section_bits, kMaxSectionCountBits);
   uint64_t per_root = k.arch().page_size() / section_size;
   uint64_t nr_sections = 1ull << (*physmem_bits - *section_bits);
+  uint64_t nr_roots = (nr_sections + per_root - 1) / per_root;  // NR_SECTION_ROOTS: 2^17 on x86_64 5-level
+  if (nr_roots > (1u << 20))
+    return Error::make(Errc::bad_data, "{} mem_section roots ({} sections, {} per root): more than 2^20", nr_roots, nr_sections,
+                       per_root);
   std::vector<MemSection> out;
-  std::vector<uint64_t> root_ptrs((nr_sections + per_root - 1) / per_root);
+  std::vector<uint64_t> root_ptrs(nr_roots);
   TRY(k.read(roots, std::span(reinterpret_cast<uint8_t*>(root_ptrs.data()), root_ptrs.size() * 8)));
+  // Each root is its own page: garbage roots repeating one page of "present" entries would
+  // make sections without end, so the output stays in proportion to the pages read.
+  std::unordered_set<uint64_t> seen_roots;
   for (uint64_t r = 0; r < root_ptrs.size(); ++r) {
     if (!root_ptrs[r]) continue;
+    if (!seen_roots.insert(root_ptrs[r]).second)
+      return Error::make(Errc::bad_data, "mem_section roots at {:#x}: roots {} and an earlier one both point at {:#x}", roots, r,
+                         root_ptrs[r]);
     std::vector<uint8_t> block(per_root * section_size);
     TRY(k.read(root_ptrs[r], block));
     for (uint64_t i = 0; i < per_root; ++i) {

@@ -92,7 +92,9 @@ Result<std::unique_ptr<Vmlinux>> Vmlinux::open(const std::string& path) {
 
   Elf_Data* data = elf_getdata(symtab, nullptr);
   if (!data || symtab_hdr.sh_entsize == 0) return Error::make(Errc::bad_data, "{}: unreadable .symtab", path);
-  size_t count = symtab_hdr.sh_size / symtab_hdr.sh_entsize;
+  // Counted from the data's size in Elf64_Sym units (what gelf_getsym reads), not from
+  // sh_entsize: a bogus sh_entsize of 1 would reserve 32 bytes per byte of the file.
+  size_t count = data->d_size / sizeof(Elf64_Sym);
   // The kernel image starts at _text; symbols from there on move with KASLR.
   uint64_t text_start = UINT64_MAX;
   std::vector<GElf_Sym> raw;
