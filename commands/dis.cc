@@ -214,8 +214,9 @@ Result<Target> resolve(Context& c, const std::string& arg) {
     }
   }
   if (first) return Error::make(Errc::usage, "no address given");
-  // SYMBOL+OFF must stay inside SYMBOL, as crash checks.
-  if (named && !bare) {
+  // SYMBOL+OFF must stay inside SYMBOL when SYMBOL is a function, as crash checks (data may
+  // run on into the next symbol).
+  if (named && !bare && is_text(*named)) {
     auto at = symbol_at(st, value);
     if (at && at->symbol->link_addr != named->link_addr && at->symbol->name != named->name)
       return Error::make(Errc::usage, "invalid expression: {} evaluates to: {}+{:x}", arg, crash_name(at->symbol->name), at->offset);

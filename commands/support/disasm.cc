@@ -51,8 +51,6 @@ std::string rex_name(uint8_t b) {
   return bits.empty() ? "rex" : "rex." + bits;
 }
 
-bool seg_name_of(uint8_t b) { return b == 0x2e || b == 0x36 || b == 0x3e || b == 0x26 || b == 0x64 || b == 0x65; }
-
 // libopcodes' name for a legacy or REX prefix byte.
 std::string prefix_name(uint8_t b) {
   switch (b) {
@@ -81,6 +79,13 @@ std::string joined_prefix_names(std::span<const uint8_t> bytes) {
 std::string reg32_of(std::string_view r64) {
   if (r64.size() == 4 && r64[1] == 'r' && !(r64[2] >= '0' && r64[2] <= '9')) return fmt::format("%e{}", r64.substr(2));
   if (r64.size() >= 3 && r64[1] == 'r') return fmt::format("{}d", r64);
+  return std::string(r64);
+}
+
+// The 16-bit name of a 64-bit general register ("%rbx" -> "%bx", "%r8" -> "%r8w").
+std::string reg16_of(std::string_view r64) {
+  if (r64.size() == 4 && r64[1] == 'r' && !(r64[2] >= '0' && r64[2] <= '9')) return fmt::format("%{}", r64.substr(2));
+  if (r64.size() >= 3 && r64[1] == 'r') return fmt::format("{}w", r64);
   return std::string(r64);
 }
 
@@ -291,7 +296,8 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
   while (npre < code.size() && npre < kMaxInstructionBytes) {
     uint8_t b = code[npre];
     if (b == 0x9b && npre == 0) break;
-    if ((b == 0x9b || is_legacy_prefix(b) || is_rex(b)) && (saw_rex || b == 0x9b)) {
+    // d5 is APX's REX2 prefix, which libopcodes (gdb 16) reads as one too.
+    if ((b == 0x9b || is_legacy_prefix(b) || is_rex(b) || (b == 0xd5 && saw_rex)) && (saw_rex || b == 0x9b)) {
       out.size = npre;
       out.text = joined_prefix_names(code.first(npre));
       return out;
@@ -334,20 +340,70 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
   if (op_at + 1 < code.size()) {
     uint8_t op = code[op_at], modrm = code[op_at + 1];
     unsigned reg = (modrm >> 3) & 7;
-    auto redecode = [&](uint8_t new_modrm, std::string_view from, std::string_view to) -> std::optional<Instruction> {
+    auto redecode = [&](uint8_t new_modrm, std::string_view from, std::string_view to,
+                        bool last = false) -> std::optional<Instruction> {
       std::vector<uint8_t> alt(code.begin(), code.begin() + static_cast<ptrdiff_t>(std::min(code.size(), op_at + kMaxInstructionBytes)));
       alt[op_at + 1] = new_modrm;
       Instruction r = decode(address, alt, symbolize);
-      size_t at = r.text.find(from);
+      size_t at = last ? r.text.rfind(from) : r.text.find(from);
       if (at == std::string::npos || r.text.rfind("(bad)", 0) == 0) return std::nullopt;
-      r.text.replace(at, from.size(), to);
+      size_t len = from.size();
+      if (to == "(bad) ")  // a mnemonic: it and the padding after it
+        while (at + len < r.text.size() && r.text[at + len] == ' ') ++len;
+      r.text.replace(at, len, to);
       return r;
     };
-    if (((op == 0xd9 && reg == 1) || (op == 0xdd && reg == 5)) && (modrm >> 6) != 3) {
-      if (auto r = redecode(static_cast<uint8_t>(modrm & 0xc7), op == 0xd9 ? "flds   " : "fldl   ", "(bad) ")) return *r;
+    bool x87_unnamed = (op == 0xd9 && reg == 1) || (op == 0xdb && (reg == 4 || reg == 6)) || (op == 0xdd && reg == 5);
+    if (x87_unnamed && (modrm >> 6) != 3) {
+      // Read as the /0 form of the same escape (fld/fild), then renamed.
+      const char* as = op == 0xd9 ? "flds" : op == 0xdb ? "fildl" : "fldl";
+      if (auto r = redecode(static_cast<uint8_t>(modrm & 0xc7), as, "(bad) ")) return *r;
     }
     if ((op == 0x8c || op == 0x8e) && reg >= 6) {
-      if (auto r = redecode(static_cast<uint8_t>(modrm & 0xc7), "%es", "%?")) return *r;
+      // The segment register is the source of 8c, the destination of 8e.
+      if (auto r = redecode(static_cast<uint8_t>(modrm & 0xc7), "%es", "%?", op == 0x8e)) return *r;
+    }
+    // 0f 19..0f 1f: hint space libopcodes reads as nop with an operand; capstone refuses the
+    // register forms (and some memory forms, read here as the 0f 1f one).
+    if (op == 0x0f && op_at + 2 < code.size() && code[op_at + 1] >= 0x19 && code[op_at + 1] <= 0x1f) {
+      cs_insn* probe = nullptr;
+      size_t ok = cs_disasm(h, code.data(), code.size(), address, 1, &probe);
+      if (ok) cs_free(probe, ok);
+      uint8_t m = code[op_at + 2];
+      if (!ok && (m >> 6) == 3) {
+        static constexpr std::array<const char*, 16> r32 = {"eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi",
+                                                           "r8d", "r9d", "r10d", "r11d", "r12d", "r13d", "r14d", "r15d"};
+        static constexpr std::array<const char*, 16> r64 = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+                                                           "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"};
+        uint8_t rex = saw_rex ? code[op_at - 1] : 0;
+        unsigned r = (m & 7) | ((rex & 1) ? 8 : 0);
+        bool has66 = std::find(code.begin(), code.begin() + static_cast<ptrdiff_t>(op_at), 0x66) !=
+                     code.begin() + static_cast<ptrdiff_t>(op_at);
+        std::string name = (rex & 8) ? r64[r] : has66 ? reg16_of(fmt::format("%{}", r64[r])).substr(1) : r32[r];
+        out.size = op_at + 3;
+        // Prefixes other than the size ones are named.
+        std::string head;
+        for (size_t i = 0; i < op_at; ++i) {
+          uint8_t b = code[i];
+          if (b == 0x66 && has66) continue;
+          if (is_rex(b) && (b & 0x06) == 0 && b != 0x40) continue;  // named when R or X is set, or bare
+          head += prefix_name(b) + " ";
+        }
+        out.text = pad(head + "nop", "%" + name);
+        return out;
+      }
+      if (!ok) {
+        std::vector<uint8_t> alt(code.begin(), code.begin() + static_cast<ptrdiff_t>(std::min(code.size(), op_at + kMaxInstructionBytes)));
+        alt[op_at + 1] = 0x1f;
+        Instruction r = decode(address, alt, symbolize);
+        if (r.text.rfind("nop", 0) == 0) return r;
+      }
+    }
+    if (op == 0xff && (reg == 3 || reg == 5) && (modrm >> 6) == 3) {
+      // A far call or jump through a register: the ModRM byte is read again.
+      with_prefixes(reg == 3 ? "lcall" : "ljmp", op_at + 1);
+      out.text = pad(out.text, "(bad)");
+      return out;
     }
     if (op == 0x8d && (modrm >> 6) == 3) {
       // REX.B and REX.X name nothing here: such a REX prefix (or a bare 0x40) is named whole.
@@ -384,21 +440,19 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
     uint8_t op = code[op_at];
     uint8_t next = op_at + 1 < code.size() ? code[op_at + 1] : 0;
     // VEX (c4, c5), XOP (8f with a ModRM reg field other than 0) and EVEX (62): libopcodes
-    // reads the prefix, and a map it does not know ends the instruction at the first byte;
-    // otherwise the opcode is read too and the whole is "(bad)", legacy segment prefixes
-    // unnamed.
+    // reads the prefix, and a map it does not know ends the instruction at the first byte (the
+    // prefixes in front named); otherwise the opcode is read too and the whole is "(bad)", the
+    // prefixes in front unnamed.
     auto vex_bad = [&](size_t prefix_len, bool map_known) {
       if (!map_known) return with_prefixes("(bad)", op_at + 1);
-      bool named = false;
-      for (size_t i = 0; i < op_at; ++i) named |= !seg_name_of(code[i]);
       out.size = std::min(code.size(), op_at + prefix_len + 1);
-      out.text = named ? joined_prefix_names(code.first(op_at)) + " (bad)" : "(bad)";
+      out.text = "(bad)";
       return out;
     };
     if (op == 0xc5) return vex_bad(2, true);
     if (op == 0xc4) return vex_bad(3, (next & 0x1f) >= 1 && (next & 0x1f) <= 3);
     if (op == 0x8f && ((next >> 3) & 7) != 0) return vex_bad(3, (next & 0x1f) >= 8 && (next & 0x1f) <= 10);
-    if (op == 0x62) return vex_bad(4, true);
+    if (op == 0x62) return vex_bad(4, (next & 7) != 0);
     // An opcode no instruction has: libopcodes consumes it (with the escape bytes of its map)
     // and names each prefix in front.
     size_t len = 1;
@@ -449,6 +503,8 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
     }
   };
   uint8_t branch_hint = 0;  // the cs/ds prefix read as a branch hint
+  bool has66 = std::find(prefixes.begin(), prefixes.end(), 0x66) != prefixes.end();
+  bool size_prefix_used = false;  // set where the renderer itself gives 66 its meaning
   uint8_t seg_prefix = 0;
   for (uint8_t b : prefixes)
     if (seg_name(b)) seg_prefix = b;
@@ -505,9 +561,18 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
                  id == X86_INS_LOOPE || id == X86_INS_LOOPNE;
   }
 
+  // The %ds:(%rsi) source of a string instruction (and xlat's %ds:(%rbx)) takes a segment
+  // prefix: fs and gs show, the others are ignored in 64-bit mode and read %ds.
+  auto source_operand = [&](const char* base) {
+    bool reads_source = true;
+    if (auto so = string_op(id)) reads_source = so->layout == 0 || so->layout == 2 || so->layout == 4 || so->layout == 6;
+    if (seg_prefix && reads_source) seg_used = true;
+    const char* seg = seg_prefix == 0x64 ? "%fs:" : seg_prefix == 0x65 ? "%gs:" : "%ds:";
+    return std::string(seg) + base;
+  };
   if (auto so = string_op(id)) {
     mnemonic = so->mnemonic;
-    std::string rsi = x.addr_size == 4 ? "%ds:(%esi)" : "%ds:(%rsi)";
+    std::string rsi = source_operand(x.addr_size == 4 ? "(%esi)" : "(%rsi)");
     std::string rdi = x.addr_size == 4 ? "%es:(%edi)" : "%es:(%rdi)";
     switch (so->layout) {
       case 0: ops = {rsi, rdi}; break;
@@ -580,6 +645,7 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
             for (int j = 0; j < x.op_count; ++j)
               if (j != i && x.operands[j].type != X86_OP_IMM && x.operands[j].size) size = x.operands[j].size;
             if (id == X86_INS_PUSH || id == X86_INS_RET || id == X86_INS_INT || id == X86_INS_ENTER) size = o.size;
+            if (id == X86_INS_PUSH) size = has66 ? 2 : 8;  // sign-extended to the stack width
             if (shape.is_shift) size = 1;
             if (id == X86_INS_ENTER) size = i == 0 ? 2 : 1;
             if (id == X86_INS_RET || id == X86_INS_RETF || id == X86_INS_RETFQ) size = 2;  // imm16
@@ -603,12 +669,18 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
     // 63 /r without REX.W: libopcodes' movsxd into a 32-bit register (capstone reads movslq).
     if (id == X86_INS_MOVSXD && !(x.rex & 8) && !ops.empty()) {
       mnemonic = "movsxd";
-      ops.back() = reg32_of(ops.back());
+      ops.back() = has66 ? reg16_of(ops.back()) : reg32_of(ops.back());
+      size_prefix_used = has66;
+    }
+    // A 66 prefix on leave makes the 16-bit form.
+    if (id == X86_INS_LEAVE && has66) {
+      mnemonic = "leavew";
+      size_prefix_used = true;
     }
     // xlat names its implicit operand.
     if (id == X86_INS_XLATB) {
       mnemonic = "xlat";
-      ops = {x.addr_size == 4 ? "%ds:(%ebx)" : "%ds:(%rbx)"};
+      ops = {source_operand(x.addr_size == 4 ? "(%ebx)" : "(%rbx)")};
     }
     // A cs/ds prefix on a conditional branch is a static prediction hint: "jne,pn", "loope,pt".
     if (shape.is_branch && !shape.indirect_capable) {
@@ -655,7 +727,7 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
       case 0x66:
         // The last 66 is the operand-size (or mandatory SSE) prefix, unless the instruction
         // decodes the same without it (a byte operation, hlt, a short branch).
-        if (static_cast<int>(i) == last66 && !(nlock == 0 && same_without_66())) break;
+        if (static_cast<int>(i) == last66 && (size_prefix_used || !(nlock == 0 && same_without_66()))) break;
         names.push_back("data16");
         break;
       case 0x67:

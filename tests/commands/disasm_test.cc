@@ -157,6 +157,8 @@ TEST(DisasmNotCode, PrefixesBeforeAnUndecodableOpcodeAreNamed) {
       {{0x06}, 1, "(bad)"},
       {{0xd6}, 1, "(bad)"},
       {{0xff, 0xff}, 1, "(bad)"},  // ff /7: the ModRM byte is read again as the next instruction
+      {{0x36, 0xff, 0xea}, 2, "ss ljmp (bad)"},  // ff /5 with a register: no far jump through one
+      {{0x48, 0xd5}, 1, "rex.W"},  // d5 is APX's REX2 prefix: a REX before it stands alone
   });
 }
 
@@ -193,6 +195,15 @@ TEST(DisasmNotCode, OperandFormsLibopcodesPrintsItsOwnWay) {
       {{0x46, 0xca, 0xc7, 0xee}, 4, "rex.RX lret $0xeec7"},
       {{0x8c, 0x73, 0x0a}, 3, "mov    %?,0xa(%rbx)"},
       {{0x8d, 0xff}, 1, "lea    (bad),%edi"},
+      {{0x8e, 0xf4}, 2, "mov    %esp,%?"},
+      {{0x66, 0x63, 0x1b}, 3, "movsxd (%rbx),%bx"},
+      {{0x66, 0xc9}, 2, "leavew"},
+      {{0x42, 0x68, 0xb2, 0x9d, 0x07, 0xb5}, 6, "rex.X push $0xffffffffb5079db2"},
+      {{0x0f, 0x1d, 0xc0}, 3, "nop    %eax"},
+      // A segment prefix on a string instruction's source: fs/gs show, the others read %ds.
+      {{0x2e, 0x6e}, 2, "outsb  %ds:(%rsi),(%dx)"},
+      {{0x2e, 0x43, 0xa6}, 3, "rex.XB cmpsb %es:(%rdi),%ds:(%rsi)"},
+      {{0x64, 0xac}, 2, "lods   %fs:(%rsi),%al"},
       {{0x40, 0x8d, 0xdb}, 2, "rex lea (bad),%ebx"},
   });
   // A cs/ds prefix on a conditional branch is a hint.
@@ -209,6 +220,8 @@ TEST(DisasmNotCode, X87RegisterFormsAndUnnamedForms) {
       {{0x4d, 0xdf, 0xfe}, 3, "rex.WRB (bad)"},
       {{0xdd, 0x6d, 0x51}, 3, "(bad) 0x51(%rbp)"},
       {{0xd9, 0x8a, 0xcc, 0xdb, 0xb2, 0x78}, 6, "(bad) 0x78b2dbcc(%rdx)"},
+      {{0x4a, 0xdd, 0x69, 0x2c}, 4, "rex.WX (bad) 0x2c(%rcx)"},
+      {{0xdb, 0x27}, 2, "(bad) (%rdi)"},
   });
 }
 
@@ -221,6 +234,10 @@ TEST(DisasmNotCode, VexXopAndEvexPrefixesLibopcodesRejects) {
       {{0x8f, 0xca, 0xca, 0x45}, 4, "(bad)"},
       {{0x65, 0x8f, 0x69, 0xae, 0x62}, 5, "(bad)"},
       {{0x62, 0xf3, 0x6b, 0x8b, 0xfc}, 5, "(bad)"},
+      {{0x62, 0x70, 0xf0, 0xab}, 1, "(bad)"},             // EVEX map 0
+      {{0x41, 0x62, 0x68, 0x5f, 0x77}, 2, "rex.B (bad)"},
+      {{0x4c, 0x62, 0x54, 0x78, 0x3e, 0x89}, 6, "(bad)"},  // a REX before a known map is unnamed
+      {{0x45, 0x8f, 0xca, 0xca, 0x9d}, 5, "(bad)"},
   });
 }
 
