@@ -2,7 +2,7 @@
 //
 //   foreach [pid | task | name | 'regex']... [RU|IN|UN|...] [kernel|user|gleader|active] CMD [options]
 //
-// CMD is bt, vm, task, files, set or ps. Each selected task's output comes in task-table
+// CMD is bt, vm, task, files, set, ps, sig or net. Each selected task's output comes in task-table
 // order; bt, vm, task and files print the task's header themselves (set gets it from
 // foreach), blank lines separate the tasks (task -R ends its own output with one), and ps runs
 // once over the selected tasks (one table).
@@ -20,7 +20,7 @@ namespace {
 using kernel::Task;
 
 const std::set<std::string>& supported_names() {
-  static const std::set<std::string> names = {"bt", "vm", "task", "files", "set", "ps"};
+  static const std::set<std::string> names = {"bt", "vm", "task", "files", "set", "ps", "sig", "net"};
   return names;
 }
 
@@ -41,7 +41,7 @@ Result<void> run_foreach(Session& s, const Args& args, Output& out) {
     else selectors.push_back(w);
   }
   if (i == args.positional.size())
-    return Error::make(Errc::usage, "foreach: no command given (supported: bt, vm, task, files, set, ps)");
+    return Error::make(Errc::usage, "foreach: no command given (supported: bt, vm, task, files, set, ps, sig, net)");
   const std::string name = args.positional[i];
   std::vector<std::string> sub(args.positional.begin() + static_cast<long>(i) + 1, args.positional.end());
   const Command* cmd = find_command(name);
@@ -49,7 +49,10 @@ Result<void> run_foreach(Session& s, const Args& args, Output& out) {
   // The options are the command's own, those crash's foreach passes on.
   Args sub_args = TRY(parse_args(cmd->spec, sub));
   static const std::map<std::string, std::string> allowed = {
-      {"bt", "rtTlesRfFoxd"}, {"vm", "pvmRdx"}, {"task", "Rdx"}, {"files", "cR"}, {"set", ""}, {"ps", "GspctlagryukS"}};
+      {"bt", "rtTlesRfFoxd"}, {"vm", "pvmRdx"}, {"task", "Rdx"}, {"files", "cR"}, {"set", ""}, {"ps", "GspctlagryukS"},
+      {"sig", "g"},           {"net", "sSRdx"}};
+  if (name == "sig" && (sub_args.has('l') || sub_args.has('s')))
+    return Error::make(Errc::usage, "sig: -l and -s options are not applicable");
   for (auto& [flag, value] : sub_args.options)
     if (allowed.at(name).find(flag) == std::string::npos)
       return Error::make(Errc::usage, "{} -{} option is not supported when issued from foreach", name, flag);
@@ -93,11 +96,26 @@ Result<void> run_foreach(Session& s, const Args& args, Output& out) {
     if (filtered && chosen.empty()) return ok();
     return cmd->run(s, TRY(parse_args(cmd->spec, argv)), out);
   }
+  // net needs -s or -S from foreach; crash warns and uses -s.
+  if (name == "net" && !sub_args.has('s') && !sub_args.has('S')) {
+    out.print("WARNING: net command requires -s or -S option\n\n");
+    sub.insert(sub.begin(), "-s");
+    sub_args = TRY(parse_args(cmd->spec, sub));
+  }
   // task -R ends each task's members with a blank line of its own; bt -R shows only the
-  // tasks that match, each followed by one.
-  bool own_separator = (name == "task" || name == "bt") && sub_args.has('R');
+  // tasks that match, each followed by one, as net -R does; sig ends each task's data with
+  // one.
+  bool own_separator = ((name == "task" || name == "bt" || name == "net") && sub_args.has('R')) || name == "sig";
+  // sig -g over every task shows each thread group once, from its leader, and the idle tasks
+  // once (as one group); named tasks show their group whichever thread was named.
+  bool idle_group_shown = false;
   for (size_t j = 0; j < chosen.size(); ++j) {
     const Task& t = *chosen[j];
+    if (name == "sig" && sub_args.has('g')) {
+      if (selectors.empty() && t.pid != t.tgid) continue;
+      if (t.pid == 0 && idle_group_shown) continue;
+      if (t.pid == 0) idle_group_shown = true;
+    }
     if (j && !own_separator) out.print("\n");
     std::vector<std::string> argv = sub;
     argv.push_back(fmt::format("{:x}", t.addr));
@@ -124,7 +142,7 @@ std::vector<Command> foreach_commands() {
                               {},
                               "display command data for multiple tasks in the system",
                               "[pid | task | name | 'regex']... [RU|IN|UN|ID|ST|TR|ZO|DE...] "
-                              "[kernel|user|gleader|active] bt|vm|task|files|set|ps [options]",
+                              "[kernel|user|gleader|active] bt|vm|task|files|set|ps|sig|net [options]",
                               {},
                               {"foreach bt", "foreach UN bt", "foreach kernel bt -s", "foreach vm", "foreach files",
                                "foreach 'cor.*' task -R pid"},
