@@ -56,6 +56,8 @@ struct BtOptions {
   bool thread_group = false; // -g: every thread of the target's thread group
   bool skip_idle = false;    // -n idle: only the header for idle tasks
   std::string ref;           // -R: only traces referencing this symbol or text address
+  std::optional<uint64_t> hook_ip;  // -I: the starting text location
+  std::optional<uint64_t> hook_sp;  // -S: the starting stack address
 };
 
 std::string frame_label(kernel::Kernel& k, uint64_t pc, const BtOptions& o) {
@@ -123,24 +125,29 @@ bool user_vaddr(uint64_t v) { return (v >> 47) == 0; }
 // crash's tests (x86_64_eframe_verify): RFLAGS with bit 1 set and no reserved bit; kernel CS
 // (0x10) with kernel SS (0x18), or with a stack pointer just above the frame, and a text RIP;
 // or user CS/SS (0x33/0x2b) with user RIP and RSP.
-bool eframe_plausible(kernel::Kernel& k, const kernel::PtRegs& r, uint64_t regs_size) {
+// On an exception stack crash takes any kernel CS with a text RIP and a kernel RSP (so
+// __crash_kexec's own saved pt_regs on the NMI stack, SS 0 and RSP at the frame itself), and
+// with kernel SS also a non-kernel RSP.
+bool eframe_plausible(kernel::Kernel& k, const kernel::PtRegs& r, uint64_t regs_size, bool exception_stack = false) {
   constexpr uint64_t kRflagsReserved = 0xffffffffffc08028ull;  // must-be-zero RFLAGS bits
   if ((r.flags & kRflagsReserved) || !(r.flags & 0x2)) return false;
   if (r.cs == 0x10 && is_kernel_text(k, r.ip) && kernel_vaddr(r.sp)) {
-    if (r.ss == 0x18) return true;
+    if (r.ss == 0x18 || exception_stack) return true;
     if (r.sp == r.addr + regs_size || r.sp == r.addr + regs_size + 8) return true;
   }
+  if (exception_stack && r.cs == 0x10 && r.ss == 0x18 && is_kernel_text(k, r.ip)) return true;
   return r.cs == 0x33 && r.ss == 0x2b && user_vaddr(r.ip) && user_vaddr(r.sp);
 }
 
 
 // Plausible exception frames in [lo, hi) as bt -e and -E list them, or "(none found)".
-Result<void> search_eframes(kernel::Kernel& k, uint64_t lo, uint64_t hi, bool say_none, Output& out) {
+Result<void> search_eframes(kernel::Kernel& k, uint64_t lo, uint64_t hi, bool say_none, Output& out,
+                            bool exception_stack = false) {
   uint64_t size = TRY(k.types().size_of(TRY(k.types().find("struct pt_regs"))));
   bool found = false;
   for (uint64_t a = lo; a + size <= hi; a += 8) {
     auto r = kernel::read_pt_regs(k, a);
-    if (!r || !eframe_plausible(k, *r, size)) continue;
+    if (!r || !eframe_plausible(k, *r, size, exception_stack)) continue;
     found = true;
     out.print("\n  {}-MODE EXCEPTION FRAME AT: {:x}\n", r->user_mode() ? "USER" : "KERNEL", a);
     print_exception(k, out, *r);
@@ -172,18 +179,35 @@ Result<void> search_cpu_stacks(kernel::Kernel& k, const kernel::TaskTable& tt, O
   static const std::pair<const char*, const char*> by_index[] = {{"DOUBLEFAULT", "DF_stack"}, {"NMI", "NMI_stack"},
                                                                   {"DEBUG", "DB_stack"},      {"MCE", "MCE_stack"},
                                                                   {"VC", "VC_stack"},         {"VC2", "VC2_stack"}};
+  // The IST slots some IDT gate switches to (gate_struct bits.ist, 1-based; 0: no switch).
+  // A stack no gate uses holds no exception frame, and crash lists none past it: the 6.1
+  // cloud kernel maps an MCE stack (TSS ist[3]) but, built without CONFIG_X86_MCE, has no
+  // #MC gate (no asm_exc_machine_check); 6.12 has one.
+  std::set<uint64_t> used;
+  const symbols::Symbol* idt = k.symbols().find("idt_table");
+  auto idt_addr = k.symbols().address_of("idt_table");
+  if (idt && idt_addr) {
+    auto gate_size_r = k.types().size_of_name("gate_struct");
+    uint64_t gate_size = gate_size_r ? *gate_size_r : 0;
+    uint64_t n = gate_size ? idt->size / gate_size : 0;
+    for (uint64_t g = 0; g < n && g < 256; ++g) {
+      auto ist = k.member_uint(*idt_addr + g * gate_size, "gate_struct", "bits.ist");
+      auto present = k.member_uint(*idt_addr + g * gate_size, "gate_struct", "bits.p");
+      if (ist && present && *present && *ist) used.insert(*ist - 1);
+    }
+  }
   for (int cpu = 0; cpu < cpus; ++cpu) {
     uint64_t ist = TRY(k.per_cpu("cpu_tss_rw", cpu)) + *ist_off;
     for (size_t i = 0; i < std::size(by_index); ++i) {
       uint64_t top = TRY(k.read_u64(ist + 8 * i));
       auto m = k.types().member(*cea, by_index[i].second);
-      if (!top || !m) break;
+      if (!top || !m || (!used.empty() && !used.count(i))) break;
       uint64_t size = TRY(k.types().size_of(m->type));
       // Stacks the kernel did not map (#VC without SEV-ES, #MC without machine checks) are
       // not in the dump's page tables: crash leaves them out.
       if (!k.read_u64(top - size) || !k.read_u64(top - 8)) continue;
       out.print("CPU {} {} EXCEPTION STACK:\n", cpu, by_index[i].first);
-      TRY(search_eframes(k, top - size, top, true, out));
+      TRY(search_eframes(k, top - size, top, true, out, true));
       out.print("\n");
     }
   }
@@ -214,40 +238,96 @@ bool is_exception_entry(std::string_view name) {
 // is a kernel text address past a function's start is a frame (stale ones included); an
 // exception entry's frame shows the registers above it; a user task ends with its entry
 // registers at the top of the stack.
+//
+// Across stacks (the ORC trace's `stacks`, in walk order), as crash's low-budget tracer does:
+// an exception stack is scanned up to the exception frame the ORC walk left it through, whose
+// registers follow, then `--- <NAME> ---` and the interrupted instruction as a frame at the
+// interrupted stack pointer, from which the next stack is scanned; the IRQ stack is scanned to
+// its top, then `--- <IRQ stack> ---` and the entry stub at its pt_regs with the registers,
+// and the scan goes on above that pt_regs (an interrupt from user mode ends the trace).
 Result<void> print_old_bt(kernel::Kernel& k, const Task& t, const kernel::Backtrace& bt, const BtOptions& o,
                           Output& out) {
   if (bt.start) print_exception(k, out, *bt.start);
   if (bt.frames.empty()) return ok();
-  auto [lo, hi] = TRY(kernel::task_stack(k, t));
+  uint64_t hi = TRY(kernel::task_stack(k, t)).second;
   uint64_t regs_size = TRY(k.types().size_of(TRY(k.types().find("struct pt_regs"))));
-  uint64_t from = bt.frames.front().slot;
-  if (from < lo || from >= hi) return ok();
-  std::vector<uint64_t> w((hi - from) / 8);
-  TRY(k.read(from, std::span(reinterpret_cast<uint8_t*>(w.data()), w.size() * 8)));
+  const auto& fr = bt.frames;
   int level = 0;
   uint64_t last_eframe = 0;
+  bool on_task_stack = false;  // the scan ended on the task's stack (not at an IRQ from user mode)
+  // crash's exception frame: the registers, then with -l the interrupted instruction's line.
+  auto eframe = [&](const kernel::PtRegs& r) {
+    print_exception(k, out, r);
+    if (o.lines && !r.user_mode())
+      if (auto loc = k.source_lines().lookup(r.ip - k.kaslr_offset())) out.print("    {}: {}\n", loc->file, loc->line);
+  };
   auto frame = [&](uint64_t slot, uint64_t pc) {
     out.print("{:>3} [{:x}] {} at {:x}\n", fmt::format("#{}", level++), slot, frame_label(k, pc, o), pc);
     if (o.lines)
       if (auto loc = k.source_lines().lookup(pc - k.kaslr_offset())) out.print("    {}: {}\n", loc->file, loc->line);
   };
-  frame(from, bt.frames.front().pc);
-  for (size_t i = 1; i < w.size(); ++i) {
-    uint64_t slot = from + 8 * i;
-    if (!is_kernel_text(k, w[i])) continue;
-    auto hit = k.symbols().lookup(w[i]);
-    if (!hit || hit->offset == 0) continue;
-    frame(slot, w[i]);
-    if (is_exception_entry(hit->symbol->name) && slot + 8 + regs_size <= hi) {
-      auto r = kernel::read_pt_regs(k, slot + 8);
-      if (r && eframe_plausible(k, *r, regs_size)) {
-        print_exception(k, out, *r);
-        last_eframe = slot + 8;
-        i += regs_size / 8;
+  // The text words of [from, to) on `range`, each exception entry's registers in place.
+  auto scan = [&](const kernel::StackRange& range, uint64_t from, uint64_t to) -> Result<void> {
+    to = std::min(to, range.hi);
+    if (from >= to) return ok();
+    if (!range.contains(from) || to - from > (1u << 20))
+      return Error::make(Errc::bad_data, "stack address {:x} is not on the {}", from, range.name);
+    std::vector<uint64_t> w((to - from) / 8);
+    TRY(k.read(from, std::span(reinterpret_cast<uint8_t*>(w.data()), w.size() * 8)));
+    for (size_t i = 0; i < w.size(); ++i) {
+      uint64_t slot = from + 8 * i;
+      if (!is_kernel_text(k, w[i])) continue;
+      auto hit = k.symbols().lookup(w[i]);
+      if (!hit || hit->offset == 0) continue;
+      frame(slot, w[i]);
+      if (is_exception_entry(hit->symbol->name) && slot + 8 + regs_size <= range.hi) {
+        auto r = kernel::read_pt_regs(k, slot + 8);
+        if (r && eframe_plausible(k, *r, regs_size)) {
+          eframe(*r);
+          if (range.kind == kernel::StackRange::Kind::task) last_eframe = slot + 8;
+          i += regs_size / 8;
+        }
       }
     }
+    return ok();
+  };
+  uint64_t from = fr.front().slot;
+  frame(from, fr.front().pc);
+  from += 8;
+  size_t seg = 0;
+  for (size_t i = 0; i < fr.size() && seg < bt.stacks.size(); ++seg) {
+    size_t j = i + 1;  // frames [i, j) are on bt.stacks[seg]
+    while (j < fr.size() && fr[j].left_stack.empty()) ++j;
+    const kernel::StackRange& range = bt.stacks[seg];
+    if (j == fr.size() || range.kind == kernel::StackRange::Kind::task) {
+      TRY(scan(range, from, range.hi));
+      on_task_stack = range.kind == kernel::StackRange::Kind::task;
+      break;
+    }
+    const kernel::StackFrame& next = fr[j];
+    if (range.kind == kernel::StackRange::Kind::exception) {
+      // Left through the exception frame above the stack's last frame.
+      const auto& regs = fr[j - 1].exception;
+      TRY(scan(range, from, regs ? regs->addr : range.hi));
+      if (regs) eframe(*regs);
+      out.print("--- <{}> ---\n", next.left_stack);
+      frame(next.slot, next.pc);
+      from = next.slot;
+    } else {
+      TRY(scan(range, from, range.hi));
+      out.print("--- <{}> ---\n", next.left_stack);
+      frame(next.slot, next.pc);
+      from = next.slot + 8;
+      if (next.exception) {
+        eframe(*next.exception);
+        if (next.exception->user_mode()) break;
+        from = next.exception->addr + regs_size;
+      }
+    }
+    i = j;
   }
-  if (!t.kernel_thread() && last_eframe < hi - regs_size) print_regs(out, TRY(kernel::read_pt_regs(k, hi - regs_size)));
+  if (on_task_stack && !t.kernel_thread() && last_eframe < hi - regs_size)
+    print_regs(out, TRY(kernel::read_pt_regs(k, hi - regs_size)));
   return ok();
 }
 
@@ -343,12 +423,30 @@ Result<void> print_bt(Session& s, const kernel::TaskTable& tt, const Task& t, co
     auto [lo, hi] = TRY(kernel::task_stack(k, t));
     return print_words(k, out, lo, hi - 8, "", "  ", true);
   }
-  auto bt = kernel::unwind(k, tt, t);
+  bool hooked = o.hook_ip || o.hook_sp;
+  auto bt = hooked ? kernel::unwind_from_hook(k, tt, t, o.hook_ip, o.hook_sp) : kernel::unwind(k, tt, t);
   if (!bt) {
     out.print("bt: {}\n", bt.error().message);
     return ok();
   }
   if (o.text || o.all_text) {
+    if (o.text && hooked) {
+      // -S/-I: the text words from the given stack address (crash does not step over the
+      // switch frame here), named after the given or the task's own pc.
+      auto h = TRY(kernel::hook_start(k, tt, t, o.hook_ip, o.hook_sp));
+      uint64_t from = o.hook_sp ? *o.hook_sp : h.sp;
+      out.print("              START: {} at {:x}\n", frame_label(k, h.pc, o), h.pc);
+      auto [lo, hi] = TRY(kernel::task_stack(k, t));
+      if (from >= lo && from < hi) {
+        std::vector<uint64_t> w((hi - from) / 8);
+        TRY(k.read(from, std::span(reinterpret_cast<uint8_t*>(w.data()), w.size() * 8)));
+        for (size_t i = 0; i < w.size(); ++i)
+          if (is_kernel_text(k, w[i])) out.print("  [{:x}] {} at {:x}\n", from + 8 * i, frame_label(k, w[i], o), w[i]);
+      }
+      if (!bt->frames.empty() && bt->frames.back().exception && bt->frames.back().exception->user_mode())
+        print_regs(out, *bt->frames.back().exception);
+      return ok();
+    }
     if (o.text && bt->stacks.size() > 1 && !bt->frames.empty()) return print_text_across_stacks(k, *bt, o, out);
     auto [lo, hi] = TRY(kernel::task_stack(k, t));
     uint64_t from = lo;
@@ -424,7 +522,14 @@ Result<std::vector<const Task*>> bt_targets(Session& s, const kernel::TaskTable&
   return out;
 }
 
-BtOptions bt_options(const Args& args) {
+// -I's value: a hexadecimal address or a symbol.
+Result<uint64_t> parse_address(Session& s, const std::string& v) {
+  if (auto n = parse_hex(v)) return *n;
+  if (auto a = s.kernel.symbols().address_of(v)) return *a;
+  return Error::make(Errc::usage, "invalid text address: {}", v);
+}
+
+Result<BtOptions> bt_options(Session& s, const Args& args) {
   BtOptions o;
   o.frames_data = args.has('f');
   o.lines = args.has('l');
@@ -439,6 +544,13 @@ BtOptions bt_options(const Args& args) {
   o.thread_group = args.has('g');
   o.skip_idle = args.has('n');
   o.ref = args.value('R');
+  if (args.has('I')) o.hook_ip = TRY(parse_address(s, args.value('I')));
+  if (args.has('S')) {
+    auto sp = parse_hex(args.value('S'));
+    if (!sp) return Error::make(Errc::usage, "invalid stack address: {}", args.value('S'));
+    if (*sp == 0) return Error::make(Errc::usage, "invalid stack address for this task: 0");
+    o.hook_sp = *sp;
+  }
   return o;
 }
 
@@ -494,8 +606,8 @@ Result<void> run_bt(Session& s, const Args& args, Output& out) {
   if (args.has('n') && args.value('n') != "idle") return Error::make(Errc::usage, "-n option not supported");
   if (args.has('g') && (args.has('a') || args.has('c')))
     return Error::make(Errc::usage, "-{} option cannot be used with the -g option", args.has('a') ? 'a' : 'c');
+  BtOptions o = TRY(bt_options(s, args));
   auto targets = TRY(bt_targets(s, tt, args));
-  BtOptions o = bt_options(args);
   o.old = o.old || old_default()[&k];
   if (o.thread_group) {
     // Each target's whole thread group: the leader first, then its other threads.
@@ -525,7 +637,7 @@ std::vector<Command> bt_commands() {
       Command{CommandSpec{"bt",
                           {},
                           "backtrace",
-                          "[-a|-p|-c cpu[,cpu...]|-g|-r|-t|-T|-l|-e|-E|-f|-F|-o|-O|-v] [-R ref] [-s [-x|-d]] [-n idle] [pid | task] ...",
+                          "[-a|-p|-c cpu[,cpu...]|-g|-r|-t|-T|-l|-e|-E|-f|-F|-o|-O|-v] [-R ref] [-s [-x|-d]] [-I ip] [-S sp] [-n idle] [pid | task] ...",
                           {{'a', false, "the active task on every CPU"},
                            {'p', false, "the panic task"},
                            {'c', true, "the active task on these CPUs"},
@@ -545,7 +657,9 @@ std::vector<Command> bt_commands() {
                            {'O', false, "make the old backtrace method the default (again: undo)"},
                            {'g', false, "every thread of the task's thread group"},
                            {'n', true, "idle: only the header for idle tasks"},
-                           {'R', true, "only traces that reference this symbol or text address"}},
+                           {'R', true, "only traces that reference this symbol or text address"},
+                           {'I', true, "start the trace at this text address"},
+                           {'S', true, "start the trace at this stack address"}},
                           {"bt", "bt -a", "bt 1", "bt 'kworker.*'"}},
               run_bt},
   };
@@ -556,6 +670,9 @@ std::vector<Command> bt_commands() {
 namespace coroner::commands {
 namespace {
 std::optional<std::string> slab_cache_of(kernel::Kernel& k, uint64_t v) {
+  // Only kernel virtual addresses: a word such as 00ff888d2e25e000 (6.12 kdump-irq.elf, CPU
+  // 0's stack) is no pointer, whatever page its low bits name.
+  if (!kernel_vaddr(v)) return std::nullopt;
   auto obj = kernel::slab_object_at(k, v);
   if (!obj || !*obj) return std::nullopt;
   return (*obj)->cache_name;

@@ -198,6 +198,35 @@ struct Walker {
     return false;
   }
 
+  // Kernel text as crash's is_kernel_text() sees it: a text symbol of the kernel image (init
+  // text too) or an address in a module's text.
+  bool is_text(uint64_t v) {
+    auto in = [&](const char* a, const char* b) {
+      auto lo = k.symbols().address_of(a);
+      auto hi = k.symbols().address_of(b);
+      return lo && hi && v >= *lo && v < *hi;
+    };
+    if (in("_stext", "_etext") || in("_sinittext", "_einittext")) {
+      auto hit = k.symbols().lookup(v);
+      return hit && (hit->symbol->type == 't' || hit->symbol->type == 'T' || hit->symbol->type == 'W');
+    }
+    auto table = modules(k);
+    if (!table) return false;
+    const Module* m = (*table)->containing(v);
+    return m && m->in_text(v);
+  }
+
+  // The first word from sp up that is kernel text past a function's start (crash's test for
+  // a frame when it scans a stack).
+  Result<std::optional<uint64_t>> scan_for_text(uint64_t sp) {
+    for (uint64_t a = sp; on_stack(a); a += 8) {
+      uint64_t v = TRY(read(a));
+      auto hit = k.symbols().lookup(v);
+      if (hit && hit->offset != 0 && is_text(v)) return std::optional<uint64_t>{a};
+    }
+    return std::optional<uint64_t>{};
+  }
+
   Result<std::optional<uint64_t>> scan_for_return(uint64_t sp) {
     for (uint64_t a = sp; on_stack(a); a += 8)
       if (is_return_address(TRY(read(a)))) return std::optional<uint64_t>{a};
@@ -565,6 +594,62 @@ Result<Backtrace> unwind(Kernel& k, const TaskTable& tt, const Task& t) {
 }  // namespace coroner::kernel
 
 namespace coroner::kernel {
+
+Result<HookStart> hook_start(Kernel& k, const TaskTable& tt, const Task& t, std::optional<uint64_t> ip,
+                             std::optional<uint64_t> sp) {
+  HookStart h;
+  bool active = tt.is_active(t.addr);
+  if (active) {
+    auto bt = TRY(unwind(k, tt, t));
+    if (bt.start) {
+      h.pc = bt.start->ip;
+      h.sp = bt.start->sp;
+    } else if (!bt.frames.empty()) {
+      h.pc = bt.frames.front().pc;
+      h.sp = bt.frames.front().slot;
+    }
+  } else {
+    uint64_t ret_off = TRY(k.offset_of("inactive_task_frame", "ret_addr"));
+    h.pc = TRY(k.read_u64(t.thread_sp + ret_off));
+    h.sp = t.thread_sp;
+  }
+  if (sp) {
+    if (*sp == 0) return Error::make(Errc::usage, "invalid stack address for this task: 0");
+    auto [lo, hi] = TRY(stack_bounds(k, t));
+    bool ok_sp = *sp >= lo && *sp < hi;
+    if (!ok_sp && t.cpu >= 0) {
+      auto more = cpu_stacks(k, t.cpu);
+      if (more)
+        for (auto& s : *more) ok_sp = ok_sp || s.contains(*sp);
+    }
+    if (!ok_sp)
+      return Error::make(Errc::out_of_bounds, "non-process stack address for this task: {:x}\n    (valid range: {:x} - {:x})",
+                         *sp, lo, hi);
+    h.sp = *sp;
+  }
+  if (!ip && !active) {
+    // crash steps over the switch frame's saved registers to its return address.
+    auto hit = k.symbols().lookup(h.pc);
+    static const std::set<std::string_view> sched = {"__schedule", "schedule", "thread_return"};
+    if (hit && sched.count(hit->symbol->name)) h.sp += TRY(k.offset_of("inactive_task_frame", "ret_addr"));
+  }
+  if (ip) h.pc = *ip;
+  return h;
+}
+
+Result<Backtrace> unwind_from_hook(Kernel& k, const TaskTable& tt, const Task& t, std::optional<uint64_t> ip,
+                                   std::optional<uint64_t> sp) {
+  HookStart h = TRY(hook_start(k, tt, t, ip, sp));
+  Walker w = TRY(make_walker(k, t, t.cpu, h.sp));
+  auto slot = TRY(w.scan_for_text(h.sp));
+  if (!slot) {
+    Backtrace bt;
+    bt.stacks.push_back(w.stacks[w.cur]);
+    return bt;
+  }
+  uint64_t pc = TRY(w.read(*slot));
+  return w.walk(*slot, pc, 0, FrameSource::scan);
+}
 
 Result<symbols::OrcTable> module_orc(Kernel& k, uint64_t module) {
   uint64_t n = TRY(k.member_uint(module, "module", "arch.num_orcs"));

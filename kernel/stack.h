@@ -81,6 +81,22 @@ Result<std::pair<uint64_t, uint64_t>> task_stack(Kernel& k, const Task& t);
 // pcpu_hot.hardirq_stack_ptr, 6.2+): the order a walk leaves them in. Stacks the kernel
 // does not have, or whose pointer is not set up, are left out.
 Result<std::vector<StackRange>> cpu_stacks(Kernel& k, int cpu);
+// crash's `bt -S SP` / `bt -I IP`: a walk from a stack address given by the user. The scan
+// starts at `sp` (default: where the task's own trace starts), moved past the switch frame's
+// registers to its return address when no `ip` is given and the task is switched out in
+// __schedule (crash skips inactive_task_frame there); the first word from there up that is
+// kernel text past a function's start is frame #0, and the walk goes on with ORC from it.
+// `ip` (default: the task's own pc) is what `bt -t` names as START. `sp` must lie on the
+// task's stack or on its CPU's IRQ or exception stacks.
+struct HookStart {
+  uint64_t pc = 0;  // -I, else the task's own
+  uint64_t sp = 0;  // -S, else the task's own
+};
+Result<HookStart> hook_start(Kernel& k, const TaskTable& tt, const Task& t, std::optional<uint64_t> ip,
+                             std::optional<uint64_t> sp);
+Result<Backtrace> unwind_from_hook(Kernel& k, const TaskTable& tt, const Task& t, std::optional<uint64_t> ip,
+                                   std::optional<uint64_t> sp);
+
 // A loaded module's own ORC table (struct module's arch.orc_unwind_ip, arch.orc_unwind and
 // arch.num_orcs, read through the type layer; addresses are run-time ones): empty when the
 // module has none.

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""`bt -S SP` / `bt -I IP -S SP` against crash 9, on stack addresses read from each dump.
+
+crash takes -S only as a hexadecimal number, and KASLR and the dumps' own stacks move every
+address, so the oracle's literal command lists cannot hold these forms. This script reads the
+frames of `bt -f 1` (init, switched out in do_wait on every fixture dump) and of `bt` (the
+panic task, which may be on an IRQ or NMI stack) from coroner's own output, builds -S/-I
+commands from them, and runs those through crash 9 (fixtures/crash-oracle.sh, recordings
+cached in the fixture set) and coroner, comparing the outputs exactly as oracle.py does.
+
+crash caches frame sizes across the commands of a session, so a later -S trace can differ
+from the same command run first; the commands here start at frames whose callers ORC
+describes without a frame pointer guess, where the cache makes no difference.
+
+Usage: bt_hook.py --coroner BIN [--set DIR] [--only DUMP] [-v]
+Exit status 0 when every comparison passed.
+"""
+import argparse
+import difflib
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+import oracle  # noqa: E402  (default_sets, read_tsv, safe_name, normalise, run_coroner)
+
+DISCOVERY = ["bt -f 1", "bt"]
+FRAME = re.compile(r"^\s*#(\d+) \[([0-9a-f]+)\] (\S+) at ([0-9a-f]+)", re.M)
+
+
+def discover(binary, set_dir, dump_files, tmp):
+    outdir = os.path.join(tmp, "discover")
+    os.makedirs(outdir, exist_ok=True)
+    oracle.run_coroner(binary, set_dir, dump_files, DISCOVERY, outdir)
+    out = {}
+    for c in DISCOVERY:
+        path = os.path.join(outdir, oracle.safe_name(c))
+        out[c] = open(path, errors="replace").read() if os.path.exists(path) else ""
+    return {c: [(int(n), int(s, 16), f, int(p, 16)) for n, s, f, p in FRAME.findall(out[c])] for c in DISCOVERY}
+
+
+def commands_for(frames):
+    cmds = []
+    init = frames["bt -f 1"]
+    if len(init) >= 4:
+        # From __schedule's slot (crash steps over the switch frame from there), from the next
+        # frame's slot, in the middle of a frame, and with -I naming the word at -S.
+        _, s0, _, _ = init[0]
+        _, s1, _, p1 = init[1]
+        _, s2, _, p2 = init[2]
+        cmds += [f"bt -S {s0:x} 1", f"bt -S {s1:x} 1", f"bt -S {s1 + 8:x} 1", f"bt -I {p2:x} -S {s2:x} 1",
+                 f"bt -I {p1:x} -S {s2 + 8:x} 1", f"bt -S {s1:x} -t 1", f"bt -I {p2:x} -S {s2:x} -t 1",
+                 f"bt -S {s1:x} -f 1", f"bt -S {s1:x} -s 1"]
+    cmds += ["bt -S 10 1", "bt -S 0 1"]
+    return cmds
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--coroner", required=True)
+    ap.add_argument("--set", action="append")
+    ap.add_argument("--only", help="this dump only (manifest name)")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args()
+    sets = args.set or oracle.default_sets()
+    if not sets:
+        print("bt_hook: no fixture set: run fixtures/make-fixtures.sh first")
+        return 1
+    passed = failed = 0
+    for set_dir in sets:
+        manifest = oracle.read_tsv(os.path.join(set_dir, "manifest.tsv"))
+        rows = [dict(zip(manifest[0], r)) for r in manifest[1:]]
+        for row in rows:
+            name = row["name"]
+            if args.only and name != args.only:
+                continue
+            dump_files = row["path"].split(",")
+            with tempfile.TemporaryDirectory() as tmp:
+                cmds = commands_for(discover(args.coroner, set_dir, dump_files, tmp))
+                cmdfile = os.path.join(tmp, "commands.txt")
+                with open(cmdfile, "w") as f:
+                    f.write("\n".join(cmds) + "\n")
+                crash_dir = os.path.join(set_dir, "oracle-tests", "bt-hook", name)
+                rec = subprocess.run(
+                    ["bash", os.path.join(REPO, "fixtures", "crash-oracle.sh"), os.path.join(set_dir, "vmlinux"),
+                     ",".join(os.path.join(set_dir, d) for d in dump_files), crash_dir, cmdfile],
+                    capture_output=True, text=True)
+                if rec.returncode != 0:
+                    print(f"FAIL {name}: crash oracle could not record outputs:\n{rec.stderr[-2000:]}")
+                    failed += len(cmds)
+                    continue
+                outdir = os.path.join(tmp, "out")
+                os.makedirs(outdir)
+                oracle.run_coroner(args.coroner, set_dir, dump_files, cmds, outdir)
+                for cmd in cmds:
+                    want = oracle.normalise(open(os.path.join(crash_dir, oracle.safe_name(cmd)), errors="replace").read(),
+                                            "exact")
+                    got_path = os.path.join(outdir, oracle.safe_name(cmd))
+                    got = oracle.normalise(open(got_path, errors="replace").read(), "exact") \
+                        if os.path.exists(got_path) else ["<no output>"]
+                    label = f"{os.path.basename(set_dir)}/{name}: {cmd}"
+                    if want == got:
+                        passed += 1
+                        if args.verbose:
+                            print(f"PASS {label}")
+                        continue
+                    failed += 1
+                    diff = "\n".join(difflib.unified_diff(want, got, "crash", "coroner", lineterm="", n=1))
+                    print(f"FAIL {label}\n{diff[:4000]}")
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
