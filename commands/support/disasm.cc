@@ -277,6 +277,89 @@ X86Disassembler::~X86Disassembler() {
   }
 }
 
+std::optional<Instruction> X86Disassembler::decode_rex2(uint64_t address, std::span<const uint8_t> code, size_t at,
+                                                        const Symbolizer& symbolize) const {
+  uint8_t payload = code[at + 1], opcode = code[at + 2];
+  bool map1 = payload & 0x80;
+  unsigned row = opcode >> 4;
+  // Opcode rows REX2 may not prefix: map 0's REX, Jcc, a0..af and e0..ef rows; map 1's
+  // 0f 3x escapes and Jcc rel32. The prefix and opcode are read, then "(bad)".
+  bool refused = map1 ? (row == 3 || row == 8) : (row == 4 || row == 7 || row == 0xa || row == 0xe);
+  Instruction out;
+  out.address = address;
+  if (refused) {
+    out.size = at + 3;
+    out.text = at ? joined_prefix_names(code.first(at)) + " (bad)" : "(bad)";
+    return out;
+  }
+  // Read as the REX form (REX.WRXB = the payload's low bits; map 1 as 0f): right when the
+  // high register bits R4 X4 B4 select nothing (no general register in their field).
+  std::vector<uint8_t> alt(code.begin(), code.begin() + static_cast<ptrdiff_t>(at));
+  alt.push_back(static_cast<uint8_t>(0x40 | (payload & 0x0f)));
+  if (map1) alt.push_back(0x0f);
+  alt.insert(alt.end(), code.begin() + static_cast<ptrdiff_t>(at + 2),
+             code.begin() + static_cast<ptrdiff_t>(std::min(code.size(), at + kMaxInstructionBytes)));
+  size_t shift = map1 ? 0 : 1;  // the REX form is one byte shorter without a 0f
+  csh h = as_csh(handle_);
+  cs_insn* insn = nullptr;
+  if (cs_disasm(h, alt.data(), alt.size(), address + shift, 1, &insn) != 1) {
+    // No such instruction: the prefix (named with its payload) and the opcode are read.
+    out.size = at + 3;
+    out.text = fmt::format("{}{{rex2 {:#x}}} (bad)", at ? joined_prefix_names(code.first(at)) + " " : "", payload);
+    return out;
+  }
+  // The short push/pop forms name their register with B only.
+  bool short_form = !map1 && opcode >= 0x50 && opcode <= 0x5f;
+  bool gpr_in_high_fields = false;
+  const cs_x86& x = insn->detail->x86;
+  for (int i = 0; i < x.op_count; ++i) {
+    const cs_x86_op& o = x.operands[i];
+    auto is_gpr = [&](x86_reg r) {
+      const char* n = cs_reg_name(h, r);
+      return n && (n[0] == 'r' || n[0] == 'e' || std::strlen(n) <= 3) && n[0] != 's' && std::string_view(n) != "rip" &&
+             std::string_view(n).find("mm") == std::string_view::npos && std::string_view(n).find("st") != 0;
+    };
+    if (o.type == X86_OP_REG && is_gpr(o.reg) && (payload & (short_form ? 0x10 : 0x50))) gpr_in_high_fields = true;
+    if (o.type == X86_OP_MEM && (((payload & 0x10) && o.mem.base != X86_REG_INVALID && o.mem.base != X86_REG_RIP) ||
+                                 ((payload & 0x20) && o.mem.index != X86_REG_INVALID)))
+      gpr_in_high_fields = true;
+  }
+  unsigned id = insn->id;
+  cs_free(insn, 1);
+  if (gpr_in_high_fields) return std::nullopt;
+  Instruction r = decode(address + shift, alt, symbolize);
+  r.address = address;
+  r.size += shift;
+  // push/pop with W are APX's pushp/popp (a balanced-pair hint).
+  if ((id == X86_INS_PUSH || id == X86_INS_POP) && (payload & 0x08) && !map1 && opcode >= 0x50 && opcode <= 0x5f) {
+    size_t rex_at = r.text.find("rex");
+    if (rex_at != std::string::npos) r.text.erase(rex_at, r.text.find(' ', rex_at) + 1 - rex_at);
+    size_t m = r.text.find(id == X86_INS_PUSH ? "push" : "pop");
+    if (m != std::string::npos) {
+      size_t end = r.text.find(' ', m);
+      std::string ops = r.text.substr(r.text.find_first_not_of(' ', end));
+      std::string head = r.text.substr(0, end) + "p";
+      if (head.size() < 6) head.append(6 - head.size(), ' ');
+      r.text = head + " " + ops;
+    }
+    return r;
+  }
+  // libopcodes names the prefix "{rex2}", with its payload when some bit of it is unused.
+  size_t rex_at = r.text.find("rex");
+  bool unused = (payload & 0x70) != 0 || rex_at != std::string::npos;
+  std::string name = unused ? fmt::format("{{rex2 {:#x}}}", payload) : "{rex2}";
+  if (payload == 0) name = "{rex2 0x0}";
+  if (rex_at != std::string::npos) {
+    r.text.replace(rex_at, r.text.find(' ', rex_at) - rex_at, name);
+  } else {
+    size_t end = r.text.find(' ');
+    std::string mnemonic = r.text.substr(0, end);
+    std::string rest = end == std::string::npos ? "" : r.text.substr(r.text.find_first_not_of(' ', end));
+    r.text = name + " " + mnemonic + (rest.empty() ? "" : " " + rest);
+  }
+  return r;
+}
+
 Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> code, const Symbolizer& symbolize) const {
   csh h = as_csh(handle_);
   Instruction out;
@@ -392,11 +475,20 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
         out.text = pad(head + "nop", "%" + name);
         return out;
       }
-      if (!ok) {
+      bool mpx = op_at == 0 && (code[1] == 0x1a || code[1] == 0x1b) && (m >> 6) != 3;
+      if (!ok || mpx) {
         std::vector<uint8_t> alt(code.begin(), code.begin() + static_cast<ptrdiff_t>(std::min(code.size(), op_at + kMaxInstructionBytes)));
         alt[op_at + 1] = 0x1f;
+        alt[op_at + 2] = static_cast<uint8_t>(m & 0xc7);
         Instruction r = decode(address, alt, symbolize);
-        if (r.text.rfind("nop", 0) == 0) return r;
+        if (r.text.rfind("nopl   ", 0) == 0 && op_at == 0 && (code[1] == 0x1a || code[1] == 0x1b)) {
+          // MPX without a prefix: bndldx MEM,%bndN and bndstx %bndN,MEM.
+          std::string mem = r.text.substr(7);
+          std::string bnd = fmt::format("%bnd{}", (m >> 3) & 7);
+          r.text = code[1] == 0x1a ? "bndldx " + mem + "," + bnd : "bndstx " + bnd + "," + mem;
+          return r;
+        }
+        if (r.text.rfind("nop", 0) == 0 && code[op_at + 1] != 0x1a && code[op_at + 1] != 0x1b) return r;
       }
     }
     if (op == 0xff && (reg == 3 || reg == 5) && (modrm >> 6) == 3) {
@@ -420,6 +512,11 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
         return r;
       }
     }
+  }
+
+  // APX's REX2 prefix (d5 PAYLOAD, payload M0 R4 X4 B4 W R3 X3 B3), which gdb 16 decodes.
+  if (op_at + 2 < code.size() && code[op_at] == 0xd5) {
+    if (auto r = decode_rex2(address, code, op_at, symbolize)) return *r;
   }
 
   cs_insn* insn = nullptr;
@@ -756,14 +853,14 @@ Instruction X86Disassembler::decode(uint64_t address, std::span<const uint8_t> c
       if (bit) alt[npfx] = static_cast<uint8_t>(rex & ~bit);
       else alt.erase(alt.begin() + static_cast<ptrdiff_t>(npfx));
       cs_insn* other = nullptr;
-      size_t got = cs_disasm(h, alt.data(), alt.size(), address, 1, &other);
+      size_t got = cs_disasm(h, alt.data(), alt.size(), address + (bit ? 0 : 1), 1, &other);
       bool same = got == 1 && other->size == alt.size() && std::strcmp(other->mnemonic, insn->mnemonic) == 0 &&
                   std::strcmp(other->op_str, insn->op_str) == 0;
       if (got) cs_free(other, got);
       return same;
     };
     bool unused = false;
-    if ((rex & 0x0f) == 0) unused = same_without(0);
+    if ((rex & 0x0f) == 0) unused = same_without(0);  // (decoded one byte on, so branch targets match)
     for (int bit : {8, 4, 2, 1}) {
       // capstone names 63 /r movslq with or without REX.W; W is what makes it one.
       if (bit == 8 && id == X86_INS_MOVSXD) continue;

@@ -44,6 +44,9 @@ class X86Disassembler {
 
  private:
   explicit X86Disassembler(size_t handle) : handle_(handle) {}
+  // An instruction behind APX's REX2 prefix at `at`, or nullopt when it cannot be rendered.
+  std::optional<Instruction> decode_rex2(uint64_t address, std::span<const uint8_t> code, size_t at,
+                                         const Symbolizer& symbolize) const;
   size_t handle_ = 0;  // capstone's csh
 };
 

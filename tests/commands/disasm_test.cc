@@ -241,5 +241,24 @@ TEST(DisasmNotCode, VexXopAndEvexPrefixesLibopcodesRejects) {
   });
 }
 
+TEST(DisasmNotCode, ApxRex2Prefix) {
+  expect_not_code({
+      {{0xd5, 0x00, 0x00, 0x00}, 4, "{rex2 0x0} add %al,(%rax)"},
+      {{0xd5, 0x87, 0x2f, 0xcd}, 4, "{rex2 0x87} comiss %xmm13,%xmm9"},
+      {{0xd5, 0xa8, 0x18, 0x88, 0xb4, 0x74, 0x75, 0x12}, 8, "{rex2 0xa8} prefetcht0 0x127574b4(%rax)"},
+      {{0xd5, 0x6d, 0x50}, 3, "pushp  %r8"},
+      {{0xd5, 0xe7, 0x71, 0xcb}, 3, "{rex2 0xe7} (bad)"},  // 0f 71 /1: no such form
+      {{0xd5, 0xef, 0x89}, 3, "(bad)"},                   // Jcc rel32 takes no REX2
+      {{0xd5, 0x2d, 0xa9}, 3, "(bad)"},                   // nor map 0's a0..af row
+  });
+}
+
+TEST(DisasmNotCode, MpxAndHintNops) {
+  expect_not_code({
+      {{0x0f, 0x1b, 0x4d, 0x53}, 4, "bndstx %bnd1,0x53(%rbp)"},
+      {{0x40, 0xe2, 0x69}, 3, "rex loop 0xffffffff8100006c <fn+108>"},
+  });
+}
+
 }  // namespace
 }  // namespace coroner::commands::disasm
