@@ -48,7 +48,12 @@ void print_row(const PsRow& r, bool kstack, Output& out) {
               where, r.state, m.pct, m.vsz_kb, m.rss_kb, comm);
 }
 
-// --json / -j: {"tasks":[...], "errors":[...]}; each task with the columns of the text
+std::string cut_message(const kernel::TaskTable& tt) {
+  return fmt::format("the task list is cut, {} tasks listed: {}", tt.tasks.size(), tt.cut->message);
+}
+
+// --json / -j: {"tasks":[...], "errors":[...]} (a task list cut by a damaged link: an error
+// with the query "task list"); each task with the columns of the text
 // (pct_mem rounded to one decimal as ps shows it, vsz and rss in KiB, comm without the
 // brackets of kernel threads) plus tgid, kernel_thread and kstack (thread.sp).
 void print_ps_json(Session& s, const kernel::TaskTable& tt, const std::vector<const Task*>& shown,
@@ -65,6 +70,7 @@ void print_ps_json(Session& s, const kernel::TaskTable& tt, const std::vector<co
   }
   w.end().key("errors").array();
   for (const auto& [query, message] : errors) w.object().field("query", query).field("error", message).end();
+  if (tt.cut) w.object().field("query", "task list").field("error", cut_message(tt)).end();
   w.end().end().print_line(out);
 }
 
@@ -431,10 +437,13 @@ Result<void> run_ps(Session& s, const Args& args, Output& out) {
 
 // A task list cut by a damaged link: the tasks reached are listed, then the error naming
 // where the walk stopped (a non-zero exit status for scripts), as crash lists what it found.
+// In JSON the cut is in the document's "errors" (one document per command), and the command
+// still fails.
 Result<void> run_ps_reached(Session& s, const Args& args, Output& out) {
   TRY(run_ps(s, args, out));
   const kernel::TaskTable& tt = *TRY(kernel::task_table(s.kernel));
-  if (tt.cut) return Error::make(tt.cut->code, "the task list is cut, {} tasks listed: {}", tt.tasks.size(), tt.cut->message);
+  if (tt.cut && json::wanted(s, args)) return Error{tt.cut->code, "", std::nullopt};
+  if (tt.cut) return Error::make(tt.cut->code, "{}", cut_message(tt));
   return ok();
 }
 
