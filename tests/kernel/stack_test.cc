@@ -292,6 +292,8 @@ class FakeKernel {
       syms.push_back(s);
     };
     sym("_text", kLinkText, 0, STT_NOTYPE, 1);
+    sym("_stext", kLinkText, 0, STT_NOTYPE, 1);
+    sym("_etext", kLinkText + 0x1000, 0, STT_NOTYPE, 1);
     for (const Fn& f : fns_) sym(f.name, kLinkText + f.off, f.size, STT_FUNC, 1);
     sym("init_top_pgt", kLinkText + 0x3000, 0x1000, STT_OBJECT, 2);
     sym("init_stack", kLinkText + kStackOff, kThreadSize, STT_OBJECT, 2);
@@ -417,6 +419,44 @@ TEST_P(Unwind, CallFramesUpToEndOfStack) {
                              {slot3, f.at(kEntry, 0x10), FrameSource::orc}};
   EXPECT_EQ(rows(*bt), want);
   EXPECT_EQ(bt->stopped, "");
+}
+
+// bt -S: the scan from the given stack address skips words that are not text past a
+// function's start (here a function pointer and a stack address); the first text word is
+// frame #0 and ORC goes on from it. An address off the task's stack is refused as crash
+// words it.
+TEST_P(Unwind, HookStartsAtFirstTextWordAboveTheGivenStackAddress) {
+  FakeKernel f(GetParam());
+  f.orc(kB, {OrcType::call, OrcReg::sp, 16});
+  f.orc(kC, {OrcType::call, OrcReg::sp, 8});
+  f.orc(kEntry, {OrcType::end_of_stack, OrcReg::undefined, 0});
+  uint64_t thread_sp = f.stack_hi() - 0x200;
+  uint64_t start = thread_sp + 0x40;
+  uint64_t slot1 = start + 16, slot2 = slot1 + 16, slot3 = slot2 + 8;
+  f.put(start, f.at(kC, 0));           // a function's first byte: a pointer, not a frame
+  f.put(start + 8, start + 0x100);     // a stack address
+  f.put(slot1, f.at(kB, 0x30));
+  f.put(slot2, f.at(kC, 0x20));
+  f.put(slot3, f.at(kEntry, 0x10));
+  Task t = f.task(thread_sp, f.at(kSched, 0x40));
+  TaskTable tt;
+  tt.tasks = {t};
+  tt.active = {0};
+  Kernel& k = f.open();
+  auto bt = unwind_from_hook(k, tt, t, f.at(kB, 0x30), start);
+  ASSERT_TRUE(bt) << bt.error().message;
+  std::vector<FrameRow> want{{slot1, f.at(kB, 0x30), FrameSource::scan},
+                             {slot2, f.at(kC, 0x20), FrameSource::orc},
+                             {slot3, f.at(kEntry, 0x10), FrameSource::orc}};
+  EXPECT_EQ(rows(*bt), want);
+  auto h = hook_start(k, tt, t, std::nullopt, start);
+  ASSERT_TRUE(h) << h.error().message;
+  EXPECT_EQ(h->pc, f.at(kSched, 0x40));  // -t's START: the task's own pc
+  EXPECT_EQ(h->sp, start);               // fake_schedule is not __schedule: no step over
+  auto off = unwind_from_hook(k, tt, t, std::nullopt, 0x10);
+  ASSERT_FALSE(off);
+  EXPECT_EQ(off.error().message, fmt::format("non-process stack address for this task: 10\n    (valid range: {:x} - {:x})",
+                                             f.stack_hi() - kThreadSize, f.stack_hi()));
 }
 
 // A return address right at the next function's first byte (the caller ended in a call to
