@@ -105,7 +105,9 @@ Result<void> run_foreach(Session& s, const Args& args, Output& out) {
   // task -R ends each task's members with a blank line of its own; bt -R shows only the
   // tasks that match, each followed by one, as net -R does; sig ends each task's data with
   // one.
-  bool own_separator = ((name == "task" || name == "bt" || name == "net") && sub_args.has('R')) || name == "sig";
+  bool own_separator =
+      ((name == "task" || name == "bt" || name == "net" || name == "files" || name == "vm") && sub_args.has('R')) ||
+      name == "sig";
   // sig -g over every task shows each thread group once, from its leader, and the idle tasks
   // once (as one group); named tasks show their group whichever thread was named.
   bool idle_group_shown = false;
