@@ -1,7 +1,8 @@
 // help: the command list in crash's layout, one command's page in crash's sections (NAME,
 // SYNOPSIS, DESCRIPTION with each option, EXAMPLES) made from its CommandSpec, the "input"
 // and "output" topics the list's footer names, and of crash's internal-table options the
-// ones that mean something here: -D/-n (the dump file's header) and -z (these options).
+// ones that mean something here: -D/-n (the dump file's header), -r (the registers in the
+// dump's CPU notes, as crash prints them) and -z (these options).
 //
 //   coroner> help
 //   (the command names in five columns, sorted, "q" last)
@@ -9,10 +10,14 @@
 //   coroner> help hex          (an alias: its command's page)
 #include "commands/help.h"
 
+#include <elf.h>
+
 #include <algorithm>
+#include <cstring>
 #include <string_view>
 
 #include "commands/builtin.h"
+#include "dumpfmt/dump.h"
 #include "kernel/kernel.h"
 
 namespace coroner::commands {
@@ -177,11 +182,99 @@ void print_output_help(Session& s, Output& out) {
   out.write(t);
 }
 
+// Registers as the dump file's CPU notes hold them (crash's `help -r`), x86_64 only: the
+// elf_prstatus form (kdump ELF and compressed dumps), or QEMU's own CPU state in the ELF dumps
+// QEMU writes (every segment register and control register too).
+uint64_t u64_at(const std::vector<uint8_t>& raw, size_t off) {
+  uint64_t v = 0;
+  if (off + 8 <= raw.size()) std::memcpy(&v, raw.data() + off, 8);
+  return v;
+}
+uint32_t u32_at(const std::vector<uint8_t>& raw, size_t off) {
+  uint32_t v = 0;
+  if (off + 4 <= raw.size()) std::memcpy(&v, raw.data() + off, 4);
+  return v;
+}
+
+// elf_prstatus (x86_64): pr_reg, a user_regs_struct, at offset 112: r15 r14 r13 r12 bp bx r11
+// r10 r9 r8 ax cx dx si di orig_ax ip cs flags sp ss ..., 27 words.
+constexpr size_t kPrRegOffset = 112;
+constexpr size_t kUserRegsWords = 27;
+
+Result<void> print_prstatus_registers(const dumpfmt::CpuNote& n, Output& out) {
+  if (n.raw.size() < kPrRegOffset + kUserRegsWords * 8)
+    return Error::make(Errc::bad_data, "NT_PRSTATUS of CPU {}: {} bytes, too short", n.index, n.raw.size());
+  auto r = [&](int i) { return u64_at(n.raw, kPrRegOffset + static_cast<size_t>(i) * 8); };
+  out.print("CPU {}:\n", n.index);
+  out.print("    RIP: {:016x}  RSP: {:016x}  RFLAGS: {:08x}\n", r(16), r(19), r(18));
+  out.print("    RAX: {:016x}  RBX: {:016x}  RCX: {:016x}\n", r(10), r(5), r(11));
+  out.print("    RDX: {:016x}  RSI: {:016x}  RDI: {:016x}\n", r(12), r(13), r(14));
+  out.print("    RBP: {:016x}   R8: {:016x}   R9: {:016x}\n", r(4), r(9), r(8));
+  out.print("    R10: {:016x}  R11: {:016x}  R12: {:016x}\n", r(7), r(6), r(3));
+  out.print("    R13: {:016x}  R14: {:016x}  R15: {:016x}\n", r(2), r(1), r(0));
+  out.print("    CS: {:04x}  SS: {:04x}\n", r(17), r(20));
+  return ok();
+}
+
+// QEMUCPUState (QEMU's dump.c): version, size, then rax rbx rcx rdx rsi rdi rsp rbp r8-r15
+// rip rflags, ten segments {selector, limit, flags, pad: u32; base: u64} (cs ds es fs gs ss
+// ldt tr gdt idt), cr[5].
+constexpr size_t kQemuRegs = 8, kQemuSegments = kQemuRegs + 18 * 8, kQemuSegmentSize = 24,
+                 kQemuCr = kQemuSegments + 10 * kQemuSegmentSize;
+
+Result<void> print_qemu_registers(const dumpfmt::CpuNote& n, Output& out) {
+  if (n.raw.size() < kQemuCr + 5 * 8)
+    return Error::make(Errc::bad_data, "QEMU CPU state of CPU {}: {} bytes, too short", n.index, n.raw.size());
+  auto r = [&](int i) { return u64_at(n.raw, kQemuRegs + static_cast<size_t>(i) * 8); };
+  out.print("CPU {}:\n", n.index);
+  out.print("  RAX: {:016x}  RBX: {:016x}  RCX: {:016x}\n", r(0), r(1), r(2));
+  out.print("  RDX: {:016x}  RSI: {:016x}  RDI:{:016x}\n", r(3), r(4), r(5));  // crash's missing space
+  out.print("  RSP: {:016x}  RBP: {:016x}   R8: {:016x}\n", r(6), r(7), r(8));
+  out.print("   R9: {:016x}  R10: {:016x}  R11: {:016x}\n", r(9), r(10), r(11));
+  out.print("  R12: {:016x}  R13: {:016x}  R14: {:016x}\n", r(12), r(13), r(14));
+  out.print("  R15: {:016x}  RIP: {:016x}  RFLAGS: {:08x}\n", r(15), r(16), r(17));
+  static constexpr const char* kSegments[] = {"CS", "DS", "ES", "FS", "GS", "SS", "LDT", "TR", "GDT", "IDT"};
+  for (size_t i = 0; i < 10; ++i) {
+    size_t at = kQemuSegments + i * kQemuSegmentSize;
+    out.print("{:>5}: selector: {:04x}  limit: {:08x}  flags: {:08x}\n", kSegments[i], u32_at(n.raw, at),
+              u32_at(n.raw, at + 4), u32_at(n.raw, at + 8));
+    out.print("       pad: {:08x}   base: {:016x}\n", u32_at(n.raw, at + 12), u64_at(n.raw, at + 16));
+  }
+  auto cr = [&](int i) { return u64_at(n.raw, kQemuCr + static_cast<size_t>(i) * 8); };
+  out.print("  CR0: {:016x}  CR1: {:016x}  CR2: {:016x}\n", cr(0), cr(1), cr(2));
+  out.print("  CR3: {:016x}  CR4: {:016x}\n\n", cr(3), cr(4));
+  return ok();
+}
+
+Result<void> print_dump_registers(Session& s, Output& out) {
+  const auto& info = s.kernel.dump().info();
+  if (info.machine != EM_X86_64) return Error::make(Errc::unsupported, "-r option not supported on this dumpfile type");
+  // QEMU's ELF dumps carry both note kinds; crash shows QEMU's there, the prstatus elsewhere.
+  bool qemu = info.format.find("kdump") == std::string::npos &&
+              std::any_of(info.cpus.begin(), info.cpus.end(),
+                          [](auto& n) { return n.kind == dumpfmt::CpuNote::Kind::qemu_cpu_state; });
+  auto kind = qemu ? dumpfmt::CpuNote::Kind::qemu_cpu_state : dumpfmt::CpuNote::Kind::prstatus;
+  bool first = true;
+  for (const auto& n : info.cpus) {
+    if (n.kind != kind) continue;
+    if (qemu) {
+      TRY(print_qemu_registers(n, out));
+    } else {
+      if (!first) out.print("\n");
+      TRY(print_prstatus_registers(n, out));
+    }
+    first = false;
+  }
+  if (first) return Error::make(Errc::not_found, "-r option not supported on this dumpfile type");
+  return ok();
+}
+
 // crash's -z list, for the options that exist here.
 void print_help_options(Output& out) {
   out.print("help options:\n");
   out.print(" -D - dumpfile contents/statistics\n");
   out.print(" -n - dumpfile contents/statistics\n");
+  out.print(" -r - dump registers from dumpfile header\n");
   out.print(" -z - help options\n");
 }
 
@@ -213,6 +306,7 @@ Result<void> run_help(Session& s, const Args& args, Output& out) {
     print_help_options(out);
     return ok();
   }
+  if (args.has('r')) return print_dump_registers(s, out);
   if (args.has('D') || args.has('n')) {
     print_dump_header(s, out);
     return ok();
@@ -247,11 +341,12 @@ static Command help_command() {
   return Command{CommandSpec{"help",
                              {"h"},
                              "get help",
-                             "[command | all | input | output] [-D | -n | -z]",
+                             "[command | all | input | output] [-D | -n | -r | -z]",
                              {{'D', false, "display the dump file's header information"},
                               {'n', false, "same as -D"},
+                              {'r', false, "dump the registers of each CPU from the dump file's notes"},
                               {'z', false, "list the help command's options"}},
-                             {"help", "help sym", "help hex", "help output", "help -D"}},
+                             {"help", "help sym", "help hex", "help output", "help -D", "help -r"}},
                  run_help};
 }
 
