@@ -11,6 +11,7 @@
 #include "commands/support/gdb_symbolizer.h"
 #include "commands/support/parse.h"
 #include "kernel/kernel.h"
+#include "kernel/modules.h"
 #include "symbols/btf_types.h"
 #include "kernel/value_context.h"
 
@@ -75,15 +76,53 @@ Result<std::vector<int>> parse_cpuspec(const std::string& spec, const std::vecto
 // types, memory from the dump.
 class KernelEnv final : public expr::Env {
  public:
-  explicit KernelEnv(kernel::Kernel& k) : k_(k) {}
-  symbols::Types& types() override { return k_.types(); }
+  explicit KernelEnv(kernel::Kernel& k) : k_(k), types_(&k.types()) {}
+  symbols::Types& types() override { return *types_; }
   Result<std::pair<uint64_t, symbols::TypeRef>> variable(std::string_view name) override {
     const symbols::Symbol* sym = k_.symbols().find(name);
-    if (!sym) return Error::make(Errc::not_found, "No symbol \"{}\" in current context.", name);
+    if (!sym) {
+      // A variable of a module whose object file `mod -s/-S` loaded.
+      if (auto mv = kernel::module_variable(k_, name)) {
+        // A type only the module defines: its types from now on (they extend the vmlinux's,
+        // so types already met keep their ids).
+        if (mv->types) types_ = mv->types;
+        return std::make_pair(mv->address, mv->type);
+      }
+      return Error::make(Errc::not_found, "No symbol \"{}\" in current context.", name);
+    }
     symbols::TypeRef t = TRY(k_.dwarf().variable_type(name, k_.types()));
     return std::make_pair(k_.symbols().address(*sym), t);
   }
   Result<void> read(uint64_t addr, std::span<uint8_t> out) override { return k_.read(addr, out); }
+  // A text symbol with a DWARF subprogram; gdb's `<text variable, no debug info>` without one.
+  std::optional<std::pair<uint64_t, std::string>> function(std::string_view name) override {
+    const symbols::Symbol* sym = k_.symbols().find(name);
+    if (!sym) return module_function(name);
+    if (sym->type != 't' && sym->type != 'T' && sym->type != 'W' && sym->type != 'w') return std::nullopt;
+    auto proto = k_.dwarf().declare_type(name, true, "");
+    return std::make_pair(k_.symbols().address(*sym), proto ? *proto : std::string("<text variable, no debug info>"));
+  }
+  // A function of a loaded module object file: its DWARF declaration without the name
+  // ("int virtblk_probe(struct virtio_device *)" -> "int (struct virtio_device *)").
+  std::optional<std::pair<uint64_t, std::string>> module_function(std::string_view name) {
+    auto sym = kernel::loaded_module_symbol(k_, name);
+    if (!sym || (sym->type != 't' && sym->type != 'T')) return std::nullopt;
+    auto decl = kernel::module_declaration(k_, name);
+    if (!decl) return std::make_pair(sym->address, std::string("<text variable, no debug info>"));
+    size_t at = decl->find(std::string(name) + "(");
+    if (at == std::string::npos) return std::nullopt;
+    return std::make_pair(sym->address, decl->substr(0, at) + decl->substr(at + name.size()));
+  }
+  std::optional<uint64_t> symbol_address(std::string_view name) override {
+    const symbols::Symbol* sym = k_.symbols().find(name);
+    if (!sym) return std::nullopt;
+    return k_.symbols().address(*sym);
+  }
+  std::optional<std::string> address_type(std::string_view variable) override {
+    auto spelled = k_.dwarf().declare_type(variable, false, "*");
+    if (!spelled) return std::nullopt;
+    return *spelled;
+  }
   std::optional<std::pair<int64_t, symbols::TypeRef>> enumerator(std::string_view name) override {
     auto v = k_.types().enumerator(name);
     if (!v) return std::nullopt;
@@ -103,6 +142,7 @@ class KernelEnv final : public expr::Env {
 
  private:
   kernel::Kernel& k_;
+  symbols::Types* types_;
 };
 
 // gdb's names for pointers: `<symbol+offset>` only where gdb would name the address (a
@@ -112,7 +152,7 @@ class GdbValueContext final : public symbols::ValueContext {
   GdbValueContext(kernel::Kernel& k, int radix) : base_(k, radix), gdb_(k) {}
   int radix() const override { return base_.radix(); }
   std::optional<std::string> symbolize(uint64_t addr) override {
-    if (!gdb_.annotates(addr)) return std::nullopt;
+    if (!gdb_.annotates(addr)) return base_.module_symbol(addr);
     return base_.symbolize(addr);
   }
   std::optional<std::string> read_string(uint64_t addr, size_t max) override { return base_.read_string(addr, max); }
@@ -135,7 +175,8 @@ bool is_cpuspec(std::string_view s) {
 
 Result<void> run_p(Session& s, const Args& args, Output& out) {
   if (args.positional.empty()) return Error::make(Errc::usage, "p: no expression given");
-  int radix = args.has('x') ? 16 : 10;
+  // -x or -d, else crash's output radix (`set radix`).
+  int radix = args.has('x') ? 16 : args.has('d') ? 10 : s.output_radix;
   // crash reads every word starting with '-' as an option: "-5" is refused with its usage,
   // and a lone "-" is dropped before gdb sees the words.
   std::vector<std::string> words;
@@ -185,11 +226,9 @@ Result<void> run_p(Session& s, const Args& args, Output& out) {
       return ok();
     }
     auto var_type = k.dwarf().variable_type(expr, types);
-    if (!var_type) {
-      if (var_type.error().code == Errc::not_found) return fail(var_type.error().message);
-      return var_type.error();
-    }
-    return print_value(s, *var_type, k.symbols().address(*sym), expr, radix, out);
+    if (var_type) return print_value(s, *var_type, k.symbols().address(*sym), expr, radix, out);
+    // Not a variable: a function (or nothing gdb knows), through the expression path below.
+    if (var_type.error().code != Errc::not_found) return var_type.error();
   }
 
   // Anything else is a C expression, evaluated as gdb would.
@@ -216,8 +255,13 @@ Result<void> run_p(Session& s, const Args& args, Output& out) {
     return text.error();
   }
   // crash labels the value with the first word when that word is a symbol ("p nr_cpu_ids * 2").
-  std::string label = k.symbols().find(words[0]) ? words[0] : "";
-  print_numbered(s, *value, label, false, *text, out);
+  bool named = k.symbols().find(words[0]) || kernel::loaded_module_symbol(k, words[0]);
+  std::string label = named ? words[0] : "";
+  // A function's one-line {PROTOTYPE} value starts on its own line after a label, as an array's.
+  bool function = !value->type.function.empty() && value->type.pointers == 0;
+  bool array = value->type.function.empty() && value->type.pointers == 0 && value->type.btf.id &&
+               env.types().kind(env.types().resolve(value->type.btf)) == symbols::TypeKind::array;
+  print_numbered(s, *value, label, function || array, *text, out);
   return ok();
 }
 

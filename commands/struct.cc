@@ -7,8 +7,10 @@
 
 #include "commands/builtin.h"
 #include "commands/support/parse.h"
+#include "commands/support/type_layout.h"
 
 #include "kernel/kernel.h"
+#include "kernel/modules.h"
 #include "kernel/value_context.h"
 
 namespace coroner::commands {
@@ -47,15 +49,24 @@ Result<std::vector<int>> cpu_list(kernel::Kernel& k, std::string_view keyword, c
   return *cpus;
 }
 
+// A module symbol's address (from the dump's kallsyms, or the object file `mod -s` loaded).
+std::optional<uint64_t> module_symbol_address(kernel::Kernel& k, std::string_view name) {
+  auto table = kernel::modules(k);
+  if (!table) return std::nullopt;
+  for (const auto& m : (*table)->modules())
+    for (const auto& sym : m.symbols)
+      if (sym.name == name) return sym.value;
+  return std::nullopt;
+}
+
 // The contents of one structure at addr (all of it, or the selected members).
-Result<void> show_contents(Session& s, std::string_view keyword, const std::string& name, symbols::TypeRef t,
-                           const std::vector<std::string>& members, uint64_t addr, bool hex, Output& out) {
-  auto& types = s.kernel.types();
+Result<void> show_contents(Session& s, symbols::Types& types, std::string_view keyword, const std::string& name, symbols::TypeRef t,
+                           const std::vector<std::string>& members, uint64_t addr, int radix, Output& out) {
   uint64_t size = TRY(types.size_of(t));
   if (size > (64u << 20)) return Error::make(Errc::out_of_bounds, "{} {} is {} bytes", keyword, name, size);
   std::vector<uint8_t> bytes(size);
   TRY(s.kernel.read(addr, bytes));
-  kernel::KernelValueContext ctx(s.kernel, hex ? 16 : 10);
+  kernel::KernelValueContext ctx(s.kernel, radix);
   if (members.empty()) {
     out.print("{} {} {}\n", keyword, name, TRY(types.format_value(t, bytes, ctx, 0, addr)));
     return ok();
@@ -111,8 +122,15 @@ Result<void> show_type(Session& s, std::string_view keyword, const Args& args, O
   std::string name = spec.substr(0, spec.find('.'));
   std::vector<std::string> members;
   if (size_t dot = spec.find('.'); dot != std::string::npos) members = split_commas(spec.substr(dot + 1));
-  auto& types = s.kernel.types();
-  auto t = types.find(fmt::format("{} {}", keyword, name));
+  // The vmlinux's types, else those of a module object file `mod -s/-S` loaded.
+  symbols::Types* found_in = &s.kernel.types();
+  auto t = found_in->find(fmt::format("{} {}", keyword, name));
+  if (!t)
+    if (auto mt = kernel::module_type(s.kernel, fmt::format("{} {}", keyword, name))) {
+      found_in = mt->types;
+      t = mt->type;
+    }
+  symbols::Types& types = *found_in;
   if (!t) {
     out.print("{}: invalid data structure reference: {}\n", keyword, name);
     return Error{Errc::not_found, "", std::nullopt};
@@ -124,10 +142,19 @@ Result<void> show_type(Session& s, std::string_view keyword, const Args& args, O
       out.print("{}: invalid data structure reference: {}.{}\n", keyword, name, m);
       return Error{Errc::not_found, "", std::nullopt};
     }
+  // -x or -d, else crash's output radix (`set radix`).
+  const int radix = args.has('x') ? 16 : args.has('d') ? 10 : s.output_radix;
+  auto size = types.size_of(*t);
   if (args.positional.size() < 2) {
-    out.write(TRY(types.definition(*t, args.has('o'), members)));
+    out.write(crash_layout(TRY(types.definition(*t, args.has('o'), members)), size ? *size : 0, radix, std::nullopt));
     return ok();
   }
+  // -o with an address: the definition with each member's address in place of its offset.
+  auto show = [&](uint64_t at) -> Result<void> {
+    if (!args.has('o')) return show_contents(s, types, keyword, name, *t, members, at, radix, out);
+    out.write(crash_layout(TRY(types.definition(*t, true, members)), size ? *size : 0, radix, at));
+    return ok();
+  };
   // struct NAME ADDR|SYMBOL[:CPUSPEC]: the contents, in gdb's layout.
   std::string where = args.positional[1];
   std::optional<std::string> cpuspec;
@@ -137,7 +164,13 @@ Result<void> show_type(Session& s, std::string_view keyword, const Args& args, O
   }
   uint64_t addr = 0;
   bool per_cpu = false;
-  if (const symbols::Symbol* sym = s.kernel.symbols().find(where)) {
+  if (auto msym = s.kernel.symbols().find(where) ? std::nullopt : module_symbol_address(s.kernel, where)) {
+    addr = *msym;
+    if (cpuspec) {
+      out.print("WARNING: {} is not percpu; cpuspec ignored.\n", where);
+      cpuspec.reset();
+    }
+  } else if (const symbols::Symbol* sym = s.kernel.symbols().find(where)) {
     addr = s.kernel.symbols().address(*sym);
     per_cpu = !sym->relocatable && (sym->type == 'd' || sym->type == 'D');
     if (cpuspec && !per_cpu) {
@@ -153,13 +186,13 @@ Result<void> show_type(Session& s, std::string_view keyword, const Args& args, O
       return Error{Errc::not_found, "", std::nullopt};
     }
   }
-  if (!cpuspec) return show_contents(s, keyword, name, *t, members, addr, args.has('x'), out);
+  if (!cpuspec) return show(addr);
   // A per-CPU symbol or offset: the copy on each CPU of the list, headed "[CPU]: ADDRESS".
   std::vector<int> cpus = TRY(cpu_list(s.kernel, keyword, *cpuspec, out));
   for (int cpu : cpus) {
     uint64_t at = addr + TRY(s.kernel.per_cpu_offset(cpu));
     out.print("[{}]: {:x}\n", cpu, at);
-    TRY(show_contents(s, keyword, name, *t, members, at, args.has('x'), out));
+    TRY(show(at));
   }
   return ok();
 }
@@ -173,7 +206,8 @@ Result<void> run_whatis(Session& s, const Args& args, Output& out) {
   for (size_t i = 1; i < args.positional.size(); ++i) arg += " " + args.positional[i];
   auto& types = s.kernel.types();
   if (auto t = types.find(arg)) {
-    out.write(TRY(types.definition(*t, false, {})));
+    auto size = types.size_of(*t);
+    out.write(crash_layout(TRY(types.definition(*t, false, {})), size ? *size : 0, s.output_radix, std::nullopt));
     return ok();
   }
   if (const symbols::Symbol* sym = s.kernel.symbols().find(arg)) {
@@ -185,6 +219,17 @@ Result<void> run_whatis(Session& s, const Args& args, Output& out) {
       return ok();
     }
     if (decl.error().code != Errc::not_found) return decl.error();
+  }
+  // Then what module object files loaded by `mod -s/-S` define: their functions and
+  // variables, then their own types.
+  if (auto decl = kernel::module_declaration(s.kernel, arg)) {
+    out.print("{};\n", *decl);
+    return ok();
+  }
+  if (auto mt = kernel::module_type(s.kernel, arg)) {
+    auto size = mt->types->size_of(mt->type);
+    out.write(crash_layout(TRY(mt->types->definition(mt->type, false, {})), size ? *size : 0, s.output_radix, std::nullopt));
+    return ok();
   }
   return Error::make(Errc::not_found, "cannot resolve: {}", arg);
 }

@@ -11,6 +11,7 @@
 
 #include "kernel/kernel.h"
 #include "kernel/walkers.h"
+#include "symbols/btf_types.h"
 
 namespace coroner::kernel {
 namespace {
@@ -555,11 +556,63 @@ Result<std::string> module_declaration(Kernel& k, std::string_view name) {
   return m->object->declare(name);
 }
 
+namespace {
+// Each loaded object file's .BTF, opened on first use; dropped when the module's object file
+// changes (`mod -d`, another `mod -s`).
+struct ModuleBtfCache {
+  struct Entry {
+    std::shared_ptr<symbols::ModuleObject> object;
+    std::unique_ptr<symbols::BtfTypes> types;  // null: the file has no usable .BTF
+  };
+  std::unordered_map<std::string, Entry> by_module;
+};
+
+// Module m's types (its object file's .BTF split over the vmlinux's), or nullptr.
+symbols::Types* module_btf(Kernel& k, const Module& m) {
+  auto& cache = k.extension<ModuleBtfCache>();
+  auto it = cache.by_module.find(m.name);
+  if (!m.object) {
+    if (it != cache.by_module.end()) cache.by_module.erase(it);
+    return nullptr;
+  }
+  auto* base = dynamic_cast<symbols::BtfTypes*>(&k.types());
+  if (!base) return nullptr;
+  if (it == cache.by_module.end() || it->second.object != m.object) {
+    ModuleBtfCache::Entry e{m.object, nullptr};
+    if (!m.object->section_bytes(".BTF").empty())
+      if (auto t = symbols::BtfTypes::from_split_elf(m.object->path(), *base)) e.types = std::move(*t);
+    it = cache.by_module.insert_or_assign(m.name, std::move(e)).first;
+  }
+  return it->second.types.get();
+}
+}  // namespace
+
 Result<ModuleVariable> module_variable(Kernel& k, std::string_view name) {
   auto [m, sym] = loaded_symbol(k, name);
   if (!m) return Error::make(Errc::not_found, "no loaded module object defines {}", name);
-  symbols::TypeRef type = TRY(m->object->variable_type(name, k.types()));
-  return ModuleVariable{sym->value, type, m->name};
+  auto type = m->object->variable_type(name, k.types());
+  if (type) return ModuleVariable{sym->value, *type, m->name, nullptr};
+  // A type only the module defines: found in the module's own BTF.
+  if (symbols::Types* own = module_btf(k, *m))
+    if (auto t = m->object->variable_type(name, *own)) return ModuleVariable{sym->value, *t, m->name, own};
+  return type.error();
+}
+
+std::optional<LoadedModuleSymbol> loaded_module_symbol(Kernel& k, std::string_view name) {
+  auto [m, sym] = loaded_symbol(k, name);
+  if (!m) return std::nullopt;
+  return LoadedModuleSymbol{sym->value, sym->type, m->name};
+}
+
+Result<ModuleType> module_type(Kernel& k, std::string_view name) {
+  auto table = modules(k);
+  if (!table) return Error::make(Errc::not_found, "no loaded module object defines type {}", name);
+  for (const auto& m : (*table)->modules()) {
+    symbols::Types* own = module_btf(k, m);
+    if (!own) continue;
+    if (auto t = own->find(name)) return ModuleType{own, *t, m.name};
+  }
+  return Error::make(Errc::not_found, "no loaded module object defines type {}", name);
 }
 
 std::optional<symbols::SourceLocation> module_source_line(Kernel& k, uint64_t addr) {

@@ -127,8 +127,28 @@ struct ModuleVariable {
   uint64_t address = 0;
   symbols::TypeRef type;
   std::string_view module;
+  // The module's own types (split over the vmlinux's) when the variable's type is one only
+  // the module defines; nullptr when `type` is the vmlinux's.
+  symbols::Types* types = nullptr;
 };
 Result<ModuleVariable> module_variable(Kernel& k, std::string_view name);
+// A symbol of a loaded module object file by name (gdb knows a module's symbols only once
+// `mod -s/-S` gave it the file); nullopt otherwise.
+struct LoadedModuleSymbol {
+  uint64_t address = 0;
+  char type = '?';
+  std::string_view module;
+};
+std::optional<LoadedModuleSymbol> loaded_module_symbol(Kernel& k, std::string_view name);
+// A type that only loaded module object files define (`struct virtio_blk` once virtio_blk.ko
+// is loaded): the types of the first module (by address) whose .BTF, split over the
+// vmlinux's, has it. Those types answer for every vmlinux type too. not_found otherwise.
+struct ModuleType {
+  symbols::Types* types = nullptr;
+  symbols::TypeRef type;
+  std::string_view module;
+};
+Result<ModuleType> module_type(Kernel& k, std::string_view name);
 
 // crash's merge: the kallsyms list takes each symbol's type from the object file's symbol
 // of the same name and address; the file's section symbols whose names do not start with

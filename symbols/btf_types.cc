@@ -51,6 +51,19 @@ Result<std::unique_ptr<BtfTypes>> BtfTypes::from_bytes(std::span<const uint8_t> 
   t->source_ = std::string(source);
   t->btf_ = btf__new(data.data(), static_cast<uint32_t>(data.size()));
   if (!t->btf_) return Error::make(Errc::bad_data, "{}: invalid BTF data: {}", source, std::strerror(errno));
+  return indexed(std::move(t));
+}
+
+Result<std::unique_ptr<BtfTypes>> BtfTypes::from_split_elf(const std::string& path, const BtfTypes& base) {
+  std::unique_ptr<BtfTypes> t(new BtfTypes());
+  t->source_ = path + " .BTF";
+  // libbpf 1.1 (Debian 12) has no btf__new_split over bytes; it reads the ELF section itself.
+  t->btf_ = btf__parse_elf_split(path.c_str(), base.btf_);
+  if (!t->btf_) return Error::make(Errc::bad_data, "{}: no usable split BTF: {}", t->source_, std::strerror(errno));
+  return indexed(std::move(t));
+}
+
+Result<std::unique_ptr<BtfTypes>> BtfTypes::indexed(std::unique_ptr<BtfTypes> t) {
   uint32_t n = btf__type_cnt(t->btf_);
   t->by_name_.reserve(n / 2);
   for (uint32_t id = 1; id < n; ++id) {

@@ -19,6 +19,10 @@ class BtfTypes final : public Types {
  public:
   static Result<std::unique_ptr<BtfTypes>> from_vmlinux(const Vmlinux& vm);
   static Result<std::unique_ptr<BtfTypes>> from_bytes(std::span<const uint8_t> data, std::string_view source);
+  // A kernel module object file's .BTF section: split BTF whose ids continue `base`'s (the
+  // vmlinux's), so the module's own types (`struct virtio_blk`) and every vmlinux type
+  // answer through it. `base` must outlive the result.
+  static Result<std::unique_ptr<BtfTypes>> from_split_elf(const std::string& path, const BtfTypes& base);
   ~BtfTypes() override;
 
   Result<TypeRef> find(std::string_view name) override;
@@ -41,6 +45,8 @@ class BtfTypes final : public Types {
 
  private:
   BtfTypes() = default;
+  // Indexes a freshly opened BTF's names and enumerators.
+  static Result<std::unique_ptr<BtfTypes>> indexed(std::unique_ptr<BtfTypes> t);
   std::string base_name(uint32_t id);
   std::string declarator(uint32_t id, std::string inner, int depth, bool flexible = false);
   void print_members(std::string& out, uint32_t id, uint64_t base_bits, int depth, int mode, int width,

@@ -37,6 +37,10 @@ class DwarfInfo {
   Result<TypeRef> variable_type(std::string_view name, Types& types);
   // A function's prototype as gdb's whatis prints it: "void schedule(void)".
   Result<std::string> declare_function(std::string_view name);
+  // gdb's name for the type of a global variable or function around a declarator, qualifiers
+  // kept: `inner` "*" names &NAME's type ("volatile unsigned long *", "const char (*)[]",
+  // "void (*)(int)"), "" the type itself ("void (int)" for a function).
+  Result<std::string> declare_type(std::string_view name, bool function, std::string_view inner);
 
  private:
   Result<Dwarf*> dwarf();

@@ -119,6 +119,22 @@ void ModuleObject::place(const std::vector<PlacedSection>& sections) {
   dwfl_tried_ = false;
 }
 
+std::vector<uint8_t> ModuleObject::section_bytes(std::string_view section) const {
+  size_t shstrndx;
+  if (!elf_ || elf_getshdrstrndx(elf_, &shstrndx) != 0) return {};
+  for (Elf_Scn* scn = nullptr; (scn = elf_nextscn(elf_, scn));) {
+    GElf_Shdr sh;
+    if (!gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS) continue;
+    const char* n = elf_strptr(elf_, shstrndx, sh.sh_name);
+    if (!n || section != n) continue;
+    Elf_Data* d = elf_getdata(scn, nullptr);
+    if (!d || !d->d_buf) return {};
+    const auto* b = static_cast<const uint8_t*>(d->d_buf);
+    return std::vector<uint8_t>(b, b + d->d_size);
+  }
+  return {};
+}
+
 std::optional<uint64_t> ModuleObject::section_address(std::string_view section) const {
   auto it = placed_.find(section);
   if (it == placed_.end()) return std::nullopt;

@@ -58,6 +58,8 @@ class ModuleObject {
   // The GNU build ID note's bytes, or empty.
   const std::vector<uint8_t>& build_id() const { return build_id_; }
   bool has_dwarf() const { return has_dwarf_; }
+  // A section's bytes as the file holds them (unrelocated), e.g. ".BTF"; empty when absent.
+  std::vector<uint8_t> section_bytes(std::string_view section) const;
 
   // Gives the sections their addresses (replacing any earlier placement); sections not named
   // stay unplaced, and their symbols and DWARF are left out.

@@ -475,6 +475,12 @@ struct Shape {
   TypeRef resolved;
 };
 
+Type of_btf(TypeRef id) {
+  Type t;
+  t.btf = id;
+  return t;
+}
+
 Type builtin_int(uint8_t size, bool is_signed, bool is_char = false) {
   Type t;
   t.int_size = size;
@@ -495,6 +501,11 @@ Result<Shape> shape(const Type& t, symbols::Types& T) {
   if (t.pointers > 0) {
     s.kind = TypeKind::pointer;
     s.size = 8;
+    return s;
+  }
+  if (!t.function.empty()) {
+    s.kind = TypeKind::function;
+    s.size = 1;  // gdb's sizeof of a function
     return s;
   }
   s.resolved = T.resolve(t.btf);
@@ -520,10 +531,11 @@ Result<Type> target_of(const Type& t, symbols::Types& T) {
   if (t.pointers > 0) {
     Type r = t;
     --r.pointers;
+    r.spelling.clear();
     return r;
   }
   if (!t.builtin())
-    if (auto a = T.array(t.btf)) return Type{a->first, 0, 0, true, false};
+    if (auto a = T.array(t.btf)) return of_btf(a->first);
   return gdb_error("Attempt to take contents of a non-pointer value.");
 }
 
@@ -542,9 +554,9 @@ std::optional<TypeRef> btf_for_builtin(const Type& t, symbols::Types& T) {
 Type pointer_to(const Type& t, symbols::Types& T) {
   Type base = t;
   if (t.builtin())
-    if (auto b = btf_for_builtin(t, T)) base = Type{*b, 0, 0, true, false};
+    if (auto b = btf_for_builtin(t, T)) base = of_btf(*b);
   if (base.pointers == 0 && base.btf.id != 0)
-    if (auto p = T.pointer_to(base.btf)) return Type{*p, 0, 0, true, false};
+    if (auto p = T.pointer_to(base.btf)) return of_btf(*p);
   Type r = base;
   ++r.pointers;
   return r;
@@ -602,11 +614,11 @@ Result<Type> resolve_type_name(const TypeName& tn, symbols::Types& T) {
   for (auto it = tn.dims.rbegin(); it != tn.dims.rend(); ++it) {
     Type elem = t;
     if (elem.builtin())
-      if (auto b = btf_for_builtin(elem, T)) elem = Type{*b, 0, 0, true, false};
+      if (auto b = btf_for_builtin(elem, T)) elem = of_btf(*b);
     if (elem.pointers != 0 || elem.btf.id == 0) return Error::make(Errc::unsupported, "an array of {} is not supported", tn.spelling());
     auto a = T.array_of(elem.btf, *it);
     if (!a) return Error::make(Errc::unsupported, "no array type {} in the kernel's types", tn.spelling());
-    t = Type{*a, 0, 0, true, false};
+    t = of_btf(*a);
   }
   return t;
 }
@@ -634,6 +646,12 @@ class Evaluator {
           return v;
         }
         if (var.error().code != Errc::not_found) return var.error();
+        if (auto f = env_.function(n.text)) {
+          Value v;
+          v.type.function = f->second;
+          v.address = f->first;
+          return v;
+        }
         if (auto e = env_.enumerator(n.text)) {
           if (e->second.id == 0) return rvalue(builtin_int(4, true), static_cast<uint64_t>(e->first));
           Type t;
@@ -693,10 +711,30 @@ class Evaluator {
         return gdb_error("cannot subscript something of type `" + type_name(base.type, T_) + "'");
       }
       case Op::address_of: {
-        Value v = TRY(eval(*n.lhs, depth + 1));
+        auto lhs = eval(*n.lhs, depth + 1);
+        // &VAR of a type BTF cannot give (an anonymous struct): DWARF's spelling and the
+        // symbol's address are all gdb prints.
+        if (!lhs && lhs.error().code != Errc::not_found && n.lhs->op == Op::identifier)
+          if (auto spelled = env_.address_type(n.lhs->text))
+            if (auto at = env_.symbol_address(n.lhs->text)) {
+              Type t;
+              t.pointers = 1;
+              t.spelling = *spelled;
+              return rvalue(t, *at);
+            }
+        Value v = TRY(std::move(lhs));
         if (v.bit_size) return gdb_error("Attempt to take address of value not located in memory.");
         if (!v.address) return gdb_error("Attempt to take address of value not located in memory.");
-        return rvalue(pointer_to(v.type, T_), *v.address);
+        if (!v.type.function.empty()) {
+          Type t = v.type;
+          t.pointers = 1;
+          return rvalue(t, *v.address);
+        }
+        Type t = pointer_to(v.type, T_);
+        // &VAR: DWARF's declaration keeps the qualifiers BTF's types lose (gdb: `volatile unsigned long *`).
+        if (n.lhs->op == Op::identifier)
+          if (auto spelled = env_.address_type(n.lhs->text)) t.spelling = *spelled;
+        return rvalue(t, *v.address);
       }
       case Op::deref: {
         Value v = TRY(eval(*n.lhs, depth + 1));
@@ -752,9 +790,11 @@ class Evaluator {
       r.address = v.address;
       return r;
     }
+    if (s.kind == TypeKind::function) return v;  // *f is f, as in C
     if (!is_pointerish(s)) return gdb_error("Attempt to take contents of a non-pointer value.");
     Type t = TRY(target_of(v.type, T_));
-    if (t.btf.id == 0 && t.pointers == 0 && !t.builtin()) return gdb_error("Attempt to take contents of a non-pointer value.");
+    if (t.btf.id == 0 && t.pointers == 0 && !t.builtin() && t.function.empty())
+      return gdb_error("Attempt to take contents of a non-pointer value.");
     Value r;
     r.type = t;
     r.address = TRY(scalar(v, env_));
@@ -777,7 +817,7 @@ class Evaluator {
       return r;
     }
     uint64_t x = 0;
-    if (from.kind == TypeKind::array) {
+    if (from.kind == TypeKind::array || from.kind == TypeKind::function) {
       if (!v.address) return gdb_error("Invalid cast.");
       x = *v.address;
     } else if (is_integral(from) || is_pointerish(from)) {
@@ -923,7 +963,26 @@ Result<uint64_t> scalar(const Value& v, Env& env) {
   return truncate(raw, s.size, s.is_signed);
 }
 
+// A pointer to a function of prototype `proto`: "(*)" before the parameter list, which is the
+// parenthesised group that ends the prototype ("void (int)" -> "void (*)(int)").
+std::string function_pointer_name(const std::string& proto, int pointers) {
+  // A symbol without DWARF: gdb's "<text variable, no debug info> *".
+  if (!proto.empty() && proto[0] == '<') return proto + " " + std::string(static_cast<size_t>(pointers), '*');
+  size_t open = proto.size();
+  int depth = 0;
+  for (size_t i = proto.size(); i-- > 0;) {
+    if (proto[i] == ')') ++depth;
+    else if (proto[i] == '(' && --depth == 0) {
+      open = i;
+      break;
+    }
+  }
+  return proto.substr(0, open) + "(" + std::string(static_cast<size_t>(pointers), '*') + ")" + proto.substr(open);
+}
+
 std::string type_name(const Type& t, symbols::Types& T) {
+  if (!t.spelling.empty()) return t.spelling;
+  if (!t.function.empty()) return t.pointers ? function_pointer_name(t.function, t.pointers) : t.function;
   if (t.builtin()) {
     if (t.int_char) return t.int_signed ? "char" : "unsigned char";
     switch (t.int_size) {
@@ -942,19 +1001,26 @@ Result<std::string> format(const Value& v, Env& env, symbols::ValueContext& ctx)
   symbols::Types& T = env.types();
   Shape s = TRY(shape(v.type, T));
   bool hex = ctx.radix() == 16;
-  if (s.kind == TypeKind::function) return Error::make(Errc::unsupported, "printing a function is not supported");
+  if (s.kind == TypeKind::function) {
+    // gdb: {PROTOTYPE} ADDRESS <SYMBOL>
+    if (!v.address) return Error::make(Errc::unsupported, "a function not in memory");
+    std::string text = fmt::format("{{{}}} {:#x}", v.type.function.empty() ? type_name(v.type, T) : v.type.function, *v.address);
+    if (auto sym = ctx.symbolize(*v.address)) text += " <" + *sym + ">";
+    return text;
+  }
   if (s.kind == TypeKind::pointer) {
     // gdb's /x leaves a pointer printed on its own as it is.
     uint64_t p = TRY(scalar(v, env));
     Type target = TRY(target_of(v.type, T));
     Shape ts;
-    bool void_target = target.btf.id == 0 && !target.builtin();
+    bool void_target = target.btf.id == 0 && !target.builtin() && target.function.empty();
+    bool function_target = !target.function.empty() && target.pointers == 0;
     if (!void_target) ts = TRY(shape(target, T));
     std::string text = fmt::format("{:#x}", p);
     if (p)
       if (auto sym = ctx.symbolize(p)) text += " <" + *sym + ">";
     // A char pointer prints the string it points to, and no type.
-    if (!void_target && ts.kind == TypeKind::integer && ts.size == 1) {
+    if (!void_target && !function_target && ts.kind == TypeKind::integer && ts.size == 1) {
       if (p) {
         auto str = ctx.read_string(p, 257);
         if (!str) return text + fmt::format(" <error: Cannot access memory at address {:#x}>", p);

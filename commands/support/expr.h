@@ -90,7 +90,13 @@ struct Type {
   uint8_t int_size = 0;  // a C integer type when btf.id == 0 && pointers == 0
   bool int_signed = true;
   bool int_char = false;
-  bool builtin() const { return btf.id == 0 && pointers == 0; }
+  // gdb's spelling of this type when BTF cannot give it: DWARF's qualifiers for &VAR
+  // ("volatile unsigned long *"). Empty: the type's name comes from BTF.
+  std::string spelling;
+  // A function's prototype as gdb prints it ("void (int)"): with `pointers` 0 the value is that
+  // function (at its address), with 1 a pointer to it. Empty for everything else.
+  std::string function;
+  bool builtin() const { return btf.id == 0 && pointers == 0 && function.empty(); }
 };
 
 struct Value {
@@ -117,6 +123,24 @@ class Env {
     auto v = types().enumerator(name);
     if (!v) return std::nullopt;
     return std::make_pair(*v, symbols::TypeRef{});
+  }
+  // A function's address and gdb's spelling of its type ("void (int)"); nullopt when `name`
+  // is no function.
+  virtual std::optional<std::pair<uint64_t, std::string>> function(std::string_view name) {
+    (void)name;
+    return std::nullopt;
+  }
+  // gdb's name for &VAR's type, qualifiers included ("volatile unsigned long *"); nullopt when
+  // only BTF's name (no qualifiers) is known.
+  virtual std::optional<std::string> address_type(std::string_view variable) {
+    (void)variable;
+    return std::nullopt;
+  }
+  // A symbol's address, for &VAR when VAR's type cannot be had from BTF (an anonymous
+  // struct: gdb's `(struct {...} *)`); nullopt when there is no such symbol.
+  virtual std::optional<uint64_t> symbol_address(std::string_view name) {
+    (void)name;
+    return std::nullopt;
   }
   // $N from the value history (N = 0: the last one).
   virtual Result<Value> history(uint64_t n) {

@@ -66,6 +66,17 @@ class FakeEnv final : public expr::Env {
     if (name == "the_task") return std::make_pair(kTask, *t_.find("struct task"));
     return Error::make(Errc::not_found, "no {}", name);
   }
+  // A function, and one without DWARF (gdb's words for it).
+  std::optional<std::pair<uint64_t, std::string>> function(std::string_view name) override {
+    if (name == "do_work") return std::make_pair(kTask + 0x100, std::string("long (int, const char *)"));
+    if (name == "entry_asm") return std::make_pair(kTask + 0x200, std::string("<text variable, no debug info>"));
+    return std::nullopt;
+  }
+  // DWARF's declaration keeps qualifiers BTF's type for the variable lost.
+  std::optional<std::string> address_type(std::string_view variable) override {
+    if (variable == "the_task") return std::string("volatile struct task *");
+    return std::nullopt;
+  }
   Result<void> read(uint64_t addr, std::span<uint8_t> out) override {
     if (addr < kTask || addr + out.size() > kTask + mem_.size()) return Error::fault(addr, fmt::format("cannot read {:#x}", addr));
     std::memcpy(out.data(), &mem_[addr - kTask], out.size());
@@ -81,6 +92,8 @@ class NoSymbols final : public symbols::ValueContext {
  public:
   std::optional<std::string> symbolize(uint64_t addr) override {
     if (addr >= kTask && addr < kTask + 32) return addr == kTask ? std::string("the_task") : fmt::format("the_task+{}", addr - kTask);
+    if (addr == kTask + 0x100) return std::string("do_work");
+    if (addr == kTask + 0x200) return std::string("entry_asm");
     return std::nullopt;
   }
   std::optional<std::string> read_string(uint64_t, size_t) override { return std::nullopt; }
@@ -195,7 +208,7 @@ TEST_F(ExprTest, MembersSubscriptsAndBitFields) {
 }
 
 TEST_F(ExprTest, PointersAddressesAndCasts) {
-  EXPECT_EQ(eval("&the_task"), "(struct task *) 0xffffffff81000000 <the_task>");
+  EXPECT_EQ(eval("&the_task"), "(volatile struct task *) 0xffffffff81000000 <the_task>");
   EXPECT_EQ(eval("&the_task.tasks"), "(struct list_head *) 0xffffffff81000010 <the_task+16>");
   EXPECT_EQ(eval("&the_task.tasks", 16), "(struct list_head *) 0xffffffff81000010 <the_task+16>");
   EXPECT_EQ(eval("the_task.tasks.next"), "(struct list_head *) 0xffffffff81000010 <the_task+16>");
@@ -205,7 +218,7 @@ TEST_F(ExprTest, PointersAddressesAndCasts) {
   EXPECT_EQ(eval("(struct list_head *)&the_task.tasks"), "(struct list_head *) 0xffffffff81000010 <the_task+16>");
   EXPECT_EQ(eval("*(struct list_head *)&the_task.tasks"), "{\n  next = 0xffffffff81000010 <the_task+16>,\n  prev = 0x0\n}");
   EXPECT_EQ(eval("&((struct task *)0)->tasks"), "(struct list_head *) 0x10");
-  EXPECT_EQ(eval("&the_task + 1"), "(struct task *) 0xffffffff81000020");
+  EXPECT_EQ(eval("&the_task + 1"), "(volatile struct task *) 0xffffffff81000020");
   EXPECT_EQ(eval("&the_task.tasks - &the_task.tasks"), "0");
   EXPECT_EQ(eval("(u64)&the_task"), "18446744071578845184");
   EXPECT_EQ(eval("(void *)&the_task"), "(void *) 0xffffffff81000000 <the_task>");
@@ -221,4 +234,24 @@ TEST_F(ExprTest, Sizeof) {
   EXPECT_EQ(eval("sizeof(long)"), "8");
   EXPECT_EQ(eval("sizeof(struct list_head *)"), "8");
   EXPECT_EQ(eval("sizeof(struct task)", 16), "0x20");
+}
+
+TEST_F(ExprTest, FunctionsPrintAsGdb) {
+  EXPECT_EQ(eval("do_work"), "{long (int, const char *)} 0xffffffff81000100 <do_work>");
+  EXPECT_EQ(eval("*do_work"), "{long (int, const char *)} 0xffffffff81000100 <do_work>");
+  EXPECT_EQ(eval("&do_work"), "(long (*)(int, const char *)) 0xffffffff81000100 <do_work>");
+  EXPECT_EQ(eval("*&do_work"), "{long (int, const char *)} 0xffffffff81000100 <do_work>");
+  EXPECT_EQ(eval("(unsigned long)do_work"), "18446744071578845440");
+  EXPECT_EQ(eval("sizeof do_work"), "1");
+  EXPECT_EQ(eval("entry_asm"), "{<text variable, no debug info>} 0xffffffff81000200 <entry_asm>");
+  EXPECT_EQ(eval("&entry_asm"), "(<text variable, no debug info> *) 0xffffffff81000200 <entry_asm>");
+  EXPECT_EQ(eval("do_work.x"), "error: Attempt to extract a component of a value that is not a structure.");
+}
+
+TEST_F(ExprTest, AddressOfAVariableKeepsItsQualifiers) {
+  EXPECT_EQ(eval("&the_task"), "(volatile struct task *) 0xffffffff81000000 <the_task>");
+  // Only &VAR itself: a member's address has BTF's type.
+  EXPECT_EQ(eval("&the_task.pid"), "(int *) 0xffffffff81000000 <the_task>");
+  EXPECT_EQ(eval("*&the_task.pid"), "42");
+  EXPECT_EQ(eval("(*&the_task).pid"), "42");
 }
