@@ -300,7 +300,22 @@ class Printer {
       if (!at) return std::nullopt;
       return symstr(*at, hex_);
     };
-    return d_.decode(addr, std::span<const uint8_t>(buf.data(), got), sym);
+    disasm::Instruction insn = d_.decode(addr, std::span<const uint8_t>(buf.data(), got), sym);
+    // crash names the target of a jump or call gdb left bare (one gdb does not name: past a
+    // sized symbol's end, after a zero-sized data label) when its own symbols cover it; loop
+    // targets it leaves as they are.
+    size_t sp = insn.text.rfind(' ');
+    if (sp != std::string::npos && insn.text.compare(sp + 1, 2, "0x") == 0 && insn.text.back() != '>') {
+      size_t mstart = insn.text.rfind(' ', insn.text.find_last_not_of(' ', sp));
+      std::string_view mnemonic = std::string_view(insn.text).substr(mstart == std::string::npos ? 0 : mstart + 1);
+      mnemonic = mnemonic.substr(0, mnemonic.find(' '));
+      if (!mnemonic.empty() && (mnemonic[0] == 'j' || mnemonic.starts_with("call"))) {
+        uint64_t target = std::strtoull(insn.text.c_str() + sp + 1, nullptr, 16);
+        if (in_kernel_image(k_, target))
+          if (auto at = symbol_at(k_.symbols(), target)) insn.text += " <" + symstr(*at, hex_) + ">";
+      }
+    }
+    return insn;
   }
 
   std::string format(const disasm::Instruction& insn) {

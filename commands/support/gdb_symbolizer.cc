@@ -3,7 +3,6 @@
 #include <dwarf.h>
 #include <elf.h>
 #include <elfutils/libdw.h>
-#include <gelf.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -55,32 +54,6 @@ bool GdbSymbolizer::in_dwarf_function(uint64_t link_addr) {
   return false;
 }
 
-const std::unordered_set<uint64_t>& GdbSymbolizer::zero_sized_labels() {
-  if (!labels_loaded_) {
-    labels_loaded_ = true;
-    int fd = open(k_.vmlinux().path().c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return labels_;
-    elf_version(EV_CURRENT);
-    if (Elf* elf = elf_begin(fd, ELF_C_READ_MMAP, nullptr)) {
-      for (Elf_Scn* scn = elf_nextscn(elf, nullptr); scn; scn = elf_nextscn(elf, scn)) {
-        GElf_Shdr sh;
-        if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB || sh.sh_entsize == 0) continue;
-        Elf_Data* data = elf_getdata(scn, nullptr);
-        size_t count = data ? data->d_size / sh.sh_entsize : 0;
-        for (size_t i = 0; i < count; ++i) {
-          GElf_Sym sym;
-          if (gelf_getsym(data, static_cast<int>(i), &sym) && GELF_ST_TYPE(sym.st_info) == STT_NOTYPE &&
-              sym.st_size == 0 && sym.st_shndx != SHN_UNDEF && sym.st_shndx < SHN_LORESERVE)
-            labels_.insert(sym.st_value);
-        }
-      }
-      elf_end(elf);
-    }
-    close(fd);
-  }
-  return labels_;
-}
-
 bool GdbSymbolizer::annotates(uint64_t runtime_addr) {
   const auto& st = k_.symbols();
   uint64_t link = runtime_addr - st.relocation();
@@ -111,10 +84,7 @@ bool GdbSymbolizer::annotates(uint64_t runtime_addr) {
     if (p == first) break;
   }
   if (sized) return link - sized->link_addr < sized->size;
-  // A zero-sized function symbol names what follows it, and so does an untyped label (the
-  // kallsyms tables' symbols); a zero-sized object names nothing.
-  if (!zero_sized) return false;
-  return zero_sized->type == 't' || zero_sized->type == 'T' || zero_sized_labels().contains(zero_sized->link_addr);
+  return zero_sized && (zero_sized->type == 't' || zero_sized->type == 'T');
 }
 
 }  // namespace coroner::commands::disasm

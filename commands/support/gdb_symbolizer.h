@@ -3,8 +3,8 @@
 // symbol for the address, so only gdb's yes/no matters. gdb names an address after the DWARF
 // function containing it, or else its minimal symbol: the closest preceding ELF symbol in the
 // same section (sized ones preferred at one address), when its size covers the address;
-// zero-sized data objects name nothing, zero-sized untyped labels (kallsyms_names) do.
-// Addresses outside the vmlinux's allocated sections (per-CPU offsets, modules) get no name.
+// zero-sized data symbols name nothing. Addresses outside the vmlinux's allocated sections
+// (per-CPU offsets, modules) get no name.
 //
 //   GdbSymbolizer g(kernel);
 //   if (g.annotates(0xffffffff81234567)) text += " <" + crash_symbol(addr) + ">";
@@ -13,7 +13,6 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <unordered_set>
 
 namespace coroner::kernel {
 class Kernel;
@@ -35,15 +34,11 @@ class GdbSymbolizer {
  private:
   bool in_dwarf_function(uint64_t link_addr);
   void* open_dwarf();  // Dwarf*, opened on first use
-  // Link addresses of the vmlinux's zero-sized untyped (STT_NOTYPE) symbols, read on first use.
-  const std::unordered_set<uint64_t>& zero_sized_labels();
 
   kernel::Kernel& k_;
   void* dwarf_ = nullptr;  // Dwarf*
   int fd_ = -1;
   bool tried_ = false;
-  std::unordered_set<uint64_t> labels_;
-  bool labels_loaded_ = false;
 };
 
 }  // namespace coroner::commands::disasm
