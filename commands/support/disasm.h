@@ -6,6 +6,13 @@
 // and %rip-relative operands followed by the address and `<symbol+offset>`). The renderer
 // builds gdb's text from capstone's detail data (operands, prefixes, encoding offsets).
 //
+// On bytes that are not code (data, freed init text) it follows libopcodes' reading, which
+// capstone does not share: prefixes read as libopcodes' ckprefix does (a REX before another
+// prefix ends the instruction), each prefix the instruction does not use is named in front
+// ("fs (bad)", "lock gs (bad)", "data16 data16 hlt"), an undecodable opcode consumes its map's
+// escape bytes, x87 register forms come from libopcodes' table, VEX/XOP/EVEX prefixes it
+// rejects take the prefix and opcode, and APX's REX2 prefix (d5) is decoded as gdb 16 does.
+//
 //   X86Disassembler d = TRY(X86Disassembler::create());
 //   auto insn = d.decode(0xffffffff81000000, bytes, [&](uint64_t a) { return symbolize(a); });
 //   fmt::print("{}\n", insn.text);   // "call   0xffffffff81234567 <foo+12>"
