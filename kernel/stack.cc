@@ -54,6 +54,11 @@ struct Walker {
   std::string pending;             // the name of the stack just left, for the next frame
   StackRange::Kind pending_kind = StackRange::Kind::task;
   bool last_left_irq = false;      // the last frame pushed is the first one after the IRQ stack
+  // Whether an unknown %rbp may be derived from a frame-pointer function's prologue. crash
+  // has %rbp for a task's own trace (the switch frame, the CPU's registers) but not for one
+  // started at a stack address the user gives (bt -S): there it scans on for the next text
+  // word, listing stale frames, and so does the walk here.
+  bool guess_bp = true;
 
   Walker(Kernel& k_, const symbols::OrcTable& orc_, std::vector<StackRange> stacks_, size_t start)
       : k(k_), orc(orc_), stacks(std::move(stacks_)), cur(start), entered(stacks.size(), false) {
@@ -262,7 +267,7 @@ struct Walker {
       }
       if (e->type == symbols::OrcType::end_of_stack) return ok();
       bool needs_bp = e->sp_reg == symbols::OrcReg::bp || e->sp_reg == symbols::OrcReg::bp_indirect;
-      if (needs_bp && !bp_known && !signal) {
+      if (needs_bp && !bp_known && !signal && guess_bp) {
         // %rbp is unknown (the walk began at a scanned slot): a frame-pointer function's
         // prologue fixes the distance from %rbp to %rsp at its call sites.
         if (auto below = rbp_distance(pc)) {
@@ -273,7 +278,7 @@ struct Walker {
       if (e->type == symbols::OrcType::undefined || (needs_bp && !bp_known)) {
         // objtool could not describe this code (inline asm, a noreturn call): find the
         // caller's return address by scanning up the stack, as crash does everywhere.
-        auto next = TRY(scan_for_return(sp));
+        auto next = guess_bp ? TRY(scan_for_return(sp)) : TRY(scan_for_text(sp));
         if (!next) {
           bt.stopped = fmt::format("ORC data undefined at {:x} and no return address above {:x}", pc, sp);
           return ok();
@@ -641,6 +646,7 @@ Result<Backtrace> unwind_from_hook(Kernel& k, const TaskTable& tt, const Task& t
                                    std::optional<uint64_t> sp) {
   HookStart h = TRY(hook_start(k, tt, t, ip, sp));
   Walker w = TRY(make_walker(k, t, t.cpu, h.sp));
+  w.guess_bp = false;
   auto slot = TRY(w.scan_for_text(h.sp));
   if (!slot) {
     Backtrace bt;

@@ -8,9 +8,11 @@ panic task, which may be on an IRQ or NMI stack) from coroner's own output, buil
 commands from them, and runs those through crash 9 (fixtures/crash-oracle.sh, recordings
 cached in the fixture set) and coroner, comparing the outputs exactly as oracle.py does.
 
-crash caches frame sizes across the commands of a session, so a later -S trace can differ
-from the same command run first; the commands here start at frames whose callers ORC
-describes without a frame pointer guess, where the cache makes no difference.
+crash has no %rbp for a trace started with -S, so a frame-pointer function reached before any
+frame that saved %rbp gets no frame size, and crash caches that failure for the rest of the
+session (later traces through the same function then list stale frames). The commands here
+start at __schedule's slot or name the frame at -S, where %rbp is known by the time a
+frame-pointer function (do_syscall_64) is reached, so the cache makes no difference.
 
 Usage: bt_hook.py --coroner BIN [--set DIR] [--only DUMP] [-v]
 Exit status 0 when every comparison passed.
@@ -46,15 +48,13 @@ def discover(binary, set_dir, dump_files, tmp):
 def commands_for(frames):
     cmds = []
     init = frames["bt -f 1"]
-    if len(init) >= 4:
-        # From __schedule's slot (crash steps over the switch frame from there), from the next
-        # frame's slot, in the middle of a frame, and with -I naming the word at -S.
+    if len(init) >= 3:
+        # From __schedule's slot and just below it (crash steps over the switch frame from
+        # there), and with -I naming the word at -S (frame #2's slot).
         _, s0, _, _ = init[0]
-        _, s1, _, p1 = init[1]
         _, s2, _, p2 = init[2]
-        cmds += [f"bt -S {s0:x} 1", f"bt -S {s1:x} 1", f"bt -S {s1 + 8:x} 1", f"bt -I {p2:x} -S {s2:x} 1",
-                 f"bt -I {p1:x} -S {s2 + 8:x} 1", f"bt -S {s1:x} -t 1", f"bt -I {p2:x} -S {s2:x} -t 1",
-                 f"bt -S {s1:x} -f 1", f"bt -S {s1:x} -s 1"]
+        cmds += [f"bt -S {s0:x} 1", f"bt -S {s0 - 8:x} 1", f"bt -I {p2:x} -S {s2:x} 1", f"bt -S {s0:x} -t 1",
+                 f"bt -I {p2:x} -S {s2:x} -t 1", f"bt -S {s0:x} -f 1", f"bt -S {s0:x} -s 1"]
     cmds += ["bt -S 10 1", "bt -S 0 1"]
     return cmds
 
