@@ -158,13 +158,7 @@ Result<std::string> DwarfInfo::declare_type(std::string_view name, bool function
   Dwarf* dw = TRY(dwarf());
   Dwarf_Die die, type;
   if (!dwarf_offdie(dw, *off, &die)) return Error::make(Errc::bad_data, "{}: no DIE at .debug_info offset {:#x}", vm_.path(), *off);
-  // gdb gives a function a type only from its definition: a declaration alone (an assembly
-  // entry point a header declares, entry_SYSCALL_64) is "<text variable, no debug info>".
-  if (function) {
-    if (dwarf_hasattr(&die, DW_AT_declaration))
-      return Error::make(Errc::not_found, "{}: only declared in {}'s DWARF", name, vm_.path());
-    return declarator(&die, std::string(inner), 0);
-  }
+  if (function) return declarator(&die, std::string(inner), 0);
   Dwarf_Attribute attr;
   bool typed = dwarf_attr_integrate(&die, DW_AT_type, &attr) && dwarf_formref_die(&attr, &type);
   return declarator(typed ? &type : nullptr, std::string(inner), 0);
