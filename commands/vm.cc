@@ -139,26 +139,28 @@ Result<void> show_vm(kernel::Kernel& k, const Task& t, Mode mode, const std::str
     }
     return ok();
   }
-  // -R: the VMAs whose address, flags or file name match the reference, or that contain it
-  // (with that page's translation); nothing when none does.
+  // -R: the mm_struct or page directory (the task and its MM line only), the VMAs whose
+  // address or flags equal the number or whose path contains the text, and the page whose
+  // address it is (that VMA and the page's translation); nothing when nothing matches.
   if (!t.mm) return ok();
   auto number = parse_hex(ref);
-  std::string matched;
+  uint64_t page = k.arch().page_size();
+  bool mm_hit = number && (*number == t.mm || *number == pgd);
   std::vector<std::pair<kernel::Vma, bool>> hits;
   for (auto& v : TRY(kernel::task_vmas(k, t.mm))) {
     std::string path = v.file ? TRY(kernel::file_path(k, v.file)) : "";
-    bool contains = number && *number >= v.start && *number < v.end;
+    bool has_page = number && *number % page == 0 && *number >= v.start && *number < v.end;
     bool equal = number && (*number == v.addr || *number == v.flags);
     bool named = !number && !path.empty() && path.find(ref) != std::string::npos;
-    if (contains || equal || named) hits.push_back({v, contains});
+    if (has_page || equal || named) hits.push_back({v, has_page});
   }
-  if (hits.empty()) return ok();
+  if (hits.empty() && !mm_hit) return ok();
   out.print("{}\n", task_header(t));
   print_mm_table(k, t, pgd, mem, out);
-  out.write(kVmaHeader);
-  for (auto& [v, contains] : hits) {
+  if (!hits.empty()) out.write(kVmaHeader);
+  for (auto& [v, has_page] : hits) {
     out.write(TRY(vma_line(k, v)));
-    if (contains) TRY(print_pages(k, t.mm, v, *number, out));
+    if (has_page) TRY(print_pages(k, t.mm, v, *number, out));
   }
   out.print("\n");
   return ok();
