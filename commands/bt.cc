@@ -8,6 +8,7 @@
 #include "commands/support/tasks.h"
 #include "kernel/kernel.h"
 #include "kernel/mm.h"
+#include "kernel/modules.h"
 #include "kernel/stack.h"
 #include "kernel/tasks.h"
 
@@ -60,7 +61,33 @@ struct BtOptions {
   std::optional<uint64_t> hook_sp;  // -S: the starting stack address
 };
 
+// A module text address as crash names it: the module symbol at or below it, its offset and
+// the module's name (crash appends " [NAME]" to the frame). The module's own symbols (its
+// kallsyms in the dump) are in address order.
+struct ModuleTextSymbol {
+  std::string_view name;
+  uint64_t offset = 0;
+  std::string_view module;
+};
+std::optional<ModuleTextSymbol> module_text_symbol(kernel::Kernel& k, uint64_t v) {
+  auto table = kernel::modules(k);
+  if (!table) return std::nullopt;
+  const kernel::Module* m = (*table)->containing(v);
+  if (!m || !m->in_text(v)) return std::nullopt;
+  const kernel::ModuleSymbol* best = nullptr;
+  for (const auto& sym : m->symbols)
+    if (sym.value <= v && (sym.type == 't' || sym.type == 'T')) best = &sym;
+  if (!best) return std::nullopt;
+  return ModuleTextSymbol{best->name, v - best->value, m->name};
+}
+
 std::string frame_label(kernel::Kernel& k, uint64_t pc, const BtOptions& o) {
+  if (auto ms = module_text_symbol(k, pc)) {
+    std::string name(ms->name);
+    if (o.offsets && ms->offset)
+      name += o.hex ? fmt::format("+{:#x}", ms->offset) : fmt::format("+{}", ms->offset);
+    return name;
+  }
   auto hit = k.symbols().lookup(pc);
   if (!hit) return fmt::format("{:x}", pc);
   std::string_view name = symbols::display_name(hit->symbol->name);
@@ -68,8 +95,16 @@ std::string frame_label(kernel::Kernel& k, uint64_t pc, const BtOptions& o) {
   return o.hex ? fmt::format("{}+{:#x}", name, hit->offset) : fmt::format("{}+{}", name, hit->offset);
 }
 
-// Kernel text, as -t/-T list it: an address inside a text symbol of the kernel image.
+// What crash appends to a frame line in module text: " [NAME]".
+std::string module_suffix(kernel::Kernel& k, uint64_t pc) {
+  auto ms = module_text_symbol(k, pc);
+  return ms ? fmt::format(" [{}]", ms->module) : std::string();
+}
+
+// Kernel text, as -t/-T list it: an address inside a text symbol of the kernel image, or in
+// a module's text.
 bool is_kernel_text(kernel::Kernel& k, uint64_t v) {
+  if (module_text_symbol(k, v)) return true;
   auto text = k.symbols().address_of("_stext");
   auto etext = k.symbols().address_of("_etext");
   auto init = k.symbols().address_of("_sinittext");  // init text: start_kernel under swapper/0
@@ -89,6 +124,8 @@ std::optional<std::string> slab_cache_of(kernel::Kernel& k, uint64_t v);
 // [addr:cache] for -FF), else the hex value.
 std::string full_word(kernel::Kernel& k, uint64_t v, int level) {
   if (auto sym = value_to_symstr(k, v)) return fmt::format("{:<16}", *sym);
+  if (auto ms = module_text_symbol(k, v))
+    return fmt::format("{:<16}", ms->offset ? fmt::format("{}+{}", ms->name, ms->offset) : std::string(ms->name));
   if (auto slab = slab_cache_of(k, v))
     return fmt::format("{:<16}", level > 1 ? fmt::format("[{:x}:{}]", v, *slab) : fmt::format("[{}]", *slab));
   return fmt::format("{:016x}", v);
@@ -109,6 +146,9 @@ Result<void> print_words(kernel::Kernel& k, Output& out, uint64_t from, uint64_t
         continue;
       }
       auto sym = symbolic ? value_to_symstr(k, w[j]) : std::nullopt;
+      if (symbolic && !sym)
+        if (auto ms = module_text_symbol(k, w[j]))
+          sym = ms->offset ? fmt::format("{}+{}", ms->name, ms->offset) : std::string(ms->name);
       line += sym ? fmt::format("{:<16} ", *sym) : fmt::format("{:016x} ", w[j]);
     }
     out.print("{}\n", line);
@@ -262,7 +302,7 @@ Result<void> print_old_bt(kernel::Kernel& k, const Task& t, const kernel::Backtr
       if (auto loc = k.source_lines().lookup(r.ip - k.kaslr_offset())) out.print("    {}: {}\n", loc->file, loc->line);
   };
   auto frame = [&](uint64_t slot, uint64_t pc) {
-    out.print("{:>3} [{:x}] {} at {:x}\n", fmt::format("#{}", level++), slot, frame_label(k, pc, o), pc);
+    out.print("{:>3} [{:x}] {} at {:x}{}\n", fmt::format("#{}", level++), slot, frame_label(k, pc, o), pc, module_suffix(k, pc));
     if (o.lines)
       if (auto loc = k.source_lines().lookup(pc - k.kaslr_offset())) out.print("    {}: {}\n", loc->file, loc->line);
   };
@@ -355,7 +395,8 @@ bool references(kernel::Kernel& k, const kernel::Backtrace& bt, const std::strin
 // after an exception stack gets that stack's base as its address.
 Result<void> print_text_across_stacks(kernel::Kernel& k, const kernel::Backtrace& bt, const BtOptions& o, Output& out) {
   const auto& fr = bt.frames;
-  out.print("              START: {} at {:x}\n", frame_label(k, fr.front().pc, o), fr.front().pc);
+  uint64_t start_pc = bt.start ? bt.start->ip : fr.front().pc;  // crash's instptr
+  out.print("              START: {} at {:x}\n", frame_label(k, start_pc, o), start_pc);
   uint64_t regs_size = TRY(k.types().size_of_name("pt_regs"));
   size_t seg = 0;
   for (size_t i = 0; i < fr.size() && seg < bt.stacks.size(); ++seg) {
@@ -389,7 +430,7 @@ Result<void> print_text_across_stacks(kernel::Kernel& k, const kernel::Backtrace
     TRY(k.read(from, std::span(reinterpret_cast<uint8_t*>(w.data()), w.size() * 8)));
     for (uint64_t a = from; a + 8 <= range.hi; a += 8) {
       uint64_t v = w[(a - from) / 8];
-      if (is_kernel_text(k, v)) out.print("  [{:x}] {} at {:x}\n", a, frame_label(k, v, o), v);
+      if (is_kernel_text(k, v)) out.print("  [{:x}] {} at {:x}{}\n", a, frame_label(k, v, o), v, module_suffix(k, v));
       const kernel::StackFrame* with_regs = nullptr;
       for (size_t n = i; n < j; ++n)
         if (fr[n].slot == a && fr[n].exception) with_regs = &fr[n];
@@ -441,7 +482,7 @@ Result<void> print_bt(Session& s, const kernel::TaskTable& tt, const Task& t, co
         std::vector<uint64_t> w((hi - from) / 8);
         TRY(k.read(from, std::span(reinterpret_cast<uint8_t*>(w.data()), w.size() * 8)));
         for (size_t i = 0; i < w.size(); ++i)
-          if (is_kernel_text(k, w[i])) out.print("  [{:x}] {} at {:x}\n", from + 8 * i, frame_label(k, w[i], o), w[i]);
+          if (is_kernel_text(k, w[i])) out.print("  [{:x}] {} at {:x}{}\n", from + 8 * i, frame_label(k, w[i], o), w[i], module_suffix(k, w[i]));
       }
       if (!bt->frames.empty() && bt->frames.back().exception && bt->frames.back().exception->user_mode())
         print_regs(out, *bt->frames.back().exception);
@@ -452,12 +493,15 @@ Result<void> print_bt(Session& s, const kernel::TaskTable& tt, const Task& t, co
     uint64_t from = lo;
     if (o.text && !bt->frames.empty()) {
       from = bt->frames.front().slot;
-      out.print("              START: {} at {:x}\n", frame_label(k, bt->frames.front().pc, o), bt->frames.front().pc);
+      // crash's instptr: the CPU's interrupted instruction when the trace began from the
+      // dump's registers, else the first frame's pc.
+      uint64_t start_pc = bt->start ? bt->start->ip : bt->frames.front().pc;
+      out.print("              START: {} at {:x}\n", frame_label(k, start_pc, o), start_pc);
     }
     std::vector<uint64_t> w((hi - from) / 8);
     TRY(k.read(from, std::span(reinterpret_cast<uint8_t*>(w.data()), w.size() * 8)));
     for (size_t i = 0; i < w.size(); ++i)
-      if (is_kernel_text(k, w[i])) out.print("  [{:x}] {} at {:x}\n", from + 8 * i, frame_label(k, w[i], o), w[i]);
+      if (is_kernel_text(k, w[i])) out.print("  [{:x}] {} at {:x}{}\n", from + 8 * i, frame_label(k, w[i], o), w[i], module_suffix(k, w[i]));
     if (!bt->frames.empty() && bt->frames.back().exception && bt->frames.back().exception->user_mode())
       print_regs(out, *bt->frames.back().exception);
     return ok();
@@ -467,7 +511,7 @@ Result<void> print_bt(Session& s, const kernel::TaskTable& tt, const Task& t, co
   for (size_t i = 0; i < bt->frames.size(); ++i) {
     auto& f = bt->frames[i];
     if (!f.left_stack.empty()) out.print("--- <{}> ---\n", f.left_stack);
-    out.print("{:>3} [{:x}] {} at {:x}\n", fmt::format("#{}", i), f.slot, frame_label(k, f.pc, o), f.pc);
+    out.print("{:>3} [{:x}] {} at {:x}{}\n", fmt::format("#{}", i), f.slot, frame_label(k, f.pc, o), f.pc, module_suffix(k, f.pc));
     if (o.lines) {
       if (auto loc = k.source_lines().lookup(f.pc - k.kaslr_offset())) out.print("    {}: {}\n", loc->file, loc->line);
     }
