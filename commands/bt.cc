@@ -69,14 +69,15 @@ struct ModuleTextSymbol {
   uint64_t offset = 0;
   std::string_view module;
 };
-std::optional<ModuleTextSymbol> module_text_symbol(kernel::Kernel& k, uint64_t v) {
+// `text_only` false: any symbol of the module holding v (memory words, as bt -r names data).
+std::optional<ModuleTextSymbol> module_text_symbol(kernel::Kernel& k, uint64_t v, bool text_only = true) {
   auto table = kernel::modules(k);
   if (!table) return std::nullopt;
   const kernel::Module* m = (*table)->containing(v);
-  if (!m || !m->in_text(v)) return std::nullopt;
+  if (!m || (text_only && !m->in_text(v))) return std::nullopt;
   const kernel::ModuleSymbol* best = nullptr;
   for (const auto& sym : m->symbols)
-    if (sym.value <= v && (sym.type == 't' || sym.type == 'T')) best = &sym;
+    if (sym.value <= v && (!text_only || sym.type == 't' || sym.type == 'T')) best = &sym;
   if (!best) return std::nullopt;
   return ModuleTextSymbol{best->name, v - best->value, m->name};
 }
@@ -124,7 +125,7 @@ std::optional<std::string> slab_cache_of(kernel::Kernel& k, uint64_t v);
 // [addr:cache] for -FF), else the hex value.
 std::string full_word(kernel::Kernel& k, uint64_t v, int level) {
   if (auto sym = value_to_symstr(k, v)) return fmt::format("{:<16}", *sym);
-  if (auto ms = module_text_symbol(k, v))
+  if (auto ms = module_text_symbol(k, v, false))
     return fmt::format("{:<16}", ms->offset ? fmt::format("{}+{}", ms->name, ms->offset) : std::string(ms->name));
   if (auto slab = slab_cache_of(k, v))
     return fmt::format("{:<16}", level > 1 ? fmt::format("[{:x}:{}]", v, *slab) : fmt::format("[{}]", *slab));
@@ -147,7 +148,7 @@ Result<void> print_words(kernel::Kernel& k, Output& out, uint64_t from, uint64_t
       }
       auto sym = symbolic ? value_to_symstr(k, w[j]) : std::nullopt;
       if (symbolic && !sym)
-        if (auto ms = module_text_symbol(k, w[j]))
+        if (auto ms = module_text_symbol(k, w[j], false))
           sym = ms->offset ? fmt::format("{}+{}", ms->name, ms->offset) : std::string(ms->name);
       line += sym ? fmt::format("{:<16} ", *sym) : fmt::format("{:016x} ", w[j]);
     }
