@@ -49,6 +49,16 @@ Result<std::unique_ptr<BtfTypes>> BtfTypes::from_vmlinux(const Vmlinux& vm) {
 Result<std::unique_ptr<BtfTypes>> BtfTypes::from_bytes(std::span<const uint8_t> data, std::string_view source) {
   std::unique_ptr<BtfTypes> t(new BtfTypes());
   t->source_ = std::string(source);
+  // libbpf copies the bytes and reads the type records in place at hdr_len + type_off
+  // without checking that this keeps them 4-byte aligned: refuse such a header here
+  // (a 25-byte header made every record a misaligned read; found by fuzz_btf).
+  struct btf_header hdr {};
+  if (data.size() >= sizeof(hdr)) {
+    std::memcpy(&hdr, data.data(), sizeof(hdr));
+    if (hdr.magic == BTF_MAGIC && (hdr.hdr_len % 4 != 0 || hdr.type_off % 4 != 0))
+      return Error::make(Errc::bad_data, "{}: invalid BTF data: type section at {:#x}+{:#x} is not 4-byte aligned", source,
+                         hdr.hdr_len, hdr.type_off);
+  }
   t->btf_ = btf__new(data.data(), static_cast<uint32_t>(data.size()));
   if (!t->btf_) return Error::make(Errc::bad_data, "{}: invalid BTF data: {}", source, std::strerror(errno));
   return indexed(std::move(t));
