@@ -227,6 +227,11 @@ Result<std::vector<Task>> all_tasks(Kernel& k) {
   return std::move(walk.tasks);
 }
 
+const TaskTable* built_task_table(Kernel& k) {
+  auto& cache = k.extension<TaskTableCache>();
+  return cache.table && *cache.table ? &**cache.table : nullptr;
+}
+
 Result<const TaskTable*> task_table(Kernel& k) {
   auto& cache = k.extension<TaskTableCache>();
   if (!cache.table) {

@@ -74,5 +74,7 @@ Result<TaskWalk> walk_tasks(Kernel& k);
 Result<std::vector<Task>> all_tasks(Kernel& k);
 // Built once per Kernel and kept (a dump does not change).
 Result<const TaskTable*> task_table(Kernel& k);
+// The table if some command has built it already, else null (never starts the walk).
+const TaskTable* built_task_table(Kernel& k);
 
 }  // namespace coroner::kernel

@@ -19,6 +19,7 @@
 #include "commands/support/json.h"
 #include "kernel/kernel.h"
 #include "kernel/printk.h"
+#include "kernel/tasks.h"
 #include "shell/completion.h"
 #include "shell/dmesg.h"
 #include "shell/file_kind.h"
@@ -253,6 +254,7 @@ bool Shell::run_command(const std::vector<std::string>& argv, FILE* out) {
       return false;
     }
     auto r = cmd->run(session_, *args, o);
+    warn_if_task_list_cut(cmd->spec.name);
     if (!r) {
       if (!r.error().message.empty()) o.print("{}: {}\n", cmd->spec.name, r.error().message);
       return false;
@@ -267,6 +269,20 @@ bool Shell::run_command(const std::vector<std::string>& argv, FILE* out) {
     return false;  // fmt could not write (a closed pipe)
   }
   return true;
+}
+
+// A damaged task list leaves every task command (bt -a, foreach, set, ...) with the tasks
+// reached before the damage; say so once, on stderr, rather than let them answer as if the
+// list were whole (ps says it itself, with its listing).
+void Shell::warn_if_task_list_cut(const std::string& command) {
+  if (warned_task_list_cut_) return;
+  const kernel::TaskTable* tt = kernel::built_task_table(session_.kernel);
+  if (!tt || !tt->cut) return;
+  warned_task_list_cut_ = true;
+  if (command == "ps") return;
+  fflush(stdout);
+  fmt::print(stderr, "WARNING: the task list is cut: task commands see only the {} tasks reached: {}\n",
+             tt->tasks.size(), tt->cut->message);
 }
 
 // `set scroll [on|off]`: crash's variable, kept by the shell because the pager is the shell's.

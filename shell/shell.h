@@ -57,9 +57,11 @@ class Shell {
  private:
   bool run_command(const std::vector<std::string>& argv, FILE* out);
   bool run_set_scroll(const std::vector<std::string>& words, FILE* out);
+  void warn_if_task_list_cut(const std::string& command);
   std::string expand_alias(const std::string& line) const;
   commands::Session& session_;
   bool quit_ = false;
+  bool warned_task_list_cut_ = false;
   bool stop_on_error_ = false;
   bool scroll_ = false;
   std::string pager_;        // the command run as pager; empty when output is not a terminal

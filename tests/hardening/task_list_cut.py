@@ -107,6 +107,14 @@ def main():
                 failures.append(f"{what}: {len(rows)} tasks listed, as many as the intact dump's {len(all_rows)}")
             if f"{GARBAGE:x}" not in text:
                 failures.append(f"{what}: the error does not name {GARBAGE:#x}")
+            # Every other task command works on what was reached: the shell must say so once.
+            r2 = cm.run_one([coroner, "-s", vmlinux, variant], "bt -a\nforeach bt\n", args.timeout, args.max_rss)
+            why = cm.judge("bt -a; foreach bt", r2, args.max_rss)
+            if why:
+                failures.append(f"{what}: {why}")
+            warnings = [l for l in r2["err"].splitlines() if l.startswith("WARNING: the task list is cut")]
+            if len(warnings) != 1 or f"{GARBAGE:x}" not in warnings[0]:
+                failures.append(f"{what}: bt -a / foreach bt warned {len(warnings)} times about the cut list: {r2['err'][-400:]!r}")
             err = [l for l in text.splitlines() if l.startswith("ps: ")]
             print(f"{what} (next pointer at {link:#x}, after PID {pid}): {len(rows)} of {len(all_rows)} tasks; "
                   f"{err[-1] if err else 'no error line'}")
