@@ -13,10 +13,8 @@ By default one dump per boot of each set (kdump.elf, qemu.elf, qemu-nokaslr.elf)
 every dump of the manifest. Exit status 0 when every comparison passed.
 """
 import argparse
-import difflib
 import os
 import re
-import subprocess
 import sys
 import tempfile
 
@@ -151,36 +149,11 @@ def main():
                 if args.verbose:
                     for k in sorted(a):
                         print(f"  {name}: {k} = {a[k]:x}")
-                cmdfile = os.path.join(tmp, "commands.txt")
-                with open(cmdfile, "w") as f:
-                    f.write("\n".join(cmds) + "\n")
-                crash_dir = os.path.join(set_dir, "oracle-tests", "kmem-addresses", name)
-                rec = subprocess.run(
-                    ["bash", os.path.join(REPO, "fixtures", "crash-oracle.sh"), os.path.join(set_dir, "vmlinux"),
-                     ",".join(os.path.join(set_dir, d) for d in dump_files), crash_dir, cmdfile],
-                    capture_output=True, text=True)
-                if rec.returncode != 0:
-                    print(f"FAIL {name}: crash oracle could not record outputs:\n{rec.stderr[-2000:]}")
-                    failed += len(cmds)
-                    continue
-                outdir = os.path.join(tmp, "out")
-                os.makedirs(outdir)
-                oracle.run_coroner(args.coroner, set_dir, dump_files, cmds, outdir)
-                for cmd in cmds:
-                    want = oracle.normalise(open(os.path.join(crash_dir, oracle.safe_name(cmd)), errors="replace").read(),
-                                            "exact")
-                    got_path = os.path.join(outdir, oracle.safe_name(cmd))
-                    got = oracle.normalise(open(got_path, errors="replace").read(), "exact") \
-                        if os.path.exists(got_path) else ["<no output>"]
-                    label = f"{os.path.basename(set_dir)}/{name}: {cmd}"
-                    if want == got:
-                        passed += 1
-                        if args.verbose:
-                            print(f"PASS {label}")
-                        continue
-                    failed += 1
-                    diff = "\n".join(difflib.unified_diff(want, got, "crash", "coroner", lineterm="", n=1))
-                    print(f"FAIL {label}\n{diff[:4000]}")
+                p, f = oracle.compare_with_crash(args.coroner, set_dir, dump_files, cmds,
+                                                 os.path.join(set_dir, "oracle-tests", "kmem-addresses", name), tmp,
+                                                 f"{os.path.basename(set_dir)}/{name}", args.verbose)
+                passed += p
+                failed += f
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
 

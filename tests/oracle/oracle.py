@@ -106,6 +106,40 @@ def run_coroner(binary, set_dir, dump_files, commands, outdir):
     return p
 
 
+
+def compare_with_crash(coroner, set_dir, dump_files, cmds, crash_dir, tmp, label_prefix, verbose=False):
+    """Runs cmds (commands built per dump, e.g. from addresses read off the dump first) through
+    crash 9 (recordings cached in crash_dir) and coroner, and compares each output exactly.
+    Prints FAIL lines with a diff; returns (passed, failed)."""
+    cmdfile = os.path.join(tmp, "commands.txt")
+    with open(cmdfile, "w") as f:
+        f.write("\n".join(cmds) + "\n")
+    rec = subprocess.run(
+        ["bash", os.path.join(REPO, "fixtures", "crash-oracle.sh"), os.path.join(set_dir, "vmlinux"),
+         ",".join(os.path.join(set_dir, d) for d in dump_files), crash_dir, cmdfile],
+        capture_output=True, text=True)
+    if rec.returncode != 0:
+        print(f"FAIL {label_prefix}: crash oracle could not record outputs:\n{rec.stderr[-2000:]}")
+        return 0, len(cmds)
+    outdir = os.path.join(tmp, "out")
+    os.makedirs(outdir)
+    run_coroner(coroner, set_dir, dump_files, cmds, outdir)
+    passed = failed = 0
+    for cmd in cmds:
+        want = normalise(open(os.path.join(crash_dir, safe_name(cmd)), errors="replace").read(), "exact")
+        got_path = os.path.join(outdir, safe_name(cmd))
+        got = normalise(open(got_path, errors="replace").read(), "exact") if os.path.exists(got_path) else ["<no output>"]
+        label = f"{label_prefix}: {cmd}"
+        if want == got:
+            passed += 1
+            if verbose:
+                print(f"PASS {label}")
+            continue
+        failed += 1
+        diff = "\n".join(difflib.unified_diff(want, got, "crash", "coroner", lineterm="", n=1))
+        print(f"FAIL {label}\n{diff[:4000]}")
+    return passed, failed
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--coroner", required=True)
