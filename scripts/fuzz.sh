@@ -8,7 +8,9 @@
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
 #   SECONDS defaults to 30; TARGETs default to every fuzz_* binary the preset builds.
 #   FUZZ_BUILD_DIR overrides the build directory (default build/fuzz, the preset's);
-#   FUZZ_JOBS the build parallelism (default 2).
+#   FUZZ_JOBS the build parallelism (default 2); FUZZ_CORPUS a directory that keeps each
+#   target's generated corpus between runs (FUZZ_CORPUS/NAME/; default: a scratch directory
+#   removed at exit), as bench/fuzz-campaign.sh uses it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -41,7 +43,8 @@ for t in "${targets[@]}"; do
   bin="$build/fuzz/fuzz_$t"
   seeds="$repo/fuzz/corpus/$t"
   art="$build/artifacts/$t"
-  mkdir -p "$art" "$scratch/$t"
+  work="${FUZZ_CORPUS:-$scratch}/$t"
+  mkdir -p "$art" "$work"
   [ -d "$seeds" ] || seeds=""
   # A dictionary of the format's magics, note types and keywords (fuzz/dict/targets.txt maps
   # targets to fuzz/dict/*.dict).
@@ -53,7 +56,7 @@ for t in "${targets[@]}"; do
   # -error_exitcode: a crash, sanitizer report or leak; -timeout: one input running > 10 s;
   # -rss_limit_mb: an input that makes the reader allocate without bound.
   if "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -error_exitcode=77 \
-       "${dictarg[@]}" -print_final_stats=1 -artifact_prefix="$art/" "$scratch/$t" $seeds >"$log" 2>&1; then
+       "${dictarg[@]}" -print_final_stats=1 -artifact_prefix="$art/" "$work" $seeds >"$log" 2>&1; then
     status=ok
   else
     status=FAILED
@@ -65,7 +68,8 @@ for t in "${targets[@]}"; do
   fi
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)
   cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -n1 | cut -d' ' -f2)
-  summary+=("$(printf '%-20s %-6s %4ss  %10s execs  cov %s' "$t" "$status" "$(($(date +%s) - start))" "${runs:-?}" "${cov:-?}")")
+  ft=$(grep -oE 'ft: [0-9]+' "$log" | tail -n1 | cut -d' ' -f2)
+  summary+=("$(printf '%-20s %-6s %4ss  %10s execs  cov %s  ft %s' "$t" "$status" "$(($(date +%s) - start))" "${runs:-?}" "${cov:-?}" "${ft:-?}")")
   rmdir "$art" 2>/dev/null || true
 done
 printf '%s\n' "${summary[@]}"
