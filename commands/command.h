@@ -118,6 +118,9 @@ struct Session {
   std::vector<Alias> aliases = builtin_aliases();
   int output_radix = 10;  // crash's `set radix`: how p/struct print integers without -x/-d
   bool json = false;      // `--json`: commands that support it print one JSON document each
+  // crash's `scroll` as `set scroll` shows it ("on (/usr/bin/less)", "off (none)"): the pager
+  // is the shell's, which sets this; unset without a shell in front (tests).
+  std::function<std::string()> scroll_state;
 };
 
 using Handler = std::function<Result<void>(Session&, const Args&, Output&)>;

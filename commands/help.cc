@@ -152,6 +152,14 @@ void print_input_help(Session& s, Output& out) {
   t += fmt::format("Interactive {} commands are read with line editing (libedit) and a\n", p);
   t += "command history, kept between sessions in ~/.coroner_history (or $CORONER_HISTORY).\n";
   t += "The up- and down-arrow keys (or CTRL-p and CTRL-n) recall earlier commands.\n\n";
+  t += "The command history is a numbered list of the commands entered, which \"h\"\n";
+  t += "shows at any time.  A command of the list runs again with:\n\n";
+  t += "  1. \"r\" alone, or \"!!\": the last command;\n";
+  t += "  2. \"r\" followed by a number (\"r 3\", \"r3\"), or \"!\" and the number: that command;\n";
+  t += "  3. \"r\" followed by the first characters of a command (\"r sym\"): the latest\n";
+  t += "     command starting with them.\n\n";
+  t += "The command is shown after the prompt before it runs.  In a script (commands on\n";
+  t += "standard input or from -i), the list holds the script's own commands.\n\n";
   t += "The TAB key completes command names, a command's options, symbol names, and\n";
   t += "structure and union names and members, as in \"struct task_struct.se.<TAB>\"\n";
   t += "and \"p init_task.mm-><TAB>\".\n\n";
@@ -339,7 +347,7 @@ Result<void> run_help(Session& s, const Args& args, Output& out) {
 
 static Command help_command() {
   return Command{CommandSpec{"help",
-                             {"h"},
+                             {},
                              "get help",
                              "[command | all | input | output] [-D | -n | -r | -z]",
                              {{'D', false, "display the dump file's header information"},

@@ -86,11 +86,11 @@ bool is_variable(std::string_view name) {
          name == "namelist";
 }
 
-// What the shell's scroll is when standard input or output is no terminal: off, no pager (the
-// shell turns the pager on only with a terminal at both ends).
-std::string scroll_state() {
-  if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) return "off (none)";
-  return "(see \"set scroll\")";
+// The shell's scroll, as it reports it; without a shell, a session with no pager (the shell
+// turns the pager on only with a terminal at both ends).
+std::string scroll_state(const Session& s) {
+  if (s.scroll_state) return s.scroll_state();
+  return "off (none)";
 }
 
 std::string radix_state(int radix) { return fmt::format("{} ({})", radix, radix == 16 ? "hex" : "decimal"); }
@@ -126,7 +126,7 @@ Result<void> set_variable(Session& s, const Args& args, Output& out) {
     }
     out.print("output radix: {}\n", radix_state(s.output_radix));
   } else if (var == "scroll") {
-    out.print("scroll: {}\n", scroll_state());
+    out.print("scroll: {}\n", scroll_state(s));
   } else if (var == "print_max") {
     if (value && *value != std::to_string(kPrintMax))
       return Error::make(Errc::unsupported, "print_max {}: only {} is supported", *value, kPrintMax);
@@ -141,7 +141,7 @@ Result<void> set_variable(Session& s, const Args& args, Output& out) {
 // `set -v`: crash's table of its variables (name right-aligned in 14 columns), for those
 // coroner has, in crash's order.
 void show_variables(Session& s, Output& out) {
-  out.print("{:>14}: {}\n", "scroll", scroll_state());
+  out.print("{:>14}: {}\n", "scroll", scroll_state(s));
   out.print("{:>14}: {}\n", "radix", radix_state(s.output_radix));
   out.print("{:>14}: {}\n", "print_max", kPrintMax);
   out.print("{:>14}: {}\n", "namelist", s.kernel.vmlinux_path());

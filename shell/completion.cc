@@ -283,6 +283,7 @@ std::vector<std::string> Completer::expression_member_words(const std::string& e
 }
 
 std::vector<std::string> Completer::complete(const std::string& line, const std::string& word) {
+  offered_members_ = false;
   std::vector<std::string> before = split_words(line.substr(0, line.size() - word.size()));
   if (before.empty()) return command_names(word);
   std::string command = before[0];
@@ -295,10 +296,16 @@ std::vector<std::string> Completer::complete(const std::string& line, const std:
   if (command == "help" || command == "man" || command == "?") return command_names(word);
   if (command == "p") {
     std::string expression(p_expression(line));
-    if (accessor_base(expression)) return expression_member_words(expression, word);
+    if (accessor_base(expression)) {
+      offered_members_ = true;
+      return expression_member_words(expression, word);
+    }
   }
   bool type_command = command == "struct" || command == "union" || command == "whatis" || command == "*";
-  if (type_command && word.find('.') != std::string::npos) return member_paths(word);
+  if (type_command && word.find('.') != std::string::npos) {
+    offered_members_ = true;
+    return member_paths(word);
+  }
   if (command == "struct" || command == "*") return type_names(word, true, command == "*");
   if (command == "union") return type_names(word, false, true);
   if (command == "whatis") {

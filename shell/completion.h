@@ -38,6 +38,9 @@ class Completer {
   ~Completer();
   // line: the text before the cursor; word: its last word (what is being completed).
   std::vector<std::string> complete(const std::string& line, const std::string& word);
+  // Whether the last complete() offered struct members (`p EXPR->`, `struct T.`): the user
+  // goes on from a member with `.` or `->`, so the prompt appends no space after one.
+  bool offered_members() const { return offered_members_; }
 
   std::vector<std::string> command_names(const std::string& prefix) const;
   std::vector<std::string> option_names(const std::string& command, const std::string& prefix) const;
@@ -55,6 +58,7 @@ class Completer {
   commands::Session& session_;
   struct btf* btf_ = nullptr;
   bool btf_tried_ = false;
+  bool offered_members_ = false;
 };
 
 }  // namespace coroner::shell

@@ -24,6 +24,7 @@
 #include "shell/dmesg.h"
 #include "shell/file_kind.h"
 #include "shell/find_vmlinux.h"
+#include "shell/history.h"
 
 namespace coroner::shell {
 namespace {
@@ -225,7 +226,32 @@ Shell::Shell(commands::Session& session) : session_(session) {
     }
     scroll_ = !pager_.empty();
   }
+  session_.scroll_state = [this] { return scroll_state(); };
 }
+
+Shell::~Shell() { session_.scroll_state = nullptr; }
+
+std::string Shell::scroll_state() const {
+  return fmt::format("{} ({})", scroll_ ? "on" : "off", pager_label_.empty() ? "none" : pager_label_);
+}
+
+namespace {
+
+std::string history_path() {
+  if (const char* p = getenv("CORONER_HISTORY"); p && *p) return p;
+  if (const char* home = getenv("HOME"); home && *home) return std::string(home) + "/.coroner_history";
+  return "";
+}
+
+// `foreach ... CMD [options]` under --json: CMD (foreach's first word that names a command) has
+// JSON output, so foreach's output is CMD's documents.
+bool foreach_json_capable(const std::vector<std::string>& argv) {
+  for (size_t i = 1; i < argv.size(); ++i)
+    if (commands::find_command(argv[i])) return commands::json::supported(argv[i]);
+  return false;
+}
+
+}  // namespace
 
 bool Shell::run_command(const std::vector<std::string>& argv, FILE* out) {
   const std::string& name = argv[0];
@@ -239,7 +265,8 @@ bool Shell::run_command(const std::vector<std::string>& argv, FILE* out) {
     commands::Output o(out);
     // --json: every command answers with one JSON document; one without JSON output (and a
     // wrong command line) with an error document instead of its text.
-    if (session_.json && (!cmd || !commands::json::supported(name))) {
+    bool json_foreach = session_.json && cmd && name == "foreach" && foreach_json_capable(argv);
+    if (session_.json && !json_foreach && (!cmd || !commands::json::supported(name))) {
       commands::json::print_error(o, name, cmd ? "no JSON output for this command" : "command not found");
       return false;
     }
@@ -253,6 +280,7 @@ bool Shell::run_command(const std::vector<std::string>& argv, FILE* out) {
       else o.print("{}\nUsage: {} {}\n", args.error().message, cmd->spec.name, cmd->spec.usage);
       return false;
     }
+    if (json_foreach) return run_json_foreach(*cmd, *args, out);
     auto r = cmd->run(session_, *args, o);
     warn_if_task_list_cut(cmd->spec.name);
     if (!r) {
@@ -269,6 +297,53 @@ bool Shell::run_command(const std::vector<std::string>& argv, FILE* out) {
     return false;  // fmt could not write (a closed pipe)
   }
   return true;
+}
+
+
+// foreach's output under --json: its command's documents, one per task (`foreach bt`) or one
+// for all (`foreach ps`). foreach separates tasks with blank lines and names the selectors
+// that match nothing in text; here the blank lines go and a text line becomes an error
+// document, so standard output still holds documents only.
+bool Shell::run_json_foreach(const commands::Command& cmd, const commands::Args& args, FILE* out) {
+  char* buf = nullptr;
+  size_t size = 0;
+  FILE* mem = open_memstream(&buf, &size);
+  if (!mem) {
+    commands::Output o(out);
+    commands::json::print_error(o, "foreach", std::strerror(errno));
+    return false;
+  }
+  Result<void> r = ok();
+  try {
+    commands::Output o(mem);
+    r = cmd.run(session_, args, o);
+  } catch (...) {
+    fclose(mem);
+    free(buf);
+    throw;
+  }
+  fclose(mem);
+  std::string text(buf, size);
+  free(buf);
+  warn_if_task_list_cut(cmd.spec.name);
+  commands::Output o(out);
+  bool all_ok = static_cast<bool>(r);
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    std::string_view line(text.data() + pos, (nl == std::string::npos ? text.size() : nl) - pos);
+    pos = nl == std::string::npos ? text.size() : nl + 1;
+    if (line.empty()) continue;
+    if (line.front() == '{') {
+      o.write(line);
+      o.write("\n");
+    } else {
+      commands::json::print_error(o, "foreach", line);
+      all_ok = false;
+    }
+  }
+  if (!r && !r.error().message.empty()) commands::json::print_error(o, "foreach", r.error().message);
+  return all_ok;
 }
 
 // A damaged task list leaves every task command (bt -a, foreach, set, ...) with the tasks
@@ -297,7 +372,7 @@ bool Shell::run_set_scroll(const std::vector<std::string>& words, FILE* out) {
       return false;
     }
   }
-  commands::Output(out).print("scroll: {} ({})\n", scroll_ ? "on" : "off", pager_label_.empty() ? "none" : pager_label_);
+  commands::Output(out).print("scroll: {}\n", scroll_state());
   return true;
 }
 
@@ -379,12 +454,50 @@ bool Shell::run_line(const std::string& raw) {
   return okay;
 }
 
+bool Shell::run_input(const std::string& raw) {
+  std::string line = trim(raw);
+  if (line.empty()) return true;
+  HistoryRequest req = history_request(line, history_);
+  commands::Output out(stdout);
+  std::string word = line.substr(0, line.find_first_of(" \t"));
+  switch (req.kind) {
+    case HistoryRequest::Kind::list:
+      if (session_.json) commands::json::print_error(out, word, "no JSON output for this command");
+      else out.write(history_listing(history_));
+      fflush(stdout);
+      return !session_.json;
+    case HistoryRequest::Kind::failed:
+      // crash: "no commands entered!" and "command N not entered yet!" are its errors (named
+      // after the program), "invalid repeat request: ..." a plain line.
+      if (session_.json) commands::json::print_error(out, word, req.message);
+      else if (req.message.starts_with("invalid")) out.print("{}\n", req.message);
+      else out.print("{}: {}\n", session_.program, req.message);
+      fflush(stdout);
+      return false;
+    case HistoryRequest::Kind::rerun:
+      line = req.line;
+      if (!session_.json) out.print("{}> {}\n", session_.program, line);
+      fflush(stdout);
+      break;
+    case HistoryRequest::Kind::none:
+      break;
+  }
+  history_.push_back(line);
+  constexpr size_t kHistoryMax = 1000;  // as stifle_history below
+  if (history_.size() > kHistoryMax) history_.erase(history_.begin());
+  if (interactive_) {
+    add_history(line.c_str());
+    if (std::string path = history_path(); !path.empty()) write_history(path.c_str());
+  }
+  return run_line(line);
+}
+
 int Shell::run_stream(FILE* in) {
   int failures = 0;
   char* buf = nullptr;
   size_t cap = 0;
   while (!quit_ && getline(&buf, &cap, in) >= 0) {
-    if (!run_line(buf)) {
+    if (!run_input(buf)) {
       ++failures;
       if (stop_on_error_) break;
     }
@@ -413,17 +526,10 @@ char** complete(const char* text, int start, int end) {
   std::string word = text;
   (void)start;
   pending_matches = active_completer->complete(line, word);
-  // A struct member path goes on (`task_struct.se.`): no space after it.
-  bool member = word.find('.') != std::string::npos;
-  rl_completion_append_character = member ? '\0' : ' ';
+  // A member goes on (`task_struct.se.`, `init_task.mm->pgd`): no space after it.
+  rl_completion_append_character = active_completer->offered_members() ? '\0' : ' ';
   if (pending_matches.empty()) return nullptr;
   return rl_completion_matches(text, match_generator);
-}
-
-std::string history_path() {
-  if (const char* p = getenv("CORONER_HISTORY"); p && *p) return p;
-  if (const char* home = getenv("HOME"); home && *home) return std::string(home) + "/.coroner_history";
-  return "";
 }
 
 }  // namespace
@@ -485,6 +591,11 @@ int Shell::run_interactive() {
   using_history();
   stifle_history(1000);
   if (!history.empty()) read_history(history.c_str());
+  // The saved lines are the first of `h`'s list.
+  history_.clear();
+  for (int i = 0; i < history_length; ++i)
+    if (HIST_ENTRY* e = history_get(history_base + i); e && e->line) history_.push_back(e->line);
+  interactive_ = true;
   Completer completer(session_);
   active_completer = &completer;
   rl_attempted_completion_function = complete;
@@ -504,13 +615,10 @@ int Shell::run_interactive() {
     }
     std::string l = line;
     free(line);
-    if (!trim(l).empty()) {
-      add_history(l.c_str());
-      if (!history.empty()) write_history(history.c_str());
-    }
-    if (!run_line(l)) ++failures;
+    if (!run_input(l)) ++failures;
   }
   active_completer = nullptr;
+  interactive_ = false;
   if (!history.empty()) write_history(history.c_str());
   return failures;
 }

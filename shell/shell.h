@@ -40,8 +40,17 @@ std::string program_usage();
 class Shell {
  public:
   explicit Shell(commands::Session& session);
+  ~Shell();
+  Shell(const Shell&) = delete;
+  Shell& operator=(const Shell&) = delete;
   // Runs one line: a command with optional pipe/redirection. Returns false on failure.
   bool run_line(const std::string& line);
+  // Runs one line as typed at the prompt or read from a script: crash's history commands
+  // first (`h`, `r`, `r N`, `r PREFIX`, `!!`, `!N`: shell/history.h), then run_line; the line
+  // run (not `h`) enters the history. Returns false on failure.
+  bool run_input(const std::string& line);
+  // The lines entered so far, the oldest first (at the prompt: the saved history first).
+  const std::vector<std::string>& history() const { return history_; }
   // Runs every line of a stream (command files, non-terminal stdin). Returns the number of
   // failed commands; with stop_on_error, stops after the first.
   int run_stream(FILE* in);
@@ -57,6 +66,8 @@ class Shell {
  private:
   bool run_command(const std::vector<std::string>& argv, FILE* out);
   bool run_set_scroll(const std::vector<std::string>& words, FILE* out);
+  std::string scroll_state() const;  // "on (/usr/bin/less)", as `set scroll` answers
+  bool run_json_foreach(const commands::Command& cmd, const commands::Args& args, FILE* out);
   void warn_if_task_list_cut(const std::string& command);
   std::string expand_alias(const std::string& line) const;
   commands::Session& session_;
@@ -66,6 +77,8 @@ class Shell {
   bool scroll_ = false;
   std::string pager_;        // the command run as pager; empty when output is not a terminal
   std::string pager_label_;  // as crash's `set scroll` names it: "/usr/bin/less", "CRASHPAGER: ..."
+  std::vector<std::string> history_;
+  bool interactive_ = false;  // at the prompt: the history is libedit's too, and saved
 };
 
 // Installs the SIGINT handler that sets commands::interrupt_flag (and ignores SIGPIPE, so a

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The coroner prompt at a real (pseudo-)terminal, as a user meets it: line editing, tab
-completion (commands, symbols, struct members, options), history kept across sessions, Ctrl-C
+completion (commands, symbols, struct members, options; no space after a member), history kept
+across sessions and crash's `h`/`r`, `set -v` showing the pager state, Ctrl-C
 stopping `foreach bt` and the session going on, a pipe to grep, and the pager (crash's scroll,
 through CRASHPAGER). Standard library only (pty, select); the first fixture set's dumps.
 
@@ -180,6 +181,17 @@ def main():
                 assert re.search(r"\$\d+ = 0\b", out) and "no member" not in out, out
             check("tab completes members in p expressions", complete_expression_member)
 
+            def complete_member_no_space():
+                # A unique member completed goes on without a space: the X typed after the TAB
+                # joins the member's name (with a space, the expression would be `tgid X`).
+                sess.send("p init_task.parent->tg\tX\r")
+                out = sess.expect(PROMPT)
+                assert "tgidX" in out.split("\n", 1)[-1] and "tgid X" not in out, out
+                sess.send("struct list_head.ne\tX\r")
+                out = sess.expect(PROMPT)
+                assert "nextX" in out.split("\n", 1)[-1] and "next X" not in out, out
+            check("no space after a completed member (-> and .)", complete_member_no_space)
+
             def complete_type():
                 sess.send("struct list_he\t\r")
                 out = sess.expect(PROMPT)
@@ -220,6 +232,40 @@ def main():
                 out = sess.expect(PROMPT)
                 assert re.search(r"[0-9a-f]{16} \(.\) jiffies", out), out
             check("history from the previous session (Up arrow)", history_recall)
+
+            def set_v_scroll():
+                # The shell's pager state, as `set scroll` reports it.
+                sess.send("set -v\r")
+                out = sess.expect(PROMPT)
+                assert re.search(r"scroll: on \(CRASHPAGER: " + re.escape(paged) + r"\)", out), out
+                sess.send("set scroll off\r")
+                sess.expect(PROMPT)
+                sess.send("set -v\r")
+                out = sess.expect(PROMPT)
+                assert re.search(r"^ +scroll: off \(CRASHPAGER: " + re.escape(paged) + r"\)", out, re.M), out
+            check("set -v shows the pager state (on, then off)", set_v_scroll)
+
+            def history_h_and_r():
+                # h: the numbered list, the previous session's lines first; r re-runs the last
+                # line, r PREFIX the latest starting with it, each echoed after the prompt.
+                sess.send("h\r")
+                out = sess.expect(PROMPT)
+                entries = re.findall(r"^\[(\d+)\] (.*?)\r?$", out, re.M)
+                assert entries and [int(n) for n, _ in entries] == list(range(1, len(entries) + 1)), out
+                assert entries[-1][1] == "set -v" and any(e == "sym sysrq_handle_crash" for _, e in entries), entries
+                # (the echo holds a prompt itself: wait for it first)
+                sess.send("r\r")
+                sess.expect(PROMPT + rb"set -v\r?\n")
+                out = sess.expect(PROMPT)
+                assert "scroll: off" in out, out
+                sess.send("r sym s\r")
+                sess.expect(PROMPT + rb"sym sysrq_handle_crash\r?\n")
+                out = sess.expect(PROMPT)
+                assert "(t) sysrq_handle_crash" in out, out
+                sess.send("r nosuch\r")
+                out = sess.expect(PROMPT)
+                assert "invalid repeat request: r nosuch" in out, out
+            check("h lists the history; r and r PREFIX re-run a line", history_h_and_r)
 
             def ctrl_c():
                 sess.send("set scroll off\r")

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The coroner shell driven as a script: commands on standard input and from -i FILE, errors in
-the middle of a script and the exit status, --stop-on-error, `q`, redirections and pipes, `!cmd`,
+the middle of a script and the exit status, history (h, r), --stop-on-error, `q`, redirections and pipes, `!cmd`,
 aliases, eval, --osrelease, --log, `coroner DUMP` finding its vmlinux (CORONER_DEBUG_ROOT), and a
 command plugin loaded with extend (examples/plugin). Uses the first fixture set's kdump.elf.
 
@@ -55,6 +55,18 @@ def main():
     rc, out, err = run(base, "sym jiffies\nnosuchcmd\nsym jiffies\n")
     check("an error in the middle: the script goes on, exit status 1",
           rc == 1 and out == jiffies_line + "nosuchcmd: command not found\n" + jiffies_line, f"rc={rc}\n{out}{err}")
+
+    # crash's history commands on the script's own lines: h lists them (not itself), r re-runs
+    # one (echoed after the prompt, then entered in the list), a bad request fails.
+    rc, out, err = run(base, "h\nsym jiffies\n# a comment\nh\nr sy\nr 2\nhist\nr 9\nr xyz\n")
+    want = ("coroner: no commands entered!\n" + jiffies_line + "[1] sym jiffies\n[2] # a comment\n"
+            + "coroner> sym jiffies\n" + jiffies_line + "coroner> # a comment\n"
+            + "[1] sym jiffies\n[2] # a comment\n[3] sym jiffies\n[4] # a comment\n"
+            + "coroner: command 9 not entered yet!\ninvalid repeat request: r xyz\n")
+    check("h lists the script's commands; r, r N, r PREFIX re-run them; bad requests fail",
+          rc == 1 and out == want, f"rc={rc}\n{out}{err}")
+    rc, out, err = run(base, "set -v\n")
+    check("set -v: scroll off without a terminal", rc == 0 and out.startswith("        scroll: off (none)\n"), out)
 
     rc, out, err = run(["--stop-on-error", *base], "sym jiffies\nsym -z\nsym jiffies\n")
     check("--stop-on-error ends at the first failure", rc == 1 and out.count("jiffies") == 1

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "commands/command.h"
+#include "shell/history.h"
 #include "shell/shell.h"
 
 using namespace coroner;
@@ -63,4 +64,37 @@ TEST(ProgramArgs, UsageErrors) {
   auto h = shell::parse_program_args(2, const_cast<char**>(argv3));
   ASSERT_TRUE(h);
   EXPECT_TRUE(h->help);
+}
+
+TEST(History, CrashsPseudoCommands) {
+  using K = shell::HistoryRequest::Kind;
+  std::vector<std::string> none;
+  EXPECT_EQ(shell::history_request("h", none).kind, K::failed);
+  EXPECT_EQ(shell::history_request("h", none).message, "no commands entered!");
+  EXPECT_EQ(shell::history_request("r", none).message, "no commands entered!");
+  EXPECT_EQ(shell::history_request("sym jiffies", none).kind, K::none);
+
+  std::vector<std::string> hist{"sys", "bt -a", "sym jiffies", "bt"};
+  EXPECT_EQ(shell::history_request("h", hist).kind, K::list);
+  EXPECT_EQ(shell::history_request("hist", hist).kind, K::list);  // crash: any line starting "hi"
+  EXPECT_EQ(shell::history_request("help", hist).kind, K::none);
+  EXPECT_EQ(shell::history_listing(hist), "[1] sys\n[2] bt -a\n[3] sym jiffies\n[4] bt\n");
+  auto rerun = [&](std::string_view line) {
+    auto r = shell::history_request(line, hist);
+    return r.kind == K::rerun ? r.line : "failed: " + r.message;
+  };
+  EXPECT_EQ(rerun("r"), "bt");
+  EXPECT_EQ(rerun("!!"), "bt");
+  EXPECT_EQ(rerun("r 2"), "bt -a");
+  EXPECT_EQ(rerun("r2"), "bt -a");
+  EXPECT_EQ(rerun("!3"), "sym jiffies");
+  EXPECT_EQ(rerun("r bt"), "bt");       // the latest line with the prefix
+  EXPECT_EQ(rerun("r bt -"), "bt -a");
+  EXPECT_EQ(rerun("r sy"), "sym jiffies");
+  EXPECT_EQ(rerun("r 9"), "failed: command 9 not entered yet!");
+  EXPECT_EQ(rerun("r 0"), "failed: invalid repeat request: r 0");
+  EXPECT_EQ(rerun("r 99999999999999999999"), "failed: command 99999999999999999999 not entered yet!");
+  EXPECT_EQ(rerun("r xyz"), "failed: invalid repeat request: r xyz");
+  EXPECT_EQ(shell::history_request("rd jiffies", hist).kind, K::none);
+  EXPECT_EQ(shell::history_request("!ls", hist).kind, K::none);  // a shell command
 }
