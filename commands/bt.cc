@@ -3,6 +3,7 @@
 #include <set>
 
 #include "commands/builtin.h"
+#include "commands/support/json.h"
 #include "commands/support/parse.h"
 #include "commands/support/symstr.h"
 #include "commands/support/tasks.h"
@@ -27,19 +28,6 @@ void print_regs(Output& out, const kernel::PtRegs& r) {
   out.print("    R13: {:016x}  R14: {:016x}  R15: {:016x}\n", r.r13, r.r14, r.r15);
   if (r.from_cpu_note) out.print("    CS: {:04x}  SS: {:04x}\n", r.cs, r.ss);
   else out.print("    ORIG_RAX: {:016x}  CS: {:04x}  SS: {:04x}\n", r.orig_ax, r.cs, r.ss);
-}
-
-// A kernel-mode frame names the interrupted instruction first: `[exception RIP: sym+off]`.
-void print_exception(kernel::Kernel& k, Output& out, const kernel::PtRegs& r) {
-  if (!r.user_mode()) {
-    auto hit = k.symbols().lookup(r.ip);
-    std::string_view name = hit ? symbols::display_name(hit->symbol->name) : std::string_view();
-    std::string where = !hit ? fmt::format("unknown or invalid address")
-                        : hit->offset ? fmt::format("{}+{}", name, hit->offset)
-                                      : std::string(name);
-    out.print("    [exception RIP: {}]\n", where);
-  }
-  print_regs(out, r);
 }
 
 // What bt prints beyond the frames, from its options.
@@ -82,18 +70,54 @@ std::optional<ModuleTextSymbol> module_text_symbol(kernel::Kernel& k, uint64_t v
   return ModuleTextSymbol{best->name, v - best->value, m->name};
 }
 
-std::string frame_label(kernel::Kernel& k, uint64_t pc, const BtOptions& o) {
-  if (auto ms = module_text_symbol(k, pc)) {
-    std::string name(ms->name);
-    if (o.offsets && ms->offset)
-      name += o.hex ? fmt::format("+{:#x}", ms->offset) : fmt::format("+{}", ms->offset);
-    return name;
-  }
+// What a frame's pc is, as crash names it: a module's text symbol first (the module's own
+// kallsyms in the dump), else the kernel's symbol; `name` empty when none covers it.
+struct PcSymbol {
+  std::string name;
+  uint64_t offset = 0;
+  std::string module;  // empty: the kernel's
+};
+PcSymbol pc_symbol(kernel::Kernel& k, uint64_t pc) {
+  if (auto ms = module_text_symbol(k, pc)) return {std::string(ms->name), ms->offset, std::string(ms->module)};
   auto hit = k.symbols().lookup(pc);
-  if (!hit) return fmt::format("{:x}", pc);
-  std::string_view name = symbols::display_name(hit->symbol->name);
-  if (!o.offsets || hit->offset == 0) return std::string(name);
-  return o.hex ? fmt::format("{}+{:#x}", name, hit->offset) : fmt::format("{}+{}", name, hit->offset);
+  if (!hit) return {};
+  return {std::string(symbols::display_name(hit->symbol->name)), hit->offset, {}};
+}
+
+// The frame line's name: the symbol (with -s its offset, -x in hex), else the bare address.
+std::string frame_label(const PcSymbol& sym, uint64_t pc, const BtOptions& o) {
+  if (sym.name.empty()) return fmt::format("{:x}", pc);
+  if (!o.offsets || sym.offset == 0) return sym.name;
+  return o.hex ? fmt::format("{}+{:#x}", sym.name, sym.offset) : fmt::format("{}+{}", sym.name, sym.offset);
+}
+
+std::string frame_label(kernel::Kernel& k, uint64_t pc, const BtOptions& o) { return frame_label(pc_symbol(k, pc), pc, o); }
+
+// The symbol of an exception frame's interrupted instruction (the text's
+// `[exception RIP: sym+off]`): a module's text symbol (crash names module text so: a virtio
+// driver's vp_notify+18 on 6.1 qemu-net.elf), else the kernel's; nullopt for an address no
+// symbol covers.
+struct RipSymbol {
+  std::string_view name;
+  uint64_t offset = 0;
+};
+std::optional<RipSymbol> exception_rip(kernel::Kernel& k, const kernel::PtRegs& r) {
+  if (auto ms = module_text_symbol(k, r.ip)) return RipSymbol{ms->name, ms->offset};
+  auto hit = k.symbols().lookup(r.ip);
+  if (!hit) return std::nullopt;
+  return RipSymbol{symbols::display_name(hit->symbol->name), hit->offset};
+}
+
+// A kernel-mode frame names the interrupted instruction first: `[exception RIP: sym+off]`.
+void print_exception(kernel::Kernel& k, Output& out, const kernel::PtRegs& r) {
+  if (!r.user_mode()) {
+    auto rip = exception_rip(k, r);
+    std::string where = !rip ? fmt::format("unknown or invalid address")
+                        : rip->offset ? fmt::format("{}+{}", rip->name, rip->offset)
+                                      : std::string(rip->name);
+    out.print("    [exception RIP: {}]\n", where);
+  }
+  print_regs(out, r);
 }
 
 // What crash appends to a frame line in module text: " [NAME]".
@@ -445,6 +469,164 @@ Result<void> print_text_across_stacks(kernel::Kernel& k, const kernel::Backtrace
   return ok();
 }
 
+// One frame of the default trace, everything its text line and JSON need: the text and
+// the JSON are printed from the same BtTrace (print_trace, trace_json).
+struct BtFrame {
+  uint64_t sp = 0;  // the stack slot the return address was read from (the text's [ADDR])
+  uint64_t ip = 0;
+  PcSymbol symbol;
+  std::string left_stack;   // set on the first frame on a new stack: the stack left
+  std::string stack;        // the stack this frame is on ("task's stack", "IRQ stack"...)
+  std::optional<symbols::SourceLocation> line;  // -l
+  std::optional<kernel::PtRegs> exception;      // the registers of an exception frame above it
+  std::optional<symbols::SourceLocation> exception_line;  // -l: the interrupted instruction's
+};
+
+struct BtTrace {
+  std::optional<kernel::PtRegs> start;  // the CPU's registers the walk began from
+  std::vector<BtFrame> frames;
+  std::string stopped;  // why the walk ended early
+};
+
+std::optional<symbols::SourceLocation> source_line(kernel::Kernel& k, uint64_t pc) {
+  return k.source_lines().lookup(pc - k.kaslr_offset());
+}
+
+BtTrace collect_trace(kernel::Kernel& k, const kernel::Backtrace& bt, const BtOptions& o) {
+  BtTrace tr;
+  tr.start = bt.start;
+  tr.stopped = bt.stopped;
+  size_t seg = 0;
+  for (size_t i = 0; i < bt.frames.size(); ++i) {
+    const kernel::StackFrame& f = bt.frames[i];
+    if (i && !f.left_stack.empty()) ++seg;
+    BtFrame row;
+    row.sp = f.slot;
+    row.ip = f.pc;
+    row.symbol = pc_symbol(k, f.pc);
+    row.left_stack = f.left_stack;
+    if (seg < bt.stacks.size()) row.stack = bt.stacks[seg].name;
+    row.exception = f.exception;
+    if (o.lines) {
+      row.line = source_line(k, f.pc);
+      if (f.exception && !f.exception->user_mode()) row.exception_line = source_line(k, f.exception->ip);
+    }
+    tr.frames.push_back(std::move(row));
+  }
+  return tr;
+}
+
+// crash's default trace: each frame's line (`--- <STACK> ---` first when it left a stack),
+// with -l its source line, the registers of an exception frame above it (with -l the
+// interrupted instruction's line), then -f/-F's words up to the next frame.
+Result<void> print_trace(kernel::Kernel& k, const BtTrace& tr, const BtOptions& o, Output& out) {
+  if (tr.start) print_exception(k, out, *tr.start);
+  for (size_t i = 0; i < tr.frames.size(); ++i) {
+    const BtFrame& f = tr.frames[i];
+    if (!f.left_stack.empty()) out.print("--- <{}> ---\n", f.left_stack);
+    std::string module = f.symbol.module.empty() ? "" : fmt::format(" [{}]", f.symbol.module);
+    out.print("{:>3} [{:x}] {} at {:x}{}\n", fmt::format("#{}", i), f.sp, frame_label(f.symbol, f.ip, o), f.ip, module);
+    if (f.line) out.print("    {}: {}\n", f.line->file, f.line->line);
+    if (f.exception) {
+      print_exception(k, out, *f.exception);
+      if (f.exception_line) out.print("    {}: {}\n", f.exception_line->file, f.exception_line->line);
+    }
+    if ((o.frames_data || o.symbolic) && i + 1 < tr.frames.size() && tr.frames[i + 1].left_stack.empty())
+      TRY(print_words(k, out, f.sp + 8, tr.frames[i + 1].sp, "    ", " ", false, o.symbolic));
+  }
+  if (!tr.stopped.empty()) out.print("bt: {}\n", tr.stopped);
+  return ok();
+}
+
+// --json / -j (docs/json.md): a pt_regs as the text's register lines show it, each register
+// a hex string; orig_rax only where the text has it (not for registers from a dump note).
+void exception_json(json::Writer& w, kernel::Kernel& k, const kernel::PtRegs& r,
+                    const std::optional<symbols::SourceLocation>& line, bool lines) {
+  w.object().field("mode", r.user_mode() ? "user" : "kernel");
+  if (r.from_cpu_note) w.null_field("address");
+  else w.address_field("address", r.addr);
+  auto rip = r.user_mode() ? std::nullopt : exception_rip(k, r);
+  if (rip) w.field("rip_symbol", rip->name).field("rip_offset", rip->offset);
+  else w.null_field("rip_symbol").null_field("rip_offset");
+  if (lines) {
+    if (line) w.field("file", line->file).field("line", line->line);
+    else w.null_field("file").null_field("line");
+  }
+  w.key("registers").object();
+  w.address_field("rip", r.ip).address_field("rsp", r.sp).address_field("rflags", r.flags);
+  w.address_field("rax", r.ax).address_field("rbx", r.bx).address_field("rcx", r.cx);
+  w.address_field("rdx", r.dx).address_field("rsi", r.si).address_field("rdi", r.di);
+  w.address_field("rbp", r.bp).address_field("r8", r.r8).address_field("r9", r.r9);
+  w.address_field("r10", r.r10).address_field("r11", r.r11).address_field("r12", r.r12);
+  w.address_field("r13", r.r13).address_field("r14", r.r14).address_field("r15", r.r15);
+  if (!r.from_cpu_note) w.address_field("orig_rax", r.orig_ax);
+  w.address_field("cs", r.cs).address_field("ss", r.ss);
+  w.end().end();
+}
+
+// One task of bt's document: the header's fields, then the trace (or why there is none).
+void task_json(json::Writer& w, kernel::Kernel& k, const Task& t, const BtTrace* tr, std::string_view error,
+               const BtOptions& o) {
+  w.object().field("pid", t.pid).address_field("task", t.addr).field("cpu", t.idle ? t.idle_cpu : t.cpu);
+  w.field("command", t.comm);
+  if (tr && tr->start) {
+    w.key("start");
+    exception_json(w, k, *tr->start, std::nullopt, false);
+  } else {
+    w.null_field("start");
+  }
+  w.key("frames").array();
+  for (size_t i = 0; tr && i < tr->frames.size(); ++i) {
+    const BtFrame& f = tr->frames[i];
+    w.object().field("level", i).address_field("sp", f.sp).address_field("ip", f.ip);
+    if (f.symbol.name.empty()) w.null_field("symbol").null_field("offset");
+    else w.field("symbol", f.symbol.name).field("offset", f.symbol.offset);
+    if (f.symbol.module.empty()) w.null_field("module");
+    else w.field("module", f.symbol.module);
+    w.field("stack", f.stack);
+    if (o.lines) {
+      if (f.line) w.field("file", f.line->file).field("line", f.line->line);
+      else w.null_field("file").null_field("line");
+    }
+    w.key("exception");
+    if (f.exception) exception_json(w, k, *f.exception, f.exception_line, o.lines);
+    else w.null();
+    w.end();
+  }
+  w.end();
+  if (tr && !tr->stopped.empty()) w.field("stopped", tr->stopped);
+  else w.null_field("stopped");
+  if (!error.empty()) w.field("error", error);
+  w.end();
+}
+
+// bt's one document: {"command":"bt","tasks":[...]}, the tasks the text would show (-R: those
+// referencing the symbol; -n idle: an idle task's header only, an empty frame list).
+Result<void> print_bt_json(Session& s, const kernel::TaskTable& tt, const std::vector<const Task*>& targets,
+                           const BtOptions& o, Output& out) {
+  kernel::Kernel& k = s.kernel;
+  json::Writer w;
+  w.object().field("command", "bt").key("tasks").array();
+  for (const Task* t : targets) {
+    TRY(check_interrupt());
+    if (o.skip_idle && t->pid == 0 && !(tt.panic && *tt.panic == t->addr)) {
+      task_json(w, k, *t, nullptr, "", o);
+      continue;
+    }
+    auto bt = kernel::unwind(k, tt, *t);
+    if (!o.ref.empty() && (!bt || !references(k, *bt, o.ref))) continue;
+    if (!bt) {
+      task_json(w, k, *t, nullptr, bt.error().message, o);
+      continue;
+    }
+    BtTrace tr = collect_trace(k, *bt, o);
+    task_json(w, k, *t, &tr, "", o);
+  }
+  w.end().end();
+  w.print_line(out);
+  return ok();
+}
+
 Result<void> print_bt(Session& s, const kernel::TaskTable& tt, const Task& t, const BtOptions& o, Output& out) {
   kernel::Kernel& k = s.kernel;
   if (!o.ref.empty()) {
@@ -508,27 +690,7 @@ Result<void> print_bt(Session& s, const kernel::TaskTable& tt, const Task& t, co
     return ok();
   }
   if (o.old) return print_old_bt(k, t, *bt, o, out);
-  if (bt->start) print_exception(k, out, *bt->start);
-  for (size_t i = 0; i < bt->frames.size(); ++i) {
-    auto& f = bt->frames[i];
-    if (!f.left_stack.empty()) out.print("--- <{}> ---\n", f.left_stack);
-    out.print("{:>3} [{:x}] {} at {:x}{}\n", fmt::format("#{}", i), f.slot, frame_label(k, f.pc, o), f.pc, module_suffix(k, f.pc));
-    if (o.lines) {
-      if (auto loc = k.source_lines().lookup(f.pc - k.kaslr_offset())) out.print("    {}: {}\n", loc->file, loc->line);
-    }
-    if (f.exception) {
-      // crash: the registers first, with -l the interrupted instruction's line, then -f's words.
-      print_exception(k, out, *f.exception);
-      if (o.lines && !f.exception->user_mode()) {
-        if (auto loc = k.source_lines().lookup(f.exception->ip - k.kaslr_offset()))
-          out.print("    {}: {}\n", loc->file, loc->line);
-      }
-    }
-    if ((o.frames_data || o.symbolic) && i + 1 < bt->frames.size() && bt->frames[i + 1].left_stack.empty())
-      TRY(print_words(k, out, f.slot + 8, bt->frames[i + 1].slot, "    ", " ", false, o.symbolic));
-  }
-  if (!bt->stopped.empty()) out.print("bt: {}\n", bt->stopped);
-  return ok();
+  return print_trace(k, collect_trace(k, *bt, o), o, out);
 }
 
 Result<std::vector<const Task*>> bt_targets(Session& s, const kernel::TaskTable& tt, const Args& args) {
@@ -638,6 +800,15 @@ Result<void> check_stacks(kernel::Kernel& k, const kernel::TaskTable& tt, Output
 Result<void> run_bt(Session& s, const Args& args, Output& out) {
   const kernel::TaskTable& tt = *TRY(kernel::task_table(s.kernel));
   kernel::Kernel& k = s.kernel;
+  bool json_out = json::wanted(s, args);
+  if (json_out) {
+    // The options that print something other than the frames (stack words, text scans,
+    // exception frame searches, the old method, a hook) have no JSON form.
+    for (char f : std::string_view("fFrtTeEvoOSI"))
+      if (args.has(f)) return Error::make(Errc::usage, "-{} has no JSON output (bt -j takes -a -p -c -g -l -s -x -d -n -R)", f);
+    if (old_default()[&k])
+      return Error::make(Errc::usage, "the old bt method (bt -O) has no JSON output: bt -O again restores the default");
+  }
   if (args.has('v')) return check_stacks(k, tt, out);
   if (args.has('E')) return search_cpu_stacks(k, tt, out);
   if (args.has('O')) {
@@ -668,6 +839,7 @@ Result<void> run_bt(Session& s, const Args& args, Output& out) {
     }
     targets = group;
   }
+  if (json_out) return print_bt_json(s, tt, targets, o, out);
   for (size_t i = 0; i < targets.size(); ++i) {
     if (i && o.ref.empty()) out.print("\n");
     TRY(print_bt(s, tt, *targets[i], o, out));
@@ -679,7 +851,7 @@ Result<void> run_bt(Session& s, const Args& args, Output& out) {
 
 std::vector<Command> bt_commands() {
   return {
-      Command{CommandSpec{"bt",
+      json::capable(Command{CommandSpec{"bt",
                           {},
                           "backtrace",
                           "[-a|-p|-c cpu[,cpu...]|-g|-r|-t|-T|-l|-e|-E|-f|-F|-o|-O|-v] [-R ref] [-s [-x|-d]] [-I ip] [-S sp] [-n idle] [pid | task] ...",
@@ -704,9 +876,10 @@ std::vector<Command> bt_commands() {
                            {'n', true, "idle: only the header for idle tasks"},
                            {'R', true, "only traces that reference this symbol or text address"},
                            {'I', true, "start the trace at this text address"},
-                           {'S', true, "start the trace at this stack address"}},
+                           {'S', true, "start the trace at this stack address"},
+                           {'j', false, "JSON: the tasks and their frames as one document (not with -f -F -r -t -T -e -E -v -o -O -S -I)"}},
                           {"bt", "bt -a", "bt 1", "bt 'kworker.*'"}},
-              run_bt},
+              run_bt}),
   };
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """--json and -j (docs/json.md): on every dump of the first fixture set, `coroner --json` runs
-ps, log, sym, kmem -i, kmem -s, dev, mod and sys; every output line must parse with json.loads
+ps, log, sym, kmem -i, kmem -s, dev, mod, sys and bt (bt -a, bt, bt -a -l, foreach bt: every task
+and frame against the text of the same command with -s); every output line must parse with json.loads
 (one document per command), and the values must agree with the text output of the same commands
 in a session without --json (the text is what the oracle compares with crash). Also: -j for one
 command in a text session, error documents (a command without JSON output, a bad option, an
@@ -200,6 +201,137 @@ def check_mod(c, where, doc, text):
             next(((a, b) for a, b in zip(got, want) if a != b), (len(got), len(want))))
 
 
+# bt: each JSON command with the text command it is checked against (-s: the text names each
+# frame symbol+offset, which the JSON gives as symbol and offset).
+BT_COMMANDS = [("bt -a", "bt -a -s"), ("bt", "bt -s"), ("bt -a -l", "bt -a -l -s"), ("foreach bt", "foreach bt -s")]
+BT_HEADER = re.compile(r'^PID: (\d+)\s+TASK: ([0-9a-f]+)\s+CPU: (\d+)\s+COMMAND: "(.*)"$')
+BT_FRAME = re.compile(r"^\s*#(\d+) \[([0-9a-f]+)\] (\S+) at ([0-9a-f]+)(?: \[(\S+)\])?$")
+BT_REGS = re.compile(r"^    RIP: ([0-9a-f]+)  RSP: ([0-9a-f]+)  RFLAGS: ([0-9a-f]+)$")
+BT_LINE = re.compile(r"^    (\S*[/.]\S*): (\d+)$")
+
+
+def parse_bt_text(text):
+    """The tasks of bt's text: header fields, the start registers, and per frame: level, sp, ip,
+    label, module, the stack named by a `--- <STACK> ---` line before it, its source line, and
+    its exception frame (RIP label, RIP, RSP, source line)."""
+    tasks = []
+    cur = None
+    left = None
+    for line in text.splitlines():
+        m = BT_HEADER.match(line)
+        if m:
+            cur = {"pid": int(m.group(1)), "task": int(m.group(2), 16), "cpu": int(m.group(3)), "command": m.group(4),
+                   "start": None, "frames": [], "stopped": None}
+            tasks.append(cur)
+            left = None
+            continue
+        if cur is None:
+            continue
+        m = BT_FRAME.match(line)
+        if m:
+            cur["frames"].append({"level": int(m.group(1)), "sp": int(m.group(2), 16), "label": m.group(3),
+                                  "ip": int(m.group(4), 16), "module": m.group(5), "left": left, "line": None,
+                                  "exception": None})
+            left = None
+            continue
+        m = re.match(r"^--- <(.*)> ---$", line)
+        if m:
+            left = m.group(1)
+            continue
+        frame = cur["frames"][-1] if cur["frames"] else None
+        m = re.match(r"^    \[exception RIP: (.*)\]$", line)
+        if m:
+            exc = {"rip_label": m.group(1), "line": None}
+            if frame:
+                frame["exception"] = exc
+            else:
+                cur["start"] = exc
+            continue
+        m = BT_REGS.match(line)
+        if m:
+            holder = frame if frame else cur
+            key = "exception" if frame else "start"
+            if holder[key] is None or "rip" in holder[key]:
+                holder[key] = {"rip_label": None, "line": None}  # user mode: no [exception RIP:] line
+            holder[key].update(rip=int(m.group(1), 16), rsp=int(m.group(2), 16))
+            continue
+        m = BT_LINE.match(line)
+        if m and frame:
+            if frame["exception"] and "rip" in frame["exception"]:
+                frame["exception"]["line"] = (m.group(1), int(m.group(2)))
+            else:
+                frame["line"] = (m.group(1), int(m.group(2)))
+            continue
+        if line.startswith("bt: "):
+            cur["stopped"] = line[4:]
+    return tasks
+
+
+def check_bt(c, where, cmd, docs, text):
+    """docs: the JSON documents of one bt command (one, or one per task under foreach)."""
+    tasks = [t for d in docs for t in d.get("tasks", [])]
+    if not c.check(f"{where}: {cmd}: documents without errors",
+                   docs and all(d.get("command") == "bt" and "error" not in d for d in docs), docs[:2]):
+        return
+    want = parse_bt_text(text)
+    if not c.check(f"{where}: {cmd}: as many tasks as the text", len(tasks) == len(want), (len(tasks), len(want))):
+        return
+    lines = cmd.endswith("-l")
+    bad = []
+    nframes = 0
+    for t, w in zip(tasks, want):
+        head = (t["pid"], int(t["task"], 16), t["cpu"], t["command"])
+        if head != (w["pid"], w["task"], w["cpu"], w["command"]):
+            bad.append(("header", head, w))
+            continue
+        if (t["start"] is None) != (w["start"] is None) or (
+                t["start"] and (int(t["start"]["registers"]["rip"], 16), int(t["start"]["registers"]["rsp"], 16))
+                != (w["start"]["rip"], w["start"]["rsp"])):
+            bad.append(("start registers", t["pid"], t["start"], w["start"]))
+        if len(t["frames"]) != len(w["frames"]) or (t["stopped"] or t.get("error")) != w["stopped"]:
+            bad.append(("frames", t["pid"], len(t["frames"]), len(w["frames"]), t["stopped"], t.get("error"), w["stopped"]))
+            continue
+        for i, (f, x) in enumerate(zip(t["frames"], w["frames"])):
+            nframes += 1
+            label = int(f["ip"], 16) if f["symbol"] is None else f["symbol"] + (f"+{f['offset']}" if f["offset"] else "")
+            label = f"{label:x}" if isinstance(label, int) else label
+            got = (f["level"], int(f["sp"], 16), int(f["ip"], 16), label, f["module"])
+            if got != (x["level"], x["sp"], x["ip"], x["label"], x["module"]):
+                bad.append(("frame", t["pid"], got, x))
+            # A `--- <STACK> ---` line names the stack the previous frame was on.
+            if x["left"] is not None and (i == 0 or t["frames"][i - 1]["stack"] != x["left"]
+                                          or f["stack"] == x["left"]):
+                bad.append(("stack", t["pid"], i, f["stack"], x["left"]))
+            if x["left"] is None and i and f["stack"] != t["frames"][i - 1]["stack"]:
+                bad.append(("stack changed without a --- line", t["pid"], i, f["stack"]))
+            if lines and ((f["file"], f["line"]) if f["file"] else None) != x["line"]:
+                bad.append(("source line", t["pid"], i, f["file"], f["line"], x["line"]))
+            e, y = f["exception"], x["exception"]
+            if (e is None) != (y is None):
+                bad.append(("exception", t["pid"], i, e, y))
+            elif e:
+                rip_label = None if e["rip_symbol"] is None else e["rip_symbol"] + (
+                    f"+{e['rip_offset']}" if e["rip_offset"] else "")
+                if e["mode"] == "kernel" and rip_label is None:
+                    rip_label = "unknown or invalid address"
+                got = (rip_label, int(e["registers"]["rip"], 16), int(e["registers"]["rsp"], 16))
+                if got != (y["rip_label"], y["rip"], y["rsp"]):
+                    bad.append(("exception registers", t["pid"], i, got, y))
+                if lines and e["mode"] == "kernel" and ((e["file"], e["line"]) if e["file"] else None) != y["line"]:
+                    bad.append(("exception source line", t["pid"], i, e["file"], e["line"], y["line"]))
+    c.check(f"{where}: {cmd}: every task and frame as the text shows it ({len(tasks)} tasks, {nframes} frames)",
+            not bad and nframes > 0, bad[:5])
+
+
+def bt_documents(coroner, cwd, dump_args):
+    """Each BT_COMMANDS JSON command's documents, from one --json session (split on an echo marker)."""
+    marker = "=====JSONTEST====="
+    script = "".join(f"{j}\n!echo {marker}\n" for j, _ in BT_COMMANDS)
+    rc, out, err = run(coroner, cwd, ["--json", "vmlinux", *dump_args], script)
+    parts = out.split(marker + "\n")[:len(BT_COMMANDS)]
+    return rc, [[json.loads(l) for l in p.splitlines()] for p in parts], err
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--coroner", required=True)
@@ -260,6 +392,17 @@ def main():
             elif cmd == "mod":
                 check_mod(c, where, doc, text)
 
+        # bt, bt -a, bt -a -l, foreach bt: every task and frame against the text.
+        try:
+            rc, bt_docs, err = bt_documents(coroner, s, dump_args)
+        except ValueError as e:
+            c.check(f"{where}: bt: every line a JSON document", False, e)
+            continue
+        c.check(f"{where}: bt: --json session exit 0", rc == 0 and len(bt_docs) == len(BT_COMMANDS), (rc, err))
+        bt_texts = text_outputs(coroner, s, dump_args, [t for _, t in BT_COMMANDS])
+        for (jcmd, _), docs, text in zip(BT_COMMANDS, bt_docs, bt_texts):
+            check_bt(c, where, jcmd, docs, text)
+
     # Errors, -j, escaping: on the first dump only.
     d = dumps[0]
     dump_args = d["path"].split(",")
@@ -283,6 +426,19 @@ def main():
               and any(t["pid"] == 1 and lines[2].split()[0] in ("1", ">1") for t in ps["tasks"])
               and kmem["rows"][0]["label"] == "TOTAL MEM")
     c.check("-j: JSON for that command only, text for the others", ok, out[:1000])
+
+    # bt -j in a text session; options without a JSON form give an error document.
+    rc, out, err = run(coroner, s, ["-s", "vmlinux", *dump_args], "bt -j\nbt -f -j\nbt -c 0 -j\nbt -p\n")
+    lines = out.splitlines()
+    ok = False
+    try:
+        bt, bad, cpu0 = json.loads(lines[0]), json.loads(lines[1]), json.loads(lines[2])
+        ok = (rc == 1 and bt["command"] == "bt" and len(bt["tasks"]) == 1 and bt["tasks"][0]["frames"]
+              and bad["command"] == "bt" and "-f" in bad["error"] and [t["cpu"] for t in cpu0["tasks"]] == [0]
+              and lines[3].startswith("PID:"))
+    except (ValueError, IndexError, KeyError):
+        pass
+    c.check("bt -j: one document; -f -j an error document; bt -c 0 -j; then text again", ok, out[:1000])
 
     # Escaping: the query of sym's error holds what was typed (a control byte, invalid UTF-8,
     # a quote and a backslash, a non-ASCII character).
