@@ -299,7 +299,6 @@ bool Shell::run_command(const std::vector<std::string>& argv, FILE* out) {
   return true;
 }
 
-
 // foreach's output under --json: its command's documents, one per task (`foreach bt`) or one
 // for all (`foreach ps`). foreach separates tasks with blank lines and names the selectors
 // that match nothing in text; here the blank lines go and a text line becomes an error
