@@ -221,14 +221,19 @@ Result<void> run_syscalls(Session& s, const std::vector<std::string>& specs, Out
   // crash warns and lists the table without its last column when it has no line numbers.
   if (!k.vmlinux().has_dwarf()) out.print("sys: line numbers are not available\n");
   auto build_dir = build_directory(k);
+  // The NUM column follows the output radix (`set radix 16`), as crash prints it; a number
+  // given on the command line is still decimal.
+  auto num = [&](const SyscallEntry& e) {
+    return s.output_radix == 16 ? fmt::format("{:3x}", e.number) : fmt::format("{:3}", e.number);
+  };
   auto line = [&](const SyscallEntry& e) {
-    return fmt::format("{:3}  {:<26} {}\n", e.number, e.name, syscall_source(k, e.address, build_dir));
+    return fmt::format("{}  {:<26} {}\n", num(e), e.name, syscall_source(k, e.address, build_dir));
   };
   if (specs.empty()) {
     out.write(kSyscallHeader);
     for (const auto& e : table) {
       if (e.name.empty()) {
-        out.print("{:3}  invalid sys_call_table entry: {:x} \n", e.number, e.address);
+        out.print("{}  invalid sys_call_table entry: {:x} \n", num(e), e.address);
         continue;
       }
       out.write(line(e));
