@@ -8,8 +8,12 @@
 
 #include "commands/builtin.h"
 #include "commands/support/parse.h"
+#include "commands/support/tasks.h"
 #include "kernel/kernel.h"
 #include "kernel/mm.h"
+#include "kernel/pagecache.h"
+#include "kernel/swap.h"
+#include "kernel/tasks.h"
 
 namespace coroner::commands {
 namespace {
@@ -33,55 +37,37 @@ void print_pte(kernel::Kernel& k, uint64_t pte, Output& out) {
             center(pte_s, len1, true), center(phys_s, len2, true), flags);
 }
 
-// crash prints the struct page header once: its HEADER_PRINTED flag outlives the command and
-// is cleared only when a command fails (crash's restart after an error). Per Kernel here, and
-// cleared when vtop fails.
-std::set<const kernel::Kernel*>& header_printed() {
-  static std::set<const kernel::Kernel*> printed;
-  return printed;
-}
-
-// dump_mem_map() for one physical page: the struct page in the vmemmap (sparsemem-vmemmap,
-// the only x86_64 memory model since 4.x).
-// crash's valid_section_nr(): whether sparsemem has the section of `pfn` (SPARSEMEM_EXTREME,
-// 4.15+: mem_section is an array of root pointers, VMCOREINFO records its value). Sections
-// beyond NR_MEM_SECTIONS get crash's warning.
-Result<bool> section_present(kernel::Kernel& k, uint64_t pfn, Output& out) {
-  const auto& vi = k.vmcoreinfo();
-  auto section_bits = vi.number("NUMBER(SECTION_SIZE_BITS)");
-  auto physmem_bits = vi.number("NUMBER(MAX_PHYSMEM_BITS)");
-  auto roots = vi.symbol("mem_section");
-  if (!section_bits || !physmem_bits || !roots || *section_bits <= 12 || *physmem_bits > 64 ||
-      *physmem_bits <= *section_bits)
-    return Error::make(Errc::no_debug_info, "VMCOREINFO lacks the sparsemem layout (SECTION_SIZE_BITS, MAX_PHYSMEM_BITS, mem_section)");
-  uint64_t nr = pfn >> (*section_bits - 12);
-  if (nr >= (1ull << (*physmem_bits - *section_bits))) {
-    out.print("WARNING: sparsemem: invalid section number: {}\n", nr);
-    return false;
-  }
-  uint64_t section_size = TRY(k.types().size_of_name("mem_section"));
-  uint64_t per_root = k.arch().page_size() / section_size;
-  uint64_t root = TRY(k.read_u64(*roots + (nr / per_root) * 8));
-  if (!root) return false;
-  uint64_t map = TRY(k.member<uint64_t>(root + (nr % per_root) * section_size, "mem_section", "section_mem_map"));
-  return (map & 1) != 0;  // SECTION_MARKED_PRESENT, bit 0 of the encoded mem_map
-}
-
+// dump_mem_map() for one physical page: its struct page, under crash's header when that is
+// due (kernel/pagecache.h: printed once until a command fails).
 Result<void> print_page(kernel::Kernel& k, uint64_t paddr, Output& out) {
-  uint64_t phys = paddr & ~(k.arch().page_size() - 1);
-  if (!TRY(section_present(k, phys / k.arch().page_size(), out))) return ok();
-  uint64_t vmemmap = TRY(k.read_u64(TRY(k.symbol("vmemmap_base"))));
-  uint64_t page_size = TRY(k.types().size_of_name("page"));
-  uint64_t page = vmemmap + (phys / k.arch().page_size()) * page_size;
-  uint64_t flags = TRY(k.member_uint(page, "page", "flags"));
-  uint64_t mapping = TRY(k.member<uint64_t>(page, "page", "mapping"));
-  uint64_t index = TRY(k.member<uint64_t>(page, "page", "index"));
-  uint32_t count = TRY(k.member<uint32_t>(page, "page", "_refcount"));
-  std::string names = flags ? kernel::format_page_flags(flags, TRY(kernel::page_flag_names(k))) : "0";
-  if (header_printed().insert(&k).second)
-    out.print("{} {} {} {}CNT FLAGS\n", center("PAGE", 16, false), "PHYSICAL", center("MAPPING", 16, true),
-              center("INDEX", 8, true));
-  out.print("{:<16x} {:>8x} {:>16x} {:>8x} {:>2} {}\n", page, phys, mapping, index, static_cast<int32_t>(count), names);
+  std::string warning;
+  auto page = TRY(kernel::page_of_phys(k, paddr, &warning));
+  out.write(warning);
+  if (!page) return ok();
+  auto info = TRY(kernel::read_page_info(k, *page, paddr));
+  std::string line = TRY(kernel::format_page_line(k, info));
+  if (kernel::take_page_header(k)) out.write(kernel::page_header());
+  out.write(line);
+  return ok();
+}
+
+// crash's translate_pte() for a swap PTE: "PTE SWAP OFFSET", each column as wide as its value.
+Result<void> print_swap_pte(kernel::Kernel& k, uint64_t pte, Output& out) {
+  std::string where = TRY(kernel::swap_location(k, pte));
+  std::vector<std::string> words;
+  for (size_t i = 0; i < where.size();) {
+    size_t j = where.find(' ', i);
+    if (j == std::string::npos) j = where.size();
+    if (j > i) words.push_back(where.substr(i, j - i));
+    i = j + 1;
+  }
+  std::string pte_s = fmt::format("{:x}", pte);
+  size_t len1 = std::max<size_t>(pte_s.size(), 3);
+  out.print("{}  ", center("PTE", len1, false));
+  if (words.size() != 3) return Error::make(Errc::bad_data, "cannot determine swap location");
+  size_t len2 = std::max<size_t>(words[0].size(), 4), len3 = std::max<size_t>(words[2].size(), 6);
+  out.print("{}  {}\n{}  {}  {}\n", center("SWAP", len2, false), center("OFFSET", len3, false), center(pte_s, len1, true),
+            center(words[0], len2, true), center(words[2], len3, true));
   return ok();
 }
 
@@ -223,11 +209,10 @@ Result<std::string> file_path(kernel::Kernel& k, uint64_t file) {
   return path.empty() ? std::string("/") : path;
 }
 
-Result<void> vtop_user(Session& s, uint64_t vaddr, Output& out) {
+Result<void> vtop_user(Session& s, uint64_t task, uint64_t vaddr, Output& out) {
   kernel::Kernel& k = s.kernel;
   arch::Arch& a = k.arch();
   out.print("{:<10}  {:<16}\n", "VIRTUAL", "PHYSICAL");
-  uint64_t task = TRY(current_task(k));
   uint64_t mm = TRY(k.member<uint64_t>(task, "task_struct", "mm"));
   uint64_t vma = mm ? TRY(find_vma(k, mm, vaddr)) : 0;
   if (!vma) {
@@ -239,6 +224,19 @@ Result<void> vtop_user(Session& s, uint64_t vaddr, Output& out) {
   if (!root) return Error::make(Errc::bad_data, "mm_struct {:#x}: pgd {:#x} is not in the direct map", mm, pgd);
   std::vector<arch::WalkStep> steps;
   auto walked = a.walk(*root, vaddr, &steps);
+  // A PTE that is not present: PROT_NONE still maps its page for crash; anything else that is
+  // not empty is a swap entry.
+  uint64_t swap_pte = 0;
+  if (!walked && !steps.empty() && steps.back().level == "PTE" && steps.back().entry &&
+      !a.entry_present(steps.back().entry)) {
+    uint64_t pte = steps.back().entry;
+    if (a.name() == "x86_64" && kernel::x86_64_pte_protnone(pte)) {
+      steps.back().page_size = a.page_size();
+      walked = a.entry_address(pte) + (vaddr & (a.page_size() - 1));
+    } else {
+      swap_pte = pte;
+    }
+  }
   if (walked)
     out.print("{:<10x}  {:<16x}\n\n", vaddr, *walked);
   else
@@ -254,11 +252,11 @@ Result<void> vtop_user(Session& s, uint64_t vaddr, Output& out) {
     else
       out.print("  PAGE: {:x}  \n\n", base);  // crash's trailing spaces in the user case
     print_pte(k, leaf.entry, out);
+  } else if (swap_pte) {
+    out.write("\n");
+    TRY(print_swap_pte(k, swap_pte, out));
   } else if (steps.empty() || a.entry_present(steps.back().entry)) {
     return walked.error();  // a table could not be read, or the tables loop
-  } else if (steps.back().level == "PTE" && steps.back().entry) {
-    return Error::make(Errc::unsupported, "a swapped-out page (PTE {:x}): swap locations are not supported yet",
-                       steps.back().entry);
   }
   out.write("\n");
   uint64_t start = TRY(k.member<uint64_t>(vma, "vm_area_struct", "vm_start"));
@@ -272,6 +270,8 @@ Result<void> vtop_user(Session& s, uint64_t vaddr, Output& out) {
   out.write("\n");
   if (walked) {
     TRY(print_page(k, *walked, out));
+  } else if (swap_pte) {
+    out.print("SWAP: {}\n", TRY(kernel::swap_location(k, swap_pte)));
   } else if (file) {
     // Not faulted in yet (an empty PTE) in a file mapping: crash names the file and the offset
     // in it of the page that would be read (page-aligned, as crash prints it).
@@ -289,8 +289,20 @@ Result<void> vtop_addresses(Session& s, const Args& args, Output& out) {
   };
   if (args.positional.empty()) return usage();
   if (args.has('u') && args.has('k')) return Error::make(Errc::usage, "-u and -k options are mutually exclusive");
-  if (args.has('c')) return Error::make(Errc::unsupported, "-c (another task's page tables) is not supported yet");
   kernel::Kernel& k = s.kernel;
+  // The task whose address space user addresses are in: -c PID|TASK, else the current context.
+  uint64_t task = 0;
+  if (args.has('c')) {
+    const kernel::TaskTable& tt = *TRY(kernel::task_table(k));
+    auto tasks = select_tasks(tt, args.value('c'));
+    if (!tasks || tasks->empty() || (*tasks)[0]->addr == 0)
+      return Error::make(Errc::usage, "invalid task or pid value: {}", args.value('c'));
+    task = (*tasks)[0]->addr;
+  } else if (s.current_task) {
+    task = *s.current_task;
+  } else {
+    task = TRY(current_task(k));
+  }
   bool others = false;
   for (const std::string& w : args.positional) {
     auto v = parse_hex(w);
@@ -305,7 +317,7 @@ Result<void> vtop_addresses(Session& s, const Args& args, Output& out) {
       continue;
     }
     if (user) {
-      TRY(vtop_user(s, *v, out));
+      TRY(vtop_user(s, task, *v, out));
       continue;
     }
     if (!k.arch().is_kernel_vaddr(*v)) {  // -k with an address below the kernel's
@@ -319,7 +331,7 @@ Result<void> vtop_addresses(Session& s, const Args& args, Output& out) {
 
 Result<void> run_vtop(Session& s, const Args& args, Output& out) {
   auto r = vtop_addresses(s, args, out);
-  if (!r) header_printed().erase(&s.kernel);
+  if (!r) kernel::forget_page_header(s.kernel);
   return r;
 }
 
@@ -381,7 +393,7 @@ std::vector<Command> vtop_commands() {
                               "[-c [pid | taskp]] [-u|-k] address ...",
                               {{'u', false, "user virtual address (in the panic task's address space)"},
                                {'k', false, "kernel virtual address"},
-                               {'c', true, "translate with a task's page tables (not supported yet)"}},
+                               {'c', true, "user addresses in this task's address space (PID or task address)"}},
                               {"vtop ffffffffff600000", "vtop fffffe0000000000"}},
                   run_vtop},
           Command{CommandSpec{"ptov",
