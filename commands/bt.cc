@@ -854,7 +854,8 @@ std::vector<Command> bt_commands() {
       json::capable(Command{CommandSpec{"bt",
                           {},
                           "backtrace",
-                          "[-a|-p|-c cpu[,cpu...]|-g|-r|-t|-T|-l|-e|-E|-f|-F|-o|-O|-v] [-R ref] [-s [-x|-d]] [-I ip] [-S sp] [-n idle] [pid | task] ...",
+                          "[-a|-c cpu(s)|-g|-r|-t|-T|-l|-e|-E|-f|-F|-o|-O|-v|-p] [-R ref] [-s [-x|d]]\n"
+                          "     [-I ip] [-S sp] [-n idle] [pid | task]",
                           {{'a', false, "the active task on every CPU"},
                            {'p', false, "the panic task"},
                            {'c', true, "the active task on these CPUs"},

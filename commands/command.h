@@ -148,5 +148,8 @@ std::vector<const Command*> every_command();
 // numbers and addresses are positional.
 Result<Args> parse_args(const CommandSpec& spec, const std::vector<std::string>& argv);
 std::string format_help(const CommandSpec& spec);
+// crash's answer to a bad command line, on standard output after getopt's message on standard
+// error: "Usage:\n  NAME USAGE\nEnter \"help NAME\" for details.\n".
+std::string usage_block(const CommandSpec& spec);
 
 }  // namespace coroner::commands

@@ -206,7 +206,7 @@ std::vector<Command> dev_commands() {
   return {json::capable(Command{CommandSpec{"dev",
                               {},
                               "device data",
-                              "[-i | -p | -d | -D ]",
+                              "[-i | -p | -d | -D ] [-V | -v index [file]]",
                               {{'i', false, "display I/O port and I/O memory usage"},
                                {'p', false, "display PCI device data"},
                                {'d', false, "display disk I/O statistics (requests in flight)"},

@@ -449,7 +449,7 @@ std::vector<Command> dis_commands() {
   return {Command{CommandSpec{"dis",
                               {},
                               "disassemble",
-                              "[-rfldx] [address | symbol | (expression)] [count]",
+                              "[-rfludxs][-b [num]] [address | symbol | (expression)] [count]",
                               {{'r', false, "from the start of the routine up to and including the address"},
                                {'f', false, "from the address to the end of the routine"},
                                {'l', false, "show source file and line numbers"},

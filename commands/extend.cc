@@ -246,7 +246,7 @@ std::vector<Command> extend_commands() {
   return {Command{CommandSpec{"extend",
                               {},
                               "extend the coroner command set",
-                              "[shared-object ...] | [-u [shared-object ...]]",
+                              "[shared-object ...] | [-u [shared-object ...]] | -s",
                               {{'u', false, "unload the named shared objects (all of them without a name)"},
                                {'s', false, "show the loaded shared objects and their commands"}},
                               {"extend ./libcoroner_hello.so", "extend", "extend -u ./libcoroner_hello.so"}},

@@ -94,7 +94,7 @@ std::vector<Command> mach_commands() {
   return {Command{CommandSpec{"mach",
                               {},
                               "machine specific data",
-                              "[-m | -c -[xd]]",
+                              "[-m | -c -[xd] | -o]",
                               {{'m', false, "the physical memory map (e820)"},
                                {'c', false, "each CPU's cpuinfo_x86 structure"},
                                {'x', false, "with -c: hexadecimal output"},

@@ -452,7 +452,8 @@ Command ps_command() {
       CommandSpec{"ps",
                   {},
                   "display process status information",
-                  "[-k|-u|-G] [-s] [-p|-c|-t|-l|-m|-a|-g|-r|-S|-A] [-C cpus] [pid | task | command | 'regex'] ...",
+                  "[-k|-u|-G|-y policy] [-s] [-p|-c|-t|-[l|m][-C cpu]|-a|-g|-r|-S|-A|-H]\n"
+                  "     [pid | task | command] ...",
                   {{'k', false, "kernel threads only"},
                    {'u', false, "user tasks only"},
                    {'G', false, "thread group leaders only"},

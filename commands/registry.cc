@@ -146,6 +146,10 @@ Result<Args> parse_args(const CommandSpec& spec, const std::vector<std::string>&
   return out;
 }
 
+std::string usage_block(const CommandSpec& spec) {
+  return fmt::format("Usage:\n  {} {}\nEnter \"help {}\" for details.\n", spec.name, spec.usage, spec.name);
+}
+
 std::string format_help(const CommandSpec& spec) {
   std::string s = fmt::format("NAME\n  {} - {}\n\nSYNOPSIS\n  {} {}\n", spec.name, spec.summary, spec.name, spec.usage);
   if (!spec.aliases.empty()) {

@@ -202,7 +202,7 @@ std::vector<Command> set_commands() {
   return {Command{CommandSpec{"set",
                               {},
                               "set a process context or internal crash variable",
-                              "[pid | taskp | -c cpu | -p] | [crash_variable [setting]] | -v",
+                              "[[-a] [pid | taskp] | [-c cpu] | -p] | [crash_variable [setting]] | -v",
                               {{'c', true, "sets the context to the task running on this CPU"},
                                {'p', false, "sets the context to the panic task"},
                                {'v', false,

@@ -313,7 +313,7 @@ static Command sym_command() {
       CommandSpec{"sym",
                   {},
                   "translate a symbol to its virtual address, or vice-versa",
-                  "[-l] | [-m module] | [-q string] | [symbol | vaddr] ...",
+                  "[-l] | [-M] | [-m module] | [-p|-n] | [-q string] | [symbol | vaddr]",
                   {{'l', false, "dump all symbols and their values"},
                    {'m', true, "dump the symbols of a module"},
                    {'q', true, "search for all symbols containing a string"},

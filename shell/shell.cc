@@ -277,7 +277,12 @@ bool Shell::run_command(const std::vector<std::string>& argv, FILE* out) {
     auto args = commands::parse_args(cmd->spec, std::vector<std::string>(argv.begin() + 1, argv.end()));
     if (!args) {
       if (session_.json) commands::json::print_error(o, cmd->spec.name, args.error().message);
-      else o.print("{}\nUsage: {} {}\n", args.error().message, cmd->spec.name, cmd->spec.usage);
+      else {
+        // As crash: getopt's complaint on stderr, the usage on the command's output.
+        std::fflush(out);
+        fmt::print(stderr, "{}\n", args.error().message);
+        o.write(commands::usage_block(cmd->spec));
+      }
       return false;
     }
     if (json_foreach) return run_json_foreach(*cmd, *args, out);

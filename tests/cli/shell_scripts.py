@@ -69,8 +69,11 @@ def main():
     check("set -v: scroll off without a terminal", rc == 0 and out.startswith("        scroll: off (none)\n"), out)
 
     rc, out, err = run(["--stop-on-error", *base], "sym jiffies\nsym -z\nsym jiffies\n")
+    # As crash: getopt's complaint on stderr, crash's usage block on the output.
     check("--stop-on-error ends at the first failure", rc == 1 and out.count("jiffies") == 1
-          and "invalid option -- 'z'" in out, f"rc={rc}\n{out}{err}")
+          and "sym: invalid option -- 'z'" in err
+          and out.endswith("Usage:\n  sym [-l] | [-M] | [-m module] | [-p|-n] | [-q string] | [symbol | vaddr]\n"
+                           "Enter \"help sym\" for details.\n"), f"rc={rc}\n{out}{err}")
 
     rc, out, err = run(base, "sym jiffies\nq\nnosuchcmd\n")
     check("q ends the script; what came before counts", rc == 0 and out == jiffies_line, f"rc={rc}\n{out}{err}")
@@ -142,7 +145,7 @@ def main():
                   and re.search(rf"^{re.escape(plugin)}\s+symval\s*$", out, re.M)
                   and "symval - show the 8-byte value stored at kernel symbols" in out
                   and re.search(rf"^jiffies: {jaddr}: [0-9a-f]{{16}}$", out, re.M)
-                  and "symval: invalid option -- 'z'" in out
+                  and "symval: invalid option -- 'z'" in err and 'Enter "help symval" for details.' in out
                   and f"{plugin}: shared object unloaded" in out and lines[-1] == "symval: command not found")
             check("extend: load a plugin, run its command, unload it", ok, f"rc={rc}\n{out}{err}")
 
