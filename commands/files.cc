@@ -10,6 +10,7 @@
 #include "commands/support/tasks.h"
 #include "kernel/files.h"
 #include "kernel/kernel.h"
+#include "kernel/pagecache.h"
 #include "kernel/tasks.h"
 #include "kernel/walkers.h"
 
@@ -94,18 +95,52 @@ Result<void> show_dentry(kernel::Kernel& k, uint64_t dentry, Output& out) {
   return ok();
 }
 
-Result<void> run_files(Session& s, const Args& args, Output& out) {
-  kernel::Kernel& k = s.kernel;
-  if (args.has('d')) {
-    const std::string text = args.value('d');
-    std::string_view v = text;
-    if (v.substr(0, 2) == "0x") v.remove_prefix(2);
-    uint64_t dentry = 0;
-    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), dentry, 16);
-    if (v.empty() || ec != std::errc() || p != v.data() + v.size())
-      return Error::make(Errc::usage, "invalid dentry address: {}", args.value('d'));
-    return show_dentry(k, dentry, out);
+// files -p: an inode's page-cache pages (inode->i_mapping->i_pages), each as crash's
+// dump_mem_map() line, after the INODE/NRPAGES line; value entries (shadows) are skipped and a
+// count that differs from nrpages is reported after the pages, as crash does.
+Result<void> show_inode_pages(kernel::Kernel& k, uint64_t inode, Output& out) {
+  if (!k.arch().is_kernel_vaddr(inode))
+    return Error::make(Errc::fault, "invalid kernel virtual address: {:x}  type: \"inode buffer\"", inode);
+  uint64_t mapping = TRY(k.member<uint64_t>(inode, "inode", "i_mapping"));
+  if (!k.arch().is_kernel_vaddr(mapping))
+    return Error::make(Errc::fault, "invalid kernel virtual address: {:x}  type: \"address_space buffer\"", mapping);
+  uint64_t nrpages = TRY(k.member_uint(mapping, "address_space", "nrpages"));
+  out.print("{:^16}  NRPAGES\n{:>16x}  {:>7}\n\n", "INODE", inode, nrpages);
+  if (!nrpages) return ok();
+  uint64_t count = 0;
+  for (auto& cp : TRY(kernel::mapping_pages(k, mapping))) {
+    TRY(check_interrupt());
+    auto phys = TRY(kernel::phys_of_page(k, cp.page));
+    if (!phys)
+      return Error::make(Errc::bad_data, "do_xarray: callback operation failed: entry: {}  item: {:x}", count, cp.page);
+    std::string line = TRY(kernel::format_page_line(k, TRY(kernel::read_page_info(k, cp.page, *phys))));
+    if (kernel::take_page_header(k)) out.write(kernel::page_header());
+    out.write(line);
+    ++count;
   }
+  if (count != nrpages) out.print("files: xarray page count: {}  nrpages: {}\n", count, nrpages);
+  return ok();
+}
+
+Result<uint64_t> hex_arg(const std::string& text, std::string_view what) {
+  std::string_view v = text;
+  if (v.substr(0, 2) == "0x") v.remove_prefix(2);
+  uint64_t value = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), value, 16);
+  if (v.empty() || ec != std::errc() || p != v.data() + v.size())
+    return Error::make(Errc::usage, "invalid {} address: {}", what, text);
+  return value;
+}
+
+Result<void> run_files_options(Session& s, const Args& args, Output& out) {
+  kernel::Kernel& k = s.kernel;
+  if (args.has('p')) {
+    uint64_t inode = TRY(hex_arg(args.value('p'), "inode"));
+    auto r = show_inode_pages(k, inode, out);
+    if (!r) kernel::forget_page_header(k);
+    return r;
+  }
+  if (args.has('d')) return show_dentry(k, TRY(hex_arg(args.value('d'), "dentry")), out);
   const kernel::TaskTable& tt = *TRY(kernel::task_table(k));
   auto targets = TRY(pid_or_task_args(tt, args.positional, s.current_task));
   std::optional<std::string> ref;
@@ -117,14 +152,21 @@ Result<void> run_files(Session& s, const Args& args, Output& out) {
   return ok();
 }
 
+Result<void> run_files(Session& s, const Args& args, Output& out) {
+  auto r = run_files_options(s, args, out);
+  if (!r) kernel::forget_page_header(s.kernel);  // crash's restart after an error
+  return r;
+}
+
 }  // namespace
 
 std::vector<Command> files_commands() {
   return {Command{CommandSpec{"files",
                               {},
                               "open files",
-                              "[-d dentry] | [-c] [-R reference] [pid | taskp] ...",
+                              "[-d dentry] | [-p inode] | [-c] [-R reference] [pid | taskp] ...",
                               {{'d', true, "a dentry's inode, super block, type and path"},
+                               {'p', true, "an inode's pages in the page cache"},
                                {'c', false, "each file's inode, address_space and page-cache pages"},
                                {'R', true, "only the files matching this fd, address or path"}},
                               {"files", "files 1", "files -c 1", "files -R console 1", "foreach files"}},

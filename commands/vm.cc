@@ -12,6 +12,7 @@
 #include "commands/support/tasks.h"
 #include "kernel/files.h"
 #include "kernel/kernel.h"
+#include "kernel/swap.h"
 #include "kernel/tasks.h"
 #include "kernel/value_context.h"
 #include "kernel/vm.h"
@@ -85,9 +86,13 @@ Result<std::string> page_line(kernel::Kernel& k, uint64_t root, const kernel::Vm
   std::string virt = fmt::format("{:<10x}", vaddr);
   if (walked) return fmt::format("{}  {:>8x}\n", virt, *walked);
   if (steps.empty() || a.entry_present(steps.back().entry)) return walked.error();
-  if (steps.back().level == "PTE" && steps.back().entry)
-    return Error::make(Errc::unsupported, "{:x}: a swapped-out page (PTE {:x}): swap locations are not supported yet", vaddr,
-                       steps.back().entry);
+  if (steps.back().level == "PTE" && steps.back().entry) {
+    uint64_t pte = steps.back().entry;
+    // PROT_NONE maps its page for crash; any other non-empty PTE is a swap entry.
+    if (a.name() == "x86_64" && kernel::x86_64_pte_protnone(pte))
+      return fmt::format("{}  {:>8x}\n", virt, a.entry_address(pte));
+    return fmt::format("{}  SWAP: {}\n", virt, TRY(kernel::swap_location(k, pte)));
+  }
   if (v.file) {
     uint64_t pgoff = TRY(k.member_uint(v.addr, "vm_area_struct", "vm_pgoff"));
     uint64_t page = a.page_size();
@@ -124,18 +129,31 @@ Result<void> print_pages(kernel::Kernel& k, uint64_t mm, const kernel::Vma& v, s
 
 enum class Mode { plain, pages, reference };
 
-Result<void> show_vm(kernel::Kernel& k, const Task& t, Mode mode, const std::string& ref, Output& out) {
+// vm -M MM: crash checks the address is a live mm_struct (mm_count not 0) before using it.
+Result<uint64_t> forced_mm(kernel::Kernel& k, uint64_t mm) {
+  if (!k.arch().is_kernel_vaddr(mm)) return Error::make(Errc::usage, "invalid mm_struct address: {:x}", mm);
+  auto count = k.member<uint32_t>(mm, "mm_struct", "mm_count");
+  if (!count) return Error::make(Errc::usage, "invalid mm_struct address: {:x}", mm);
+  if (*count == 0) return Error::make(Errc::usage, "stale mm_struct address: {:x}", mm);
+  return mm;
+}
+
+Result<void> show_vm(kernel::Kernel& k, const Task& t, Mode mode, const std::string& ref, Output& out,
+                     std::optional<uint64_t> force_mm = std::nullopt) {
   uint64_t pgd = t.mm ? TRY(k.member<uint64_t>(t.mm, "mm_struct", "pgd")) : 0;
   auto mem = TRY(kernel::task_memory(k, t));
   if (mode != Mode::reference) {
     out.print("{}\n", task_header(t));
     print_mm_table(k, t, pgd, mem, out);
-    if (!t.mm) return ok();
+    // -M gives an mm_struct to a task that has none (an exiting task's, found on its stack).
+    uint64_t mm = t.mm;
+    if (!mm && force_mm) mm = *force_mm;
+    if (!mm) return ok();
     if (mode == Mode::plain) out.write(kVmaHeader);
-    for (auto& v : TRY(kernel::task_vmas(k, t.mm))) {
+    for (auto& v : TRY(kernel::task_vmas(k, mm))) {
       if (mode == Mode::pages) out.write(kVmaHeader);
       out.write(TRY(vma_line(k, v)));
-      if (mode == Mode::pages) TRY(print_pages(k, t.mm, v, std::nullopt, out));
+      if (mode == Mode::pages) TRY(print_pages(k, mm, v, std::nullopt, out));
     }
     return ok();
   }
@@ -190,6 +208,8 @@ Result<void> run_vm(Session& s, const Args& args, Output& out) {
     return Error{Errc::usage, "", std::nullopt};
   }
   int radix = args.has('x') ? 16 : 10;
+  std::optional<uint64_t> force_mm;
+  if (args.has('M')) force_mm = TRY(forced_mm(k, TRY(parse_hex(args.value('M')))));  // crash checks it first
   const kernel::TaskTable& tt = *TRY(kernel::task_table(k));
   auto targets = TRY(pid_or_task_args(tt, args.positional, s.current_task));
   if (args.has('P')) {
@@ -221,7 +241,7 @@ Result<void> run_vm(Session& s, const Args& args, Output& out) {
       continue;
     }
     if (i) out.print("\n");
-    TRY(show_vm(k, t, args.has('p') ? Mode::pages : Mode::plain, "", out));
+    TRY(show_vm(k, t, args.has('p') ? Mode::pages : Mode::plain, "", out, force_mm));
   }
   return ok();
 }
@@ -232,9 +252,10 @@ std::vector<Command> vm_commands() {
   return {Command{CommandSpec{"vm",
                               {},
                               "virtual memory",
-                              "[-p | -P vma | -m | -v | -x | -d | [-R reference] [pid | task]] [-f vm_flags]",
+                              "[-p | -P vma | -M mm | -m | -v | -x | -d | [-R reference] [pid | task]] [-f vm_flags]",
                               {{'p', false, "each page's physical address (or file and offset)"},
                                {'P', true, "the pages of one VMA"},
+                               {'M', true, "the mm_struct to use for a task that has none"},
                                {'m', false, "the mm_struct"},
                                {'v', false, "every vm_area_struct"},
                                {'R', true, "only the VMAs matching this number, address or file name"},

@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""`files -p INODE` and `vm -M MM` against crash 9 on addresses that differ on every dump.
+
+The command lists (commands/*.tsv) are the same text on every dump, so they cannot name an
+inode or an mm_struct. This script reads them per dump from coroner's own output of commands
+the oracle checks elsewhere (`files -c`, `vm`), builds the commands, and runs them through
+crash 9 (fixtures/crash-oracle.sh, recordings cached in the fixture set) and coroner, comparing
+the outputs exactly as oracle.py does (trailing white space ignored).
+
+Usage: vm_files_addresses.py --coroner BIN [--set DIR] [--only DUMP] [--all] [-v]
+By default one dump per boot of each set (kdump.elf, qemu.elf, qemu-nokaslr.elf); --all takes
+every dump of the manifest. Exit status 0 when every comparison passed.
+"""
+import argparse
+import os
+import re
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import oracle  # noqa: E402
+
+DEFAULT_DUMPS = ("kdump.elf", "qemu.elf", "qemu-nokaslr.elf")
+DISCOVERY = ["files -c", "files -c 1", "vm 1"]
+
+
+def discover(binary, set_dir, dump_files, tmp):
+    outdir = os.path.join(tmp, "discover")
+    os.makedirs(outdir, exist_ok=True)
+    oracle.run_coroner(binary, set_dir, dump_files, DISCOVERY, outdir)
+    out = {}
+    for c in DISCOVERY:
+        path = os.path.join(outdir, oracle.safe_name(c))
+        out[c] = open(path, errors="replace").read() if os.path.exists(path) else ""
+    inodes = []
+    for c in ("files -c", "files -c 1"):
+        # " FD      INODE          I_MAPPING     NRPAGES TYPE PATH"
+        for inode, nrpages, kind in re.findall(r"^\s*\d+ ([0-9a-f]{16}) [0-9a-f]{16}\s+(\d+) (\w+)", out[c], re.M):
+            if inode not in inodes and (kind == "REG" or nrpages == "0"):
+                inodes.append(inode)
+    mm = re.findall(r"^\s*([0-9a-f]{16})\s+[0-9a-f]{16}\s+\d+k", out["vm 1"], re.M)
+    return inodes, (mm[0] if mm else None)
+
+
+def commands_for(inodes, mm):
+    cmds = [f"files -p {i}" for i in inodes]
+    if mm:
+        # -M is for a task without an mm_struct (PIDs 2 and 3 are kernel threads); PID 1 has
+        # one and ignores it. One -M per task: crash reading commands from a file keeps the
+        # forced mm in the task's context afterwards (its cleanup runs only after an error), so
+        # a second `vm` of the same task would show it on the MM line.
+        cmds += [f"vm -M {mm} 1", f"vm -M {mm} 2", f"vm -p -M {mm} 3"]
+    return cmds
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--coroner", required=True)
+    ap.add_argument("--set", action="append")
+    ap.add_argument("--only", help="this dump only (manifest name)")
+    ap.add_argument("--all", action="store_true", help="every dump of each set")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args()
+    sets = args.set or oracle.default_sets()
+    if not sets:
+        print("vm_files_addresses: no fixture set: run fixtures/make-fixtures.sh first")
+        return 1
+    passed = failed = 0
+    for set_dir in sets:
+        manifest = oracle.read_tsv(os.path.join(set_dir, "manifest.tsv"))
+        rows = [dict(zip(manifest[0], r)) for r in manifest[1:]]
+        for row in rows:
+            name = row["name"]
+            if args.only and name != args.only:
+                continue
+            if not args.only and not args.all and name not in DEFAULT_DUMPS:
+                continue
+            dump_files = row["path"].split(",")
+            with tempfile.TemporaryDirectory() as tmp:
+                inodes, mm = discover(args.coroner, set_dir, dump_files, tmp)
+                cmds = commands_for(inodes, mm)
+                if not cmds:
+                    print(f"FAIL {name}: found no inode or mm_struct to try")
+                    failed += 1
+                    continue
+                p, f = oracle.compare_with_crash(args.coroner, set_dir, dump_files, cmds,
+                                                 os.path.join(set_dir, "oracle-tests", "vm-files-addresses", name), tmp,
+                                                 f"{os.path.basename(set_dir)}/{name}", args.verbose)
+                passed += p
+                failed += f
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
