@@ -2,9 +2,10 @@
 //
 //   foreach [pid | task | name | 'regex']... [RU|IN|UN|...] [kernel|user|gleader|active] CMD [options]
 //
-// CMD is bt, vm, task, files, set, ps, sig or net. Each selected task's output comes in task-table
+// CMD is bt, vm, task, files, set, ps, sig, net or vtop. Each selected task's output comes in task-table
 // order; bt, vm, task and files print the task's header themselves (set gets it from
-// foreach), blank lines separate the tasks (task -R ends its own output with one), and ps runs
+// foreach, as does vtop, which translates its addresses in each task's address space: crash's
+// `vtop -c TASK`), blank lines separate the tasks (task -R ends its own output with one), and ps runs
 // once over the selected tasks (one table).
 #include <map>
 #include <set>
@@ -12,6 +13,7 @@
 #include "commands/builtin.h"
 #include "commands/support/tasks.h"
 #include "kernel/kernel.h"
+#include "kernel/pagecache.h"
 #include "kernel/tasks.h"
 
 namespace coroner::commands {
@@ -20,11 +22,11 @@ namespace {
 using kernel::Task;
 
 const std::set<std::string>& supported_names() {
-  static const std::set<std::string> names = {"bt", "vm", "task", "files", "set", "ps", "sig", "net"};
+  static const std::set<std::string> names = {"bt", "vm", "task", "files", "set", "ps", "sig", "net", "vtop"};
   return names;
 }
 
-Result<void> run_foreach(Session& s, const Args& args, Output& out) {
+Result<void> foreach_tasks(Session& s, const Args& args, Output& out) {
   const kernel::TaskTable& tt = *TRY(kernel::task_table(s.kernel));
   static const std::set<std::string> states = {"RU", "IN", "UN", "ST", "TR", "ZO", "DE", "PA", "WA", "ID", "NE", "SW"};
   std::vector<std::string> selectors, state_sel;
@@ -41,16 +43,24 @@ Result<void> run_foreach(Session& s, const Args& args, Output& out) {
     else selectors.push_back(w);
   }
   if (i == args.positional.size())
-    return Error::make(Errc::usage, "foreach: no command given (supported: bt, vm, task, files, set, ps, sig, net)");
+    return Error::make(Errc::usage, "foreach: no command given (supported: bt, vm, task, files, set, ps, sig, net, vtop)");
   const std::string name = args.positional[i];
   std::vector<std::string> sub(args.positional.begin() + static_cast<long>(i) + 1, args.positional.end());
+  // vtop's -c takes no PID from foreach (each task is the context): drop it here, and give
+  // each run `-c TASK` below.
+  if (name == "vtop") {
+    std::erase(sub, std::string("-c"));
+    bool address = false;
+    for (auto& w : sub) address = address || (w.empty() || w[0] != '-');
+    if (!address) return Error::make(Errc::usage, "foreach command requires address argument");
+  }
   const Command* cmd = find_command(name);
   if (!cmd) return Error::make(Errc::not_found, "foreach: no {} command", name);
   // The options are the command's own, those crash's foreach passes on.
   Args sub_args = TRY(parse_args(cmd->spec, sub));
   static const std::map<std::string, std::string> allowed = {
       {"bt", "rtTlesRfFoxd"}, {"vm", "pvmRdx"}, {"task", "Rdx"}, {"files", "cR"}, {"set", ""}, {"ps", "GspctlagryukS"},
-      {"sig", "g"},           {"net", "sSRdx"}};
+      {"sig", "g"},           {"net", "sSRdx"},  {"vtop", "uk"}};
   if (name == "sig" && (sub_args.has('l') || sub_args.has('s')))
     return Error::make(Errc::usage, "sig: -l and -s options are not applicable");
   for (auto& [flag, value] : sub_args.options)
@@ -120,9 +130,13 @@ Result<void> run_foreach(Session& s, const Args& args, Output& out) {
     }
     if (j && !own_separator) out.print("\n");
     std::vector<std::string> argv = sub;
-    argv.push_back(fmt::format("{:x}", t.addr));
+    if (name == "vtop")
+      argv.insert(argv.begin(), {"-c", fmt::format("{:x}", t.addr)});
+    else
+      argv.push_back(fmt::format("{:x}", t.addr));
     Args a = TRY(parse_args(cmd->spec, argv));
     Result<void> r = ok();
+    if (name == "vtop") out.print("{}\n", task_header(t));
     if (name == "set") {
       // The task's context as `set` shows it, without switching to it.
       out.print("{}\n", task_header(t));
@@ -137,6 +151,13 @@ Result<void> run_foreach(Session& s, const Args& args, Output& out) {
   return ok();
 }
 
+// A failing foreach is a restart for crash: the struct page header is due again.
+Result<void> run_foreach(Session& s, const Args& args, Output& out) {
+  auto r = foreach_tasks(s, args, out);
+  if (!r) kernel::forget_page_header(s.kernel);
+  return r;
+}
+
 }  // namespace
 
 std::vector<Command> foreach_commands() {
@@ -144,10 +165,10 @@ std::vector<Command> foreach_commands() {
                               {},
                               "display command data for multiple tasks in the system",
                               "[pid | task | name | 'regex']... [RU|IN|UN|ID|ST|TR|ZO|DE...] "
-                              "[kernel|user|gleader|active] bt|vm|task|files|set|ps|sig|net [options]",
+                              "[kernel|user|gleader|active] bt|vm|task|files|set|ps|sig|net|vtop [options]",
                               {},
                               {"foreach bt", "foreach UN bt", "foreach kernel bt -s", "foreach vm", "foreach files",
-                               "foreach 'cor.*' task -R pid"},
+                               "foreach 'cor.*' task -R pid", "foreach user vtop 400000"},
                               true},
                   run_foreach}};
 }
