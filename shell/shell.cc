@@ -1,6 +1,7 @@
 #include "shell/shell.h"
 
 #include <elf.h>
+#include <clocale>
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -656,6 +657,9 @@ int osrelease_main(const std::string& path) {
 }
 
 int coroner_main(int argc, char** argv) {
+  // The user's character set, as gdb under crash uses it: strings in kernel memory print
+  // their printable multibyte characters as they are under a UTF-8 locale (LC_CTYPE only).
+  std::setlocale(LC_CTYPE, "");
   for (int i = 1; i < argc; ++i)
     if (std::string_view(argv[i]) == "--dmesg") return dmesg_main(argc, argv, log_with_vmlinux);
   auto opts = parse_program_args(argc, argv);

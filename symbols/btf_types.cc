@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
+#include <cwchar>
+#include <cwctype>
 #include <unordered_set>
 
 namespace coroner::symbols {
@@ -503,10 +506,42 @@ std::string escape_char(uint8_t c, char quote) {
 // characters, followed by "...".
 constexpr size_t kMaxStringElements = 256;
 
+// The characters of a string (without quotes) as gdb prints them: under a multibyte locale
+// (crash runs gdb with the user's, e.g. C.UTF-8) a valid, printable multibyte character is
+// printed as it is, every other byte escaped; under the C locale every byte is escaped. At
+// most `limit` characters; `cut` is set when more follow.
+std::string escaped_chars(std::span<const uint8_t> bytes, size_t limit, bool& cut) {
+  std::string out;
+  const bool multibyte = MB_CUR_MAX > 1;
+  size_t chars = 0, i = 0;
+  cut = false;
+  while (i < bytes.size()) {
+    if (chars == limit) {
+      cut = true;
+      break;
+    }
+    ++chars;
+    if (multibyte && bytes[i] >= 0x80) {
+      std::mbstate_t st{};
+      wchar_t wc = 0;
+      size_t len = std::mbrtowc(&wc, reinterpret_cast<const char*>(bytes.data() + i), bytes.size() - i, &st);
+      if (len != static_cast<size_t>(-1) && len != static_cast<size_t>(-2) && len > 1 && std::iswprint(static_cast<wint_t>(wc))) {
+        out.append(reinterpret_cast<const char*>(bytes.data() + i), len);
+        i += len;
+        continue;
+      }
+    }
+    out += escape_char(bytes[i], '"');
+    ++i;
+  }
+  return out;
+}
+
 void append_string(std::string& out, const std::string& str) {
+  bool cut = false;
   out += " \"";
-  for (size_t i = 0; i < str.size() && i < kMaxStringElements; ++i) out += escape_char(static_cast<uint8_t>(str[i]), '"');
-  out += str.size() > kMaxStringElements ? "\"..." : "\"";
+  out += escaped_chars({reinterpret_cast<const uint8_t*>(str.data()), str.size()}, kMaxStringElements, cut);
+  out += cut ? "\"..." : "\"";
 }
 
 uint64_t load_bits(std::span<const uint8_t> b, uint64_t bit_off, uint32_t bits) {
@@ -550,13 +585,15 @@ void BtfTypes::value(std::string& out, uint32_t id, std::span<const uint8_t> b, 
         out += fmt::format("{:#x}", raw);
       } else if (enc & BTF_INT_BOOL) {
         out += raw ? "true" : "false";
-      } else if ((enc & BTF_INT_CHAR) || (btf_int_bits(bt) == 8 && !bit_size)) {
-        // char, signed char, unsigned char (u8/__u8/s8): number and character, like gdb.
-        int64_t n = is_signed ? static_cast<int8_t>(raw) : static_cast<int64_t>(raw);
+      } else if ((enc & BTF_INT_CHAR) || btf_int_bits(bt) == 8) {
+        // char, signed char, unsigned char (u8/__u8/s8): number and character, like gdb;
+        // a bit-field of a char type too (`skc_reuse:4` prints `1 '\001'`), sign-extended
+        // from its width.
+        int64_t n = is_signed ? sv : static_cast<int64_t>(raw);
         if (ctx.radix() == 16)
           out += fmt::format("{:#x}", raw);  // gdb's /x drops the character
         else
-          out += fmt::format("{} '{}'", n, escape_char(static_cast<uint8_t>(raw), '\''));
+          out += fmt::format("{} '{}'", n, escape_char(static_cast<uint8_t>(n), '\''));
       } else if (ctx.radix() == 16) {
         out += fmt::format("{:#x}", raw);  // gdb's /x: the bits, unsigned
       } else if (is_signed) {
@@ -630,12 +667,14 @@ void BtfTypes::value(std::string& out, uint32_t id, std::span<const uint8_t> b, 
         uint32_t n = a->nelems;
         uint64_t last = bit_off / 8 + n - 1;
         if (last < b.size() && b[last] == 0) --n;
-        bool cut = n > kMaxElements;
-        out += "\"";
-        for (uint32_t i = 0; i < std::min(n, kMaxElements); ++i) {
+        std::vector<uint8_t> chars(n, 0);
+        for (uint32_t i = 0; i < n; ++i) {
           uint64_t byte = bit_off / 8 + i;
-          out += escape_char(byte < b.size() ? b[byte] : 0, '"');
+          if (byte < b.size()) chars[i] = b[byte];
         }
+        bool cut = false;
+        out += "\"";
+        out += escaped_chars(chars, kMaxElements, cut);
         out += cut ? "\"..." : "\"";
         return;
       }

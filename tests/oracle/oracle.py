@@ -99,7 +99,8 @@ def run_coroner(binary, set_dir, dump_files, commands, outdir):
     with open(script, "w") as f:
         for cmd in commands:
             f.write(f"{cmd} > {os.path.join(outdir, safe_name(cmd))}\n")
-    env = dict(os.environ, TZ="UTC")
+    # The locale crash-oracle.sh gives crash: gdb prints printable UTF-8 in strings as is.
+    env = dict(os.environ, TZ="UTC", LC_ALL="C.UTF-8")
     # Same relative names as crash-oracle.sh uses, so KERNEL/DUMPFILE lines compare.
     p = subprocess.run([os.path.abspath(binary), "-s", "vmlinux", *dump_files], stdin=open(script), cwd=set_dir,
                        env=env, capture_output=True, text=True, timeout=600)
