@@ -99,7 +99,9 @@ class KernelEnv final : public expr::Env {
     const symbols::Symbol* sym = k_.symbols().find(name);
     if (!sym) return module_function(name);
     if (sym->type != 't' && sym->type != 'T' && sym->type != 'W' && sym->type != 'w') return std::nullopt;
-    auto proto = k_.dwarf().declare_type(name, true, "");
+    // The prototype of the definition with code at the symbol (a declaration alone, as of an
+    // assembly entry point, is no function symbol to gdb).
+    auto proto = k_.dwarf().function_type_at(sym->link_addr, name, "");
     return std::make_pair(k_.symbols().address(*sym), proto ? *proto : std::string("<text variable, no debug info>"));
   }
   // A function of a loaded module object file: its DWARF declaration without the name

@@ -212,13 +212,18 @@ Result<void> run_whatis(Session& s, const Args& args, Output& out) {
   }
   if (const symbols::Symbol* sym = s.kernel.symbols().find(arg)) {
     bool text = sym->type == 't' || sym->type == 'T';
-    auto decl = text ? s.kernel.dwarf().declare_function(arg) : s.kernel.dwarf().declare_variable(arg);
+    auto decl = text ? s.kernel.dwarf().declare_function_at(sym->link_addr, arg) : s.kernel.dwarf().declare_variable(arg);
     if (!decl && text) decl = s.kernel.dwarf().declare_variable(arg);
     if (decl) {
       out.print("{};\n", *decl);
       return ok();
     }
     if (decl.error().code != Errc::not_found) return decl.error();
+    // A text symbol no DWARF function defines (an assembly entry point): gdb's minimal symbol.
+    if (text) {
+      out.print("<text variable, no debug info> {};\n", arg);
+      return ok();
+    }
   }
   // Then what module object files loaded by `mod -s/-S` define: their functions and
   // variables, then their own types.

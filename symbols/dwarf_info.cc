@@ -76,7 +76,8 @@ std::string declarator(Dwarf_Die* type, std::string inner, int depth) {
           if (dwarf_tag(&p) == DW_TAG_formal_parameter) {
             Dwarf_Die pt;
             Dwarf_Attribute a;
-            bool ok = dwarf_attr(&p, DW_AT_type, &a) && dwarf_formref_die(&a, &pt);
+            // A concrete out-of-line instance keeps the types on its abstract origin.
+            bool ok = dwarf_attr_integrate(&p, DW_AT_type, &a) && dwarf_formref_die(&a, &pt);
             params += (any ? ", " : "") + declarator(ok ? &pt : nullptr, "", depth + 1);
             any = true;
           } else if (dwarf_tag(&p) == DW_TAG_unspecified_parameters) {
@@ -93,6 +94,8 @@ std::string declarator(Dwarf_Die* type, std::string inner, int depth) {
     case DW_TAG_union_type: return with(name ? std::string("union ") + name : "union {...}");
     case DW_TAG_enumeration_type: return with(name ? std::string("enum ") + name : "enum {...}");
     case DW_TAG_base_type: return with(c_spelling(name ? name : "?"));
+    // gas describes an assembly function's return type so (binutils 2.35+); gdb says void.
+    case DW_TAG_unspecified_type: return with(name ? name : "void");
     default: return with(name ? name : "?");
   }
 }
@@ -255,6 +258,26 @@ Result<TypeRef> btf_type_of(Dwarf_Die* var, std::string_view name, Types& types)
   if (!(dwarf_attr_integrate(var, DW_AT_type, &attr) && dwarf_formref_die(&attr, &type)))
     return Error::make(Errc::no_debug_info, "{}: no type in DWARF", name);
   return map_type(&type, types, name, 0);
+}
+
+Result<Dwarf_Die> DwarfInfo::function_definition(uint64_t link_addr, std::string_view name) {
+  Dwarf* dw = TRY(dwarf());
+  Dwarf_Die cu, die;
+  auto none = [&] { return Error::make(Errc::not_found, "no function {} with code at {:#x} in {}'s DWARF", name, link_addr, vm_.path()); };
+  if (!dwarf_addrdie(dw, link_addr, &cu) || dwarf_child(&cu, &die) != 0) return none();
+  // C has no nested functions: the CU's direct subprogram children are all its functions. The
+  // name may live on the declaration a definition completes (dwarf_diename follows it).
+  do {
+    if (dwarf_tag(&die) != DW_TAG_subprogram || dwarf_haspc(&die, link_addr) <= 0) continue;
+    const char* n = dwarf_diename(&die);
+    if (n && name == n) return die;
+  } while (dwarf_siblingof(&die, &die) == 0);
+  return none();
+}
+
+Result<std::string> DwarfInfo::function_type_at(uint64_t link_addr, std::string_view name, std::string_view inner) {
+  Dwarf_Die fn = TRY(function_definition(link_addr, name));
+  return declarator(&fn, std::string(inner), 0);
 }
 
 }  // namespace coroner::symbols

@@ -41,9 +41,20 @@ class DwarfInfo {
   // kept: `inner` "*" names &NAME's type ("volatile unsigned long *", "const char (*)[]",
   // "void (*)(int)"), "" the type itself ("void (int)" for a function).
   Result<std::string> declare_type(std::string_view name, bool function, std::string_view inner);
+  // The same for the function `name` whose code starts the ELF symbol at link-time address
+  // `link_addr`, from its definition (the subprogram with code there), as gdb reads it: gdb
+  // makes a function symbol only from a subprogram with code, so a declaration alone (an
+  // assembly entry point a header declares, entry_SYSCALL_64 on 6.12) is not_found, and gdb
+  // calls it a minimal symbol (`<text variable, no debug info>`). `inner` as declare_type;
+  // declare_function_at puts the name there ("void schedule(void)").
+  Result<std::string> function_type_at(uint64_t link_addr, std::string_view name, std::string_view inner);
+  Result<std::string> declare_function_at(uint64_t link_addr, std::string_view name) {
+    return function_type_at(link_addr, name, name);
+  }
 
  private:
   Result<Dwarf*> dwarf();
+  Result<Dwarf_Die> function_definition(uint64_t link_addr, std::string_view name);
   const Vmlinux& vm_;
   std::unique_ptr<DwarfIndex> index_;
   Dwarf* dwarf_ = nullptr;
