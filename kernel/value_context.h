@@ -5,6 +5,9 @@
 //   std::string text = TRY(kernel.types().format_value(type, bytes, ctx));
 #pragma once
 
+#include <algorithm>
+#include <vector>
+
 #include "kernel/kernel.h"
 #include "kernel/modules.h"
 
@@ -30,20 +33,41 @@ class KernelValueContext final : public symbols::ValueContext {
     return *s;
   }
 
-  // gdb names a module address only once `mod -s/-S` gave it the module's object file;
-  // nullopt for any other address.
+  // The name of a module address in a printed value; nullopt outside modules. gdb knows a
+  // module's symbols once `mod -s/-S` gave it the object file; where gdb finds none, crash's
+  // gdb patch (build_address_symbolic -> gdb_lookup_module_symbol) asks crash's own module
+  // symbol list, kallsyms and region starts included (`<_MODULE_RODATA_START_qemu_fw_cfg+288>`),
+  // so module addresses are named with or without the object file.
   std::optional<std::string> module_symbol(uint64_t addr) {
     auto table = modules(k_);
     if (!table) return std::nullopt;
     const Module* m = (*table)->containing(addr);
-    if (!m || !m->object) return std::nullopt;
+    if (!m) return std::nullopt;
+    if (m->object)
+      if (auto name = gdb_module_symbol_at(*m, addr)) return name;
     auto at = symbol_at(k_, addr);
-    if (!at || at->module != m->name || at->region_end || at->type == 'm') return std::nullopt;
+    if (!at || at->module != m->name || at->region_end) return std::nullopt;
     if (at->offset) return fmt::format("{}+{}", at->name, at->offset);
     return at->name;
   }
 
  private:
+  // gdb's pick among the object file's symbols sharing exactly `addr` (minsyms.c,
+  // lookup_minimal_symbol_by_pc_section): its minimal symbols sorted by address then name, the
+  // last one, unless that is not a global function and the one before it is
+  // (`id_table` over `__mod_virtio__id_table_device_table`, `cleanup_module` over
+  // `fw_cfg_sysfs_exit`). nullopt when fewer than two share it (crash's lookup answers).
+  static std::optional<std::string> gdb_module_symbol_at(const Module& m, uint64_t addr) {
+    std::vector<const ModuleSymbol*> at;
+    for (const auto& s : m.symbols)
+      if (s.value == addr && s.type != 'm') at.push_back(&s);
+    if (at.size() < 2) return std::nullopt;
+    std::sort(at.begin(), at.end(), [](const ModuleSymbol* a, const ModuleSymbol* b) { return a->name < b->name; });
+    const ModuleSymbol* pick = at.back();
+    if (pick->type != 'T' && at[at.size() - 2]->type == 'T') pick = at[at.size() - 2];
+    return pick->name;
+  }
+
   Kernel& k_;
   int radix_ = 10;
 };

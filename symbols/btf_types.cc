@@ -626,12 +626,12 @@ void BtfTypes::value(std::string& out, uint32_t id, std::span<const uint8_t> b, 
       out += fmt::format("{:#x}", p);
       const struct btf_type* target = btf__type_by_id(btf_, bt->type);
       while (target && (btf_is_mod(target) || btf_is_typedef(target))) target = btf__type_by_id(btf_, target->type);
-      // gdb names the symbol a typed pointer points into; a void * it leaves bare.
-      if (!bt->type) {
-        return;
-      } else if (auto sym = ctx.symbolize(p)) {
-        out += " <" + *sym + ">";
-      } else if (target && btf_is_int(target) && btf_int_bits(target) == 8) {
+      // gdb names the symbol a typed pointer points into; a void * it leaves bare. A char
+      // pointer also gets the string it points to, after the symbol when there is one
+      // (`0xffffffffc0427129 <.LC14+187> "virtio_blk"`).
+      if (!bt->type) return;
+      if (auto sym = ctx.symbolize(p)) out += " <" + *sym + ">";
+      if (target && btf_is_int(target) && btf_int_bits(target) == 8) {
         if (auto str = ctx.read_string(p, kMaxStringElements + 1)) append_string(out, *str);
       }
       return;
