@@ -130,13 +130,25 @@ Result<void> foreach_tasks(Session& s, const Args& args, Output& out) {
     }
     if (j && !own_separator) out.print("\n");
     std::vector<std::string> argv = sub;
-    if (name == "vtop")
-      argv.insert(argv.begin(), {"-c", fmt::format("{:x}", t.addr)});
-    else
-      argv.push_back(fmt::format("{:x}", t.addr));
+    if (name == "vtop") {
+      // crash's foreach calls do_vtop() once per address: no blank line between them.
+      out.print("{}\n", task_header(t));
+      std::vector<std::string> flags, addresses;
+      for (auto& w : sub) (!w.empty() && w[0] == '-' ? flags : addresses).push_back(w);
+      Result<void> r = ok();
+      for (auto& addr : addresses) {
+        std::vector<std::string> one = {"-c", fmt::format("{:x}", t.addr)};
+        one.insert(one.end(), flags.begin(), flags.end());
+        one.push_back(addr);
+        r = cmd->run(s, TRY(parse_args(cmd->spec, one)), out);
+        if (!r) break;
+      }
+      if (!r && !r.error().message.empty()) out.print("{}: {}\n", name, r.error().message);
+      continue;
+    }
+    argv.push_back(fmt::format("{:x}", t.addr));
     Args a = TRY(parse_args(cmd->spec, argv));
     Result<void> r = ok();
-    if (name == "vtop") out.print("{}\n", task_header(t));
     if (name == "set") {
       // The task's context as `set` shows it, without switching to it.
       out.print("{}\n", task_header(t));

@@ -14,6 +14,7 @@
 #include "kernel/pagecache.h"
 #include "kernel/swap.h"
 #include "kernel/tasks.h"
+#include "kernel/vm.h"
 
 namespace coroner::commands {
 namespace {
@@ -133,57 +134,12 @@ Result<uint64_t> current_task(kernel::Kernel& k) {
   return k.read_u64(slot);
 }
 
-// The VMA of `mm` containing `addr`, 0 when none: the maple tree (6.1+) or the mmap list.
+// The VMA of `mm` containing `addr`, 0 when none: kernel/vm's bounded walk of the maple tree
+// (6.1+) or the mmap list.
 Result<uint64_t> find_vma(kernel::Kernel& k, uint64_t mm, uint64_t addr) {
-  auto covers = [&](uint64_t vma) -> Result<bool> {
-    uint64_t start = TRY(k.member<uint64_t>(vma, "vm_area_struct", "vm_start"));
-    uint64_t end = TRY(k.member<uint64_t>(vma, "vm_area_struct", "vm_end"));
-    return addr >= start && addr < end;
-  };
-  if (!k.types().has_member("mm_struct", "mm_mt")) {  // before 6.1: a sorted list
-    uint64_t vma = TRY(k.member<uint64_t>(mm, "mm_struct", "mmap"));
-    for (int i = 0; vma && i < 1 << 20; ++i) {
-      if (TRY(covers(vma))) return vma;
-      vma = TRY(k.member<uint64_t>(vma, "vm_area_struct", "vm_next"));
-    }
-    return uint64_t{0};
-  }
-  // lib/maple_tree.c: an entry with low bits 10 (above 4096) is a node pointer whose bits 3-6
-  // give the node type; the node is at entry & ~0xff.
-  enum { kLeaf64 = 1, kRange64 = 2, kArange64 = 3 };
-  uint64_t entry = TRY(k.member<uint64_t>(mm, "mm_struct", "mm_mt.ma_root"));
-  uint64_t min = 0, max = ~0ull;
-  for (int depth = 0; depth < 32; ++depth) {
-    if ((entry & 3) != 2 || entry <= 4096) {  // a single entry at index 0, or none
-      if (entry && addr == 0 && depth == 0 && TRY(covers(entry))) return entry;
-      return uint64_t{0};
-    }
-    int type = static_cast<int>((entry >> 3) & 0xf);
-    uint64_t node = entry & ~0xffull;
-    std::string_view layout = type == kArange64 ? "maple_arange_64" : "maple_range_64";
-    if (type != kLeaf64 && type != kRange64 && type != kArange64)
-      return Error::make(Errc::bad_data, "maple node {:#x}: unexpected type {}", node, type);
-    size_t slots = type == kArange64 ? 10 : 16;
-    uint64_t pivot_off = TRY(k.offset_of(layout, "pivot")), slot_off = TRY(k.offset_of(layout, "slot"));
-    std::vector<uint64_t> pivots(slots - 1), children(slots);
-    TRY(k.read(node + pivot_off, std::span(reinterpret_cast<uint8_t*>(pivots.data()), pivots.size() * 8)));
-    TRY(k.read(node + slot_off, std::span(reinterpret_cast<uint8_t*>(children.data()), children.size() * 8)));
-    size_t i = 0;
-    uint64_t lo = min, hi = max;
-    for (; i < slots; ++i) {
-      // A zero pivot after the first slot ends the node's data: its last slot runs to max.
-      hi = (i < pivots.size() && !(i > 0 && pivots[i] == 0)) ? pivots[i] : max;
-      if (addr <= hi) break;
-      lo = hi + 1;
-      if (hi == max) break;
-    }
-    if (i == slots || addr > hi) return uint64_t{0};
-    if (type == kLeaf64) return children[i] && TRY(covers(children[i])) ? children[i] : uint64_t{0};
-    entry = children[i];
-    min = lo;
-    max = hi;
-  }
-  return Error::make(Errc::bad_data, "mm_struct {:#x}: maple tree deeper than 32 levels", mm);
+  for (auto& v : TRY(kernel::task_vmas(k, mm)))
+    if (addr >= v.start && addr < v.end) return v.addr;
+  return uint64_t{0};
 }
 
 // d_path() of a struct path, crossing mounts: "/bin/busybox".
