@@ -164,7 +164,7 @@ std::vector<Command> files_commands() {
   return {Command{CommandSpec{"files",
                               {},
                               "open files",
-                              "[-d dentry] | [-p inode] | [-c] [-R reference] [pid | taskp] ...",
+                              "[-d dentry] | [-p inode] | [-c] [-R reference] [pid | taskp] ... ",
                               {{'d', true, "a dentry's inode, super block, type and path"},
                                {'p', true, "an inode's pages in the page cache"},
                                {'c', false, "each file's inode, address_space and page-cache pages"},

@@ -59,7 +59,7 @@ Result<void> foreach_tasks(Session& s, const Args& args, Output& out) {
   // The options are the command's own, those crash's foreach passes on.
   Args sub_args = TRY(parse_args(cmd->spec, sub));
   static const std::map<std::string, std::string> allowed = {
-      {"bt", "rtTlesRfFoxd"}, {"vm", "pvmRdx"}, {"task", "Rdx"}, {"files", "cR"}, {"set", ""}, {"ps", "GspctlagryukS"},
+      {"bt", "rtTlesRfFoxdj"}, {"vm", "pvmRdx"}, {"task", "Rdx"}, {"files", "cR"}, {"set", ""}, {"ps", "GspctlagryukS"},
       {"sig", "g"},           {"net", "sSRdx"},  {"vtop", "uk"}};
   if (name == "sig" && (sub_args.has('l') || sub_args.has('s')))
     return Error::make(Errc::usage, "sig: -l and -s options are not applicable");
@@ -117,7 +117,7 @@ Result<void> foreach_tasks(Session& s, const Args& args, Output& out) {
   // one.
   bool own_separator =
       ((name == "task" || name == "bt" || name == "net" || name == "files" || name == "vm") && sub_args.has('R')) ||
-      name == "sig";
+      name == "sig" || (name == "bt" && sub_args.has('j'));  // bt -j: one JSON document per line
   // sig -g over every task shows each thread group once, from its leader, and the idle tasks
   // once (as one group); named tasks show their group whichever thread was named.
   bool idle_group_shown = false;
@@ -176,8 +176,8 @@ std::vector<Command> foreach_commands() {
   return {Command{CommandSpec{"foreach",
                               {},
                               "display command data for multiple tasks in the system",
-                              "[pid | task | name | 'regex']... [RU|IN|UN|ID|ST|TR|ZO|DE...] "
-                              "[kernel|user|gleader|active] bt|vm|task|files|set|ps|sig|net|vtop [options]",
+                              "[[pid | taskp | name | state | [kernel | user | gleader]] ...]\n"
+                              "          command [flag] [argument]",
                               {},
                               {"foreach bt", "foreach UN bt", "foreach kernel bt -s", "foreach vm", "foreach files",
                                "foreach 'cor.*' task -R pid", "foreach user vtop 400000"},

@@ -273,7 +273,7 @@ static Command p_command() {
   return Command{CommandSpec{"p",
                              {"print"},
                              "print the value of an expression",
-                             "[-x|-d] expression | per-cpu-variable:cpu[,cpu...|a]",
+                             "[-x|-d][-u] [expression | symbol[:cpuspec]]",
                              {{'x', false, "integers in hexadecimal"}, {'d', false, "integers in decimal (the default)"}},
                              {"p jiffies", "p init_uts_ns.name.release", "p &init_task.tasks", "p *(struct list_head *)&init_task.tasks", "p sizeof(struct task_struct)", "p runqueues", "p cpu_number:a"}},
                  run_p};

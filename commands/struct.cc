@@ -245,7 +245,8 @@ static Command struct_command() {
   return Command{CommandSpec{"struct",
                              {},
                              "structure contents",
-                             "struct_name[.member[,member]] [-o] [address | symbol][:cpuspec]",
+                             "struct_name[.member[,member]][-o][-l offset][-rfuxdp]\n"
+                             "         [address | symbol][:cpuspec] [count | -c count]",
                              {{'o', false, "show member offsets"},
                               {'x', false, "integers in hexadecimal"},
                               {'d', false, "integers in decimal (the default)"}},
@@ -257,7 +258,8 @@ static Command union_command() {
   return Command{CommandSpec{"union",
                              {},
                              "union contents",
-                             "union_name[.member[,member]] [-o]",
+                             "union_name[.member[,member]] [-o][-l offset][-rfuxdp]\n"
+                             "         [address | symbol][:cpuspec] [count | -c count]",
                              {{'o', false, "show member offsets"},
                               {'x', false, "integers in hexadecimal"},
                               {'d', false, "integers in decimal (the default)"}},
@@ -266,7 +268,8 @@ static Command union_command() {
 }
 
 static Command whatis_command() {
-  return Command{CommandSpec{"whatis", {}, "search symbol table for data or type information", "struct | union | typedef | enum",
+  return Command{CommandSpec{"whatis", {}, "search symbol table for data or type information", "[[-o] [struct | union | typedef | symbol]] | \n"
+ "         [[-r [size|range]] [-m member]]",
                              {}, {"whatis task_struct", "whatis pid_type"}},
                  run_whatis};
 }

@@ -41,7 +41,7 @@ Result<void> run_swap(Session& s, const Args&, Output& out) {
 }  // namespace
 
 std::vector<Command> swap_commands() {
-  return {Command{CommandSpec{"swap", {}, "swap device information", "", {}, {"swap"}}, run_swap}};
+  return {Command{CommandSpec{"swap", {}, "swap device information", " ", {}, {"swap"}}, run_swap}};
 }
 
 }  // namespace coroner::commands

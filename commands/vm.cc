@@ -252,7 +252,8 @@ std::vector<Command> vm_commands() {
   return {Command{CommandSpec{"vm",
                               {},
                               "virtual memory",
-                              "[-p | -P vma | -M mm | -m | -v | -x | -d | [-R reference] [pid | task]] [-f vm_flags]",
+                              "[-p | -P vma | -M mm | -v | -m | -x | -d | [-R reference] [pid | task]]\n"
+                              "     [-f vm_flags]",
                               {{'p', false, "each page's physical address (or file and offset)"},
                                {'P', true, "the pages of one VMA"},
                                {'M', true, "the mm_struct to use for a task that has none"},

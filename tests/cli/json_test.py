@@ -440,6 +440,19 @@ def main():
         pass
     c.check("bt -j: one document; -f -j an error document; bt -c 0 -j; then text again", ok, out[:1000])
 
+    # foreach bt -j in a text session: one bt document per task, the tasks of `foreach bt`.
+    rc, out, err = run(coroner, s, ["-s", "vmlinux", *dump_args], "foreach bt -j\n")
+    rc2, text, _ = run(coroner, s, ["-s", "vmlinux", *dump_args], "foreach bt\n")
+    ok = False
+    try:
+        docs = [json.loads(l) for l in out.splitlines()]
+        pids = [int(m) for m in re.findall(r"^PID: (\d+)", text, re.M)]
+        ok = (rc == 0 and rc2 == 0 and docs and all(d["command"] == "bt" and len(d["tasks"]) == 1 for d in docs)
+              and [d["tasks"][0]["pid"] for d in docs] == pids)
+    except (ValueError, KeyError):
+        pass
+    c.check("foreach bt -j: one bt document per task, the same tasks as foreach bt", ok, out[:1000])
+
     # Escaping: the query of sym's error holds what was typed (a control byte, invalid UTF-8,
     # a quote and a backslash, a non-ASCII character).
     raw = b"sym ab\x01c\x7f\xff\xc3\xa9\xe2\x82 'q\"\\\\z'\n"
