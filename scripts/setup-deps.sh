@@ -16,13 +16,24 @@ FIXTURE_PKGS=(
   qemu-system-x86 busybox-static kexec-tools cpio xz-utils zstd debootstrap
   python3 socat time
 )
+# arm64 fixtures (fixtures/make-fixtures-arm64.sh): an aarch64 TCG guest, its workload
+# cross-compiled statically; the arm64 kernel and busybox-static:arm64 come from the archive's
+# arm64 packages, hence the foreign dpkg architecture.
+ARM64_FIXTURE_PKGS=(qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross file)
+need_update=0
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  dpkg --add-architecture arm64
+  need_update=1
+fi
 
 want=()
-for p in "${BUILD_PKGS[@]}" "${FIXTURE_PKGS[@]}"; do
+for p in "${BUILD_PKGS[@]}" "${FIXTURE_PKGS[@]}" "${ARM64_FIXTURE_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || want+=("$p")
 done
-if [ ${#want[@]} -gt 0 ]; then
+if [ ${#want[@]} -gt 0 ] || [ $need_update = 1 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+fi
+if [ ${#want[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${want[@]}"
 fi
