@@ -86,6 +86,32 @@ def kdump_signature_offset(path):
     return None
 
 
+def kdump_header(path, off):
+    """The diskdump header's numbers (and, for a regular kdump file, the kdump sub-header's),
+    as QEMU wrote them: on arm64 its block_size is 64 KiB whatever the guest's page size, so
+    pfns in the bitmaps and max_mapnr count 64 KiB blocks."""
+    import struct
+    with open(path, "rb") as f:
+        f.seek(off)
+        head = f.read(4096)
+        h = {"header_version": struct.unpack_from("<i", head, 8)[0]}
+        uts = head[12:12 + 6 * 65]
+        h["utsname"] = [uts[i * 65:(i + 1) * 65].split(b"\0")[0].decode("latin-1") for i in range(6)]
+        o = (12 + 6 * 65 + 7) & ~7
+        names = ("tv_sec tv_usec status block_size sub_hdr_size bitmap_blocks max_mapnr "
+                 "total_ram_blocks device_blocks written_blocks current_cpu nr_cpus").split()
+        h.update(zip(names, struct.unpack_from("<qqiiiIIIIIii", head, o)))
+        if off == 0 and h["block_size"] > 0:
+            f.seek(h["block_size"])
+            sub = f.read(120)
+            names = ("phys_base dump_level split start_pfn end_pfn offset_vmcoreinfo size_vmcoreinfo "
+                     "offset_note size_note offset_eraseinfo size_eraseinfo start_pfn_64 end_pfn_64 "
+                     "max_mapnr_64").split()
+            h["sub_header"] = dict(zip(names, struct.unpack_from("<QiiQQQQQQQQQQQ", sub, 0)))
+            h["sub_header"]["phys_base"] = hx(h["sub_header"]["phys_base"])
+    return h
+
+
 def open_dump(args, notes):
     """A drgn Program for the dump. QEMU 7.2 writes the kdump header's utsname empty except
     machine "Unknown" on arm64, and libkdumpfile 0.5.6 then cannot tell the architecture
@@ -99,6 +125,7 @@ def open_dump(args, notes):
             f.seek(off + 12 + 4 * 65)
             machine = f.read(65).split(b"\0")[0]
         notes["kdump_header_machine"] = machine.decode("latin-1")
+        notes["kdump_header"] = kdump_header(path, off)
         if machine in (b"", b"Unknown"):
             tmpdir = tempfile.mkdtemp(prefix="drgn-record.")
             copy = os.path.join(tmpdir, os.path.basename(path))
