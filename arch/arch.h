@@ -1,6 +1,7 @@
 // arch: one table of hooks per architecture: kernel address translation over a dump's
 // physical memory (page-table walks), and (later) registers and unwinders.
-// Architectures are chosen in one switch on the dump's or vmlinux's e_machine.
+// Architectures are chosen in one switch on the dump's or vmlinux's e_machine (arch.cc):
+// x86_64 (x86_64.cc) and arm64 (arm64.cc).
 //
 //   arch::KernelFacts facts{...};                       // from VMCOREINFO and symbols
 //   auto a = TRY(arch::make_arch(EM_X86_64, dump, facts));
@@ -26,6 +27,8 @@ struct KernelFacts {
   std::function<std::optional<uint64_t>(std::string_view)> symbol;       // runtime address
   std::function<std::optional<uint64_t>(std::string_view)> vmcoreinfo_number;  // NUMBER(x)
   std::function<std::optional<uint64_t>(std::string_view)> vmcoreinfo_symbol;  // SYMBOL(x)
+  // A plain KEY=value entry as a number ("PAGESIZE"); may be left empty.
+  std::function<std::optional<uint64_t>(std::string_view)> vmcoreinfo_entry;
 };
 
 // One level of a page-table walk, for `vtop` and for error messages.
@@ -69,6 +72,12 @@ class Arch {
   // Physical address bits of an entry (the next table, or the page).
   virtual uint64_t entry_address(uint64_t entry) const = 0;
   virtual bool entry_present(uint64_t entry) const = 0;
+
+  // Sparsemem-vmemmap: the kernel's `vmemmap`, the virtual address the struct page of pfn 0
+  // would have (pfn_to_page(pfn) = vmemmap + pfn * sizeof(struct page)), when the architecture
+  // knows it from VMCOREINFO alone (arm64); nullopt where it is a kernel variable to read
+  // (x86_64's vmemmap_base).
+  virtual std::optional<uint64_t> vmemmap(uint64_t /*page_struct_size*/) const { return std::nullopt; }
 };
 
 Result<std::unique_ptr<Arch>> make_arch(uint16_t machine, dumpfmt::Dump& dump, const KernelFacts& facts);

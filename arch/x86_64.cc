@@ -203,11 +203,4 @@ Result<std::unique_ptr<Arch>> make_x86_64(dumpfmt::Dump& dump, const KernelFacts
   return std::unique_ptr<Arch>(new X86_64(dump, *phys_base, pgd_paddr, l5, layout, image_start, image_end));
 }
 
-Result<std::unique_ptr<Arch>> make_arch(uint16_t machine, dumpfmt::Dump& dump, const KernelFacts& facts) {
-  switch (machine) {
-    case EM_X86_64: return make_x86_64(dump, facts);
-    default: return Error::make(Errc::unsupported, "architecture with ELF machine {} is not supported yet", machine);
-  }
-}
-
 }  // namespace coroner::arch
