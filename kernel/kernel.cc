@@ -83,8 +83,15 @@ Result<std::unique_ptr<Kernel>> Kernel::open(const std::string& vmlinux_path, co
   Kernel* kp = k.get();
   arch::KernelFacts facts;
   facts.symbol = [kp](std::string_view n) { return kp->symbols().address_of(n); };
-  facts.vmcoreinfo_number = [kp](std::string_view n) { return kp->vmcoreinfo_->number(fmt::format("NUMBER({})", n)); };
+  // NUMBER(x) is decimal, except arm64's hexadecimal ones ("NUMBER(kimage_voffset)=0x...").
+  auto number = [kp](const std::string& key) {
+    auto v = kp->vmcoreinfo_->get(key);
+    bool hex = v && v->size() > 2 && (*v)[0] == '0' && ((*v)[1] == 'x' || (*v)[1] == 'X');
+    return kp->vmcoreinfo_->number(key, hex ? 16 : 10);
+  };
+  facts.vmcoreinfo_number = [number](std::string_view n) { return number(fmt::format("NUMBER({})", n)); };
   facts.vmcoreinfo_symbol = [kp](std::string_view n) { return kp->vmcoreinfo_->symbol(n); };
+  facts.vmcoreinfo_entry = [number](std::string_view n) { return number(std::string(n)); };
   uint16_t machine = dump_machine ? dump_machine : k->vmlinux_->machine();
   auto arch = arch::make_arch(machine, *k->dump_, facts);
   if (!arch) {
