@@ -24,7 +24,9 @@ dumps. The JSON holds (keys sorted; addresses as "0x..." strings, so no reader l
   log[]                                           printk records: seq timestamp_ns level
                                                   facility caller_tid caller_cpu text
   symbols{}                                       a few symbols: address, size
-  modules[]                                       name, base, size (core layout) per module
+  modules[]                                       name, base, size per module (before 6.4
+                                                  the core layout, with text_size/ro_size;
+                                                  6.4+ MOD_TEXT, and every mem[] region)
   translations[]                                  kernel virtual -> physical (linear map,
                                                   image, vmalloc stack, module, vmemmap,
                                                   per-cpu) and user addresses of workload
@@ -275,12 +277,24 @@ def record_modules(prog):
     for mod in for_each_module(prog):
         m = {"name": mod.name.string_().decode("latin-1"), "address": hx(mod.value_())}
         try:
-            if hasattr(mod, "mem"):          # 6.4+: mod->mem[MOD_TEXT]...
-                m["base"] = hx(mod.mem[0].base.value_())
-                m["size"] = mod.mem[0].size.value_()
+            try:
+                mem = mod.mem                # 6.4+: mod->mem[MOD_TEXT, MOD_DATA, ...]
+            except AttributeError:
+                mem = None
+            if mem is not None:
+                # base/size: MOD_TEXT; mem: every region, with its enum mod_mem_type name.
+                m["base"] = hx(mem[0].base.value_())
+                m["size"] = mem[0].size.value_()
+                types = {v: k for k, v in prog.type("enum mod_mem_type").enumerators}
+                m["mem"] = [{"type": types.get(i, str(i)), "base": hx(mem[i].base.value_()),
+                             "size": mem[i].size.value_()} for i in range(len(mem))]
             else:
-                m["base"] = hx(mod.core_layout.base.value_())
-                m["size"] = mod.core_layout.size.value_()
+                # base/size: the whole core layout (text, rodata, data); text_size, ro_size.
+                core = mod.core_layout
+                m["base"] = hx(core.base.value_())
+                m["size"] = core.size.value_()
+                m["text_size"] = core.text_size.value_()
+                m["ro_size"] = core.ro_size.value_()
         except (AttributeError, LookupError, FaultError) as e:
             m["error"] = err(e)
         out.append(m)
