@@ -11,6 +11,7 @@
 #include "kernel/mm.h"
 #include "kernel/modules.h"
 #include "kernel/stack.h"
+#include "kernel/stack_arm64.h"
 #include "kernel/tasks.h"
 
 namespace coroner::commands {
@@ -538,6 +539,90 @@ Result<void> print_trace(kernel::Kernel& k, const BtTrace& tr, const BtOptions& 
   return ok();
 }
 
+// arm64: crash's register block of an exception frame. Kernel mode names pc and lr
+// (`[sym+off]`, the offset in the output radix), user mode prints pc, lr and sp on one line
+// and ends with ORIG_X0, SYSCALLNO and PSTATE; x29..x0 three to a row (AArch32 user frames:
+// r12..r0 four to a row).
+void print_arm64_eframe(kernel::Kernel& k, Output& out, const kernel::arm64::Regs& r, bool user, int radix) {
+  bool is64 = !(user && r.aarch32());
+  uint64_t lr = is64 ? r.x[30] : r.x[14], sp = is64 ? r.sp : r.x[13];
+  auto named = [&](uint64_t v) {
+    auto hit = is_kernel_text(k, v) ? k.symbols().lookup(v) : std::nullopt;
+    PcSymbol ps = pc_symbol(k, v);
+    if (!hit && ps.name.empty()) return std::string("[unknown or invalid address]");
+    if (ps.name.empty()) return std::string("[unknown or invalid address]");
+    if (!ps.offset) return fmt::format("[{}]", ps.name);
+    return radix == 16 ? fmt::format("[{}+{:#x}]", ps.name, ps.offset) : fmt::format("[{}+{}]", ps.name, ps.offset);
+  };
+  if (user) {
+    if (is64) out.print("     PC: {:016x}   LR: {:016x}   SP: {:016x}\n    ", r.pc, lr, sp);
+    else out.print("     PC: {:08x}  LR: {:08x}  SP: {:08x}  PSTATE: {:08x}\n    ", r.pc, lr, sp, r.pstate);
+  } else {
+    out.print("     PC: {:016x}  {}\n", r.pc, named(r.pc));
+    out.print("     LR: {:016x}  {}\n", lr, named(lr));
+    out.print("     SP: {:016x}  PSTATE: {:08x}\n    ", sp, r.pstate);
+  }
+  int top = is64 ? 29 : 12, rows = is64 ? 3 : 4;
+  for (int i = top, n = 1; i >= 0; --i, ++n) {
+    out.print("{}X{}: ", i < 10 ? " " : "", i);
+    out.print("{}", is64 ? fmt::format("{:016x}", r.x[i]) : fmt::format("{:08x}", r.x[i]));
+    if (i == 0 && !is64) out.print("\n");
+    else if (i == 0 || n % rows == 0) out.print("\n{}", i == 0 && !user ? "" : "    ");
+    else out.print("{}", is64 ? "  " : " ");
+  }
+  if (is64 && user) out.print("ORIG_X0: {:016x}  SYSCALLNO: {:x}  PSTATE: {:08x}\n", r.orig_x0, r.syscallno, r.pstate);
+}
+
+// arm64's trace in crash's layout (arm64_back_trace_cmd): ` #N [FP] NAME at PC [MODULE]`,
+// where PC is the found address less 4 (a return address points after its branch) and FP
+// the frame record (for the last frame of a user task, the user pt_regs at the stack's top);
+// exception frames after the frame that took them, `--- <IRQ stack> ---` where the walk
+// left the IRQ stack, the user-mode registers last.
+Result<void> print_bt_arm64(Session& s, const kernel::TaskTable& tt, const Task& t, const BtOptions& o, Output& out) {
+  kernel::Kernel& k = s.kernel;
+  if (o.frames_data || o.symbolic || o.eframes || o.old || o.hook_ip || o.hook_sp || !o.ref.empty())
+    return Error::make(Errc::unsupported, "bt: -f, -F, -e, -o, -O, -S, -I and -R are not supported on arm64 yet");
+  auto is_text = [&k](uint64_t v) { return is_kernel_text(k, v); };
+  auto bt = kernel::arm64::unwind(k, tt, t, is_text);
+  if (!bt) {
+    out.print("bt: {}\n", bt.error().message);
+    return ok();
+  }
+  if (o.text || o.all_text) {
+    // -t: the text words from the starting frame's sp up, after crash's START line (the
+    // starting pc itself); -T: from the stack's base. Names as the words are (no -4).
+    auto [lo, hi] = TRY(kernel::task_stack(k, t));
+    uint64_t from = lo;
+    if (o.text) {
+      out.print("              START: {} at {:x}\n", frame_label(k, bt->start_pc, o), bt->start_pc);
+      if (bt->start_sp >= lo + 8 && bt->start_sp < hi) from = bt->start_sp - 8;
+    }
+    std::vector<uint64_t> w((hi - from) / 8);
+    TRY(k.read(from, std::span(reinterpret_cast<uint8_t*>(w.data()), w.size() * 8)));
+    for (size_t i = 0; i < w.size(); ++i) {
+      uint64_t v = kernel::arm64::strip_pac(k, w[i], is_text);
+      if (is_kernel_text(k, v)) out.print("  [{:x}] {} at {:x}{}\n", from + 8 * i, frame_label(k, v, o), v, module_suffix(k, v));
+    }
+    return ok();
+  }
+  if (bt->first_exception) print_arm64_eframe(k, out, *bt->first_exception, false, s.output_radix);
+  for (size_t i = 0; i < bt->frames.size(); ++i) {
+    const auto& f = bt->frames[i];
+    if (!f.left_stack.empty()) out.print("--- <{}> ---\n", f.left_stack);
+    uint64_t pc = f.pc - 4;
+    out.print("{}#{} [{:8x}] {} at {:x}{}\n", i < 10 ? " " : "", i, f.fp, frame_label(k, pc, o), pc, module_suffix(k, pc));
+    if (o.lines)
+      if (auto l = source_line(k, pc)) out.print("    {}: {}\n", l->file, l->line);
+    if (f.exception) print_arm64_eframe(k, out, *f.exception, false, s.output_radix);
+  }
+  if (!bt->stopped.empty()) out.print("bt: {}\n", bt->stopped);
+  if (bt->user) {
+    print_arm64_eframe(k, out, *bt->user, true, s.output_radix);
+    if (bt->in_user_space) out.print(" #0 [user space]\n");
+  }
+  return ok();
+}
+
 // --json / -j (docs/json.md): a pt_regs as the text's register lines show it, each register
 // a hex string; orig_rax only where the text has it (not for registers from a dump note).
 void exception_json(json::Writer& w, kernel::Kernel& k, const kernel::PtRegs& r,
@@ -642,6 +727,11 @@ Result<void> print_bt(Session& s, const kernel::TaskTable& tt, const Task& t, co
   out.print("{}\n", task_header(t));
   // -n idle: an idle task shows only its header, unless it is the one that panicked.
   if (o.skip_idle && t.pid == 0 && !(tt.panic && *tt.panic == t.addr)) return ok();
+  if (o.raw) {
+    auto [lo, hi] = TRY(kernel::task_stack(k, t));
+    return print_words(k, out, lo, hi - 8, "", "  ", true);
+  }
+  if (k.arch().machine() == EM_AARCH64) return print_bt_arm64(s, tt, t, o, out);
   if (o.eframes) return print_eframes(k, t, out);
   if (o.raw) {
     auto [lo, hi] = TRY(kernel::task_stack(k, t));

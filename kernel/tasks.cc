@@ -39,7 +39,10 @@ Result<TaskLayout> task_layout(Kernel& k) {
   l.mm = TRY(k.offset_of(ts, "mm"));
   l.flags = TRY(k.offset_of(ts, "flags"));
   l.stack = TRY(k.offset_of(ts, "stack"));
-  l.thread_sp = TRY(k.offset_of(ts, "thread.sp"));
+  // The saved stack pointer of a task switched out: thread.sp on x86_64, the callee-saved
+  // context's sp on arm64 (thread.cpu_context.sp).
+  auto tsp = k.offset_of(ts, "thread.sp");
+  l.thread_sp = tsp ? *tsp : TRY(k.offset_of(ts, "thread.cpu_context.sp"));
   auto cpu = k.offset_of(ts, "thread_info.cpu");
   l.cpu = cpu ? *cpu : TRY(k.offset_of(ts, "cpu"));
   const char* state = k.types().has_member(ts, "__state") ? "__state" : "state";

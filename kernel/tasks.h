@@ -32,7 +32,7 @@ struct Task {
   uint64_t mm = 0;
   uint32_t flags = 0;       // PF_*
   uint64_t stack = 0;       // the kernel stack's lowest address (task_struct.stack)
-  uint64_t thread_sp = 0;   // thread.sp: the saved stack pointer of a task switched out
+  uint64_t thread_sp = 0;   // thread.sp (arm64: thread.cpu_context.sp): the saved stack pointer of a task switched out
   uint64_t last_arrival = 0;  // sched_info.last_arrival, ns
   bool kernel_thread() const { return mm == 0; }
 };

@@ -1,0 +1,309 @@
+#include "kernel/stack_arm64.h"
+
+#include <array>
+#include <cstring>
+#include <string_view>
+
+#include "kernel/stack.h"
+
+namespace coroner::kernel::arm64 {
+namespace {
+
+constexpr size_t kMaxFrames = 1024;
+
+// PSTATE modes of a kernel exception frame (EL1t, EL1h, EL2t, EL2h).
+bool kernel_mode(uint64_t pstate) {
+  switch (pstate & 0xf) {
+    case 0x4: case 0x5: case 0x8: case 0x9: return true;
+    default: return false;
+  }
+}
+
+struct Range {
+  uint64_t lo = 0, hi = 0;
+  std::string name;
+  bool contains(uint64_t a) const { return a >= lo && a < hi; }
+};
+
+// The crash path's own functions: when a CPU ran the kdump path, its trace starts from
+// their frames on the stack (crash's arm64_in_kdump_text).
+struct FuncRange {
+  uint64_t lo = 0, hi = 0;
+  bool contains(uint64_t a) const { return lo && a >= lo && a < hi; }
+};
+
+FuncRange function_range(Kernel& k, std::string_view name) {
+  const auto* s = k.symbols().find(name);
+  if (!s) return {};
+  uint64_t lo = k.symbols().address(*s);
+  // The next symbol's address ends it (crash's next_symbol), else its ELF size.
+  for (uint64_t probe = lo + 1, n = 0; n < (1u << 16); probe += 4, ++n) {
+    auto hit = k.symbols().lookup(probe);
+    if (!hit) break;
+    if (k.symbols().address(*hit->symbol) != lo) return {lo, k.symbols().address(*hit->symbol)};
+  }
+  return {};
+}
+
+class Walker {
+ public:
+  Walker(Kernel& k, const Task& t, int cpu, const std::function<bool(uint64_t)>& is_text)
+      : k_(k), t_(t), cpu_(cpu), is_text_(is_text) {}
+
+  Result<void> init() {
+    auto [lo, hi] = TRY(task_stack(k_, t_));
+    task_ = {lo, hi, "task's stack"};
+    eo_ = TRY(eframe_offsets(k_));
+    if (auto m = k_.vmcoreinfo().number("NUMBER(KERNELPACMASK)", 16)) pac_mask_ = *m;
+    if (cpu_ >= 0) {
+      uint64_t size = hi - lo;  // IRQ_STACK_SIZE is THREAD_SIZE
+      if (auto p = k_.per_cpu("irq_stack_ptr", cpu_)) {
+        if (auto base = k_.read_u64(*p); base && *base) irq_ = {*base, *base + size, "IRQ stack"};
+      }
+      if (auto p = k_.per_cpu("overflow_stack", cpu_)) {
+        const auto* s = k_.symbols().find("overflow_stack");
+        uint64_t osize = s && s->size ? s->size : 0;
+        if (osize) overflow_ = {*p, *p + osize, "Overflow stack"};
+      }
+    }
+    return ok();
+  }
+
+  uint64_t strip_pac(uint64_t v) const {
+    if (pac_mask_ && !is_text_(v) && is_text_(v | pac_mask_)) return v | pac_mask_;
+    return v;
+  }
+  uint64_t pac_mask() const { return pac_mask_; }
+
+  const Range* stack_of(uint64_t a) const {
+    if (task_.contains(a)) return &task_;
+    if (irq_.hi && irq_.contains(a)) return &irq_;
+    if (overflow_.hi && overflow_.contains(a)) return &overflow_;
+    return nullptr;
+  }
+
+  // crash's arm64_is_kernel_exception_frame: a pt_regs whose sp and x29 lie on the stack
+  // being walked, a kernel-mode AArch64 PSTATE, and text at pc and lr.
+  std::optional<Regs> kernel_eframe(uint64_t addr, const Range& on) {
+    if (addr < on.lo || addr + eo_.size > on.hi) return std::nullopt;
+    auto r = arm64::read_pt_regs(k_, addr);
+    if (!r) return std::nullopt;
+    if (!on.contains(r->sp) || !on.contains(r->x[29])) return std::nullopt;
+    if (r->pstate & (0xffffffff00000000ull | 0x10)) return std::nullopt;
+    if (!is_text_(r->pc) || !is_text_(strip_pac(r->x[30]))) return std::nullopt;
+    if (!kernel_mode(r->pstate)) return std::nullopt;
+    return *r;
+  }
+
+  bool in_exception_text(uint64_t pc) {
+    auto in = [&](const char* a, const char* b) {
+      auto lo = k_.symbols().address_of(a), hi = k_.symbols().address_of(b);
+      return lo && hi && pc >= *lo && pc < *hi;
+    };
+    if (in("__irqentry_text_start", "__irqentry_text_end")) return true;
+    if (in("__exception_text_start", "__exception_text_end")) return true;
+    static constexpr std::array<std::string_view, 7> kHandlers = {
+        "do_undefinstr", "do_sysinstr", "do_debug_exception", "do_mem_abort",
+        "do_el0_irq_bp_hardening", "do_sp_pc_abort", "handle_bad_stack"};
+    auto hit = k_.symbols().lookup(pc);
+    if (!hit || !hit->symbol) return false;
+    std::string_view name = hit->symbol->name;
+    for (auto h : kHandlers)
+      if (name == h) return true;
+    return false;
+  }
+
+  // crash's arm64_in_kdump_text: from the frame pointer (or the stack's top) down, the
+  // first word inside machine_kexec or crash_save_cpu, else the first inside crash_kexec.
+  std::optional<uint64_t> kdump_slot(uint64_t fp, const Range& on) {
+    FuncRange mk = function_range(k_, "machine_kexec"), ck = function_range(k_, "crash_kexec"),
+              cs = function_range(k_, "crash_save_cpu");
+    if (!mk.lo || !ck.lo || !cs.lo) return std::nullopt;
+    uint64_t start = on.contains(fp) ? fp : on.hi;
+    if (start < on.lo + 8 * 8) return std::nullopt;
+    std::vector<uint64_t> w((start - 8 * 8 - on.lo) / 8 + 1);
+    if (!k_.read(on.lo, std::span(reinterpret_cast<uint8_t*>(w.data()), w.size() * 8))) return std::nullopt;
+    std::optional<uint64_t> ck_slot;
+    for (size_t i = w.size(); i-- > 0;) {
+      uint64_t v = w[i];
+      if (mk.contains(v) || cs.contains(v)) return on.lo + 8 * i;
+      if (ck.contains(v) && !ck_slot) ck_slot = on.lo + 8 * i;
+    }
+    return ck_slot;
+  }
+
+  Result<Backtrace> walk(uint64_t pc, uint64_t sp, uint64_t fp, bool active, bool user) {
+    Backtrace bt;
+    const Range* on = stack_of(fp);
+    if (!on) on = stack_of(sp);
+    if (!on) on = &task_;
+    bool kdump = false;
+    if (active) {
+      std::optional<uint64_t> slot = kdump_slot(fp, task_);
+      if (!slot && irq_.hi) slot = kdump_slot(irq_.hi, irq_);
+      if (slot) {
+        // crash's BT_KDUMP_ADJUST: the return address in the crash path and the frame
+        // record below it.
+        kdump = true;
+        on = stack_of(*slot);
+        fp = TRY(k_.read_u64(*slot - 8));
+        pc = TRY(k_.read_u64(*slot));
+        sp = *slot + 8;
+        user = false;
+      }
+    }
+    bt.start_pc = pc;
+    bt.start_sp = sp;
+    if (user) {
+      bt.in_user_space = true;
+      bt.user = user_frame();
+      return bt;
+    }
+    if (active && !kdump)
+      if (fp >= eo_.kernel) bt.first_exception = kernel_eframe(fp - eo_.kernel, *on);
+
+    std::string left;
+    for (size_t level = 0;; ++level) {
+      if (level >= kMaxFrames) {
+        bt.stopped = fmt::format("more than {} frames", kMaxFrames);
+        break;
+      }
+      Frame f;
+      f.fp = fp ? fp : task_.hi - eo_.user;
+      f.pc = pc;
+      f.left_stack = std::move(left);
+      left.clear();
+      bt.frames.push_back(std::move(f));
+      auto name = k_.symbols().lookup(pc - 4);
+      if (name && name->symbol) {
+        std::string_view n = name->symbol->name;
+        if (n == "start_kernel" || n == "secondary_start_kernel" || n == "kthread" || n == "kthreadd") return bt;
+      }
+      // The next frame record: on the stack being walked, 16-byte aligned, not below sp.
+      uint64_t cur_pc = pc;
+      uint64_t stack_mask = (on->hi - on->lo) - 1;
+      uint64_t high = (sp + stack_mask) & ~stack_mask;
+      if (fp < sp || fp > high || (fp & 0xf)) break;
+      auto nfp = k_.read_u64(fp);
+      auto npc = k_.read_u64(fp + 8);
+      if (!nfp || !npc) {
+        bt.stopped = fmt::format("cannot read the frame record at {:x}", fp);
+        break;
+      }
+      uint64_t prev_fp = fp;
+      sp = fp + 16;
+      fp = *nfp;
+      pc = strip_pac(*npc);
+      if (fp == 0 && pc == 0) break;
+      if (on != &task_ && !on->contains(fp)) {
+        // Leaving the IRQ or overflow stack: back to the task's stack, or to user space.
+        if (!task_.contains(fp)) break;
+        left = on->name;
+        on = &task_;
+        sp = fp >= eo_.kernel ? fp - eo_.kernel : fp;
+        (void)prev_fp;
+      }
+      if (in_exception_text(cur_pc) && on->contains(fp) && fp >= eo_.kernel) {
+        bool irq = on == &irq_;
+        if (!irq || sp + eo_.size < on->hi)
+          if (auto e = kernel_eframe(fp - eo_.kernel, *on)) bt.frames.back().exception = e;
+      }
+    }
+    if (!t_.kernel_thread()) bt.user = user_frame();
+    return bt;
+  }
+
+  std::optional<Regs> user_frame() {
+    if (task_.hi < eo_.user) return std::nullopt;
+    auto r = arm64::read_pt_regs(k_, task_.hi - eo_.user);
+    if (!r) return std::nullopt;
+    return *r;
+  }
+
+ private:
+  Kernel& k_;
+  const Task& t_;
+  int cpu_;
+  const std::function<bool(uint64_t)>& is_text_;
+  Range task_, irq_, overflow_;
+  EframeOffsets eo_;
+  uint64_t pac_mask_ = 0;
+};
+
+}  // namespace
+
+uint64_t strip_pac(Kernel& k, uint64_t v, const std::function<bool(uint64_t)>& is_text) {
+  auto m = k.vmcoreinfo().number("NUMBER(KERNELPACMASK)", 16);
+  if (m && *m && !is_text(v) && is_text(v | *m)) return v | *m;
+  return v;
+}
+
+Result<Regs> cpu_registers(Kernel& k, int cpu) {
+  // elf_prstatus on a 64-bit kernel: pr_reg (user_pt_regs: x0..x30, sp, pc, pstate) at 112.
+  constexpr size_t kPrReg = 112, kNRegs = 34;
+  for (const auto& n : k.dump().info().cpus) {
+    if (n.kind != dumpfmt::CpuNote::Kind::prstatus || n.index != cpu) continue;
+    if (n.raw.size() < kPrReg + kNRegs * 8)
+      return Error::make(Errc::bad_data, "NT_PRSTATUS of CPU {}: {} bytes, too short", cpu, n.raw.size());
+    uint64_t v[kNRegs];
+    std::memcpy(v, n.raw.data() + kPrReg, sizeof v);
+    Regs r;
+    std::memcpy(r.x, v, sizeof r.x);
+    r.sp = v[31];
+    r.pc = v[32];
+    r.pstate = v[33];
+    return r;
+  }
+  return Error::make(Errc::not_found, "the dump has no registers for CPU {}", cpu);
+}
+
+Result<Regs> read_pt_regs(Kernel& k, uint64_t addr) {
+  Regs r;
+  r.addr = addr;
+  uint64_t regs = TRY(k.offset_of("pt_regs", "regs"));
+  std::array<uint64_t, 34> v{};
+  TRY(k.read(addr + regs, std::span(reinterpret_cast<uint8_t*>(v.data()), v.size() * 8)));
+  std::memcpy(r.x, v.data(), sizeof r.x);
+  r.sp = TRY(k.member<uint64_t>(addr, "pt_regs", "sp"));
+  r.pc = TRY(k.member<uint64_t>(addr, "pt_regs", "pc"));
+  r.pstate = TRY(k.member<uint64_t>(addr, "pt_regs", "pstate"));
+  r.orig_x0 = TRY(k.member<uint64_t>(addr, "pt_regs", "orig_x0"));
+  r.syscallno = static_cast<uint64_t>(static_cast<int64_t>(TRY(k.member<int32_t>(addr, "pt_regs", "syscallno"))));
+  return r;
+}
+
+Result<EframeOffsets> eframe_offsets(Kernel& k) {
+  EframeOffsets e;
+  e.size = TRY(k.types().size_of_name("pt_regs"));
+  // Since 4.14 pt_regs holds the exception's frame record (stackframe): a frame pointer
+  // that points at it gives the pt_regs below. Before, the record sat just above pt_regs.
+  if (auto sf = k.offset_of("pt_regs", "stackframe")) {
+    e.kernel = *sf;
+    e.user = e.size;
+  } else {
+    e.kernel = e.size;
+    e.user = e.size + 16;
+  }
+  return e;
+}
+
+Result<Backtrace> unwind(Kernel& k, const TaskTable& tt, const Task& t, const std::function<bool(uint64_t)>& is_text) {
+  bool active = tt.is_active(t.addr);
+  int cpu = active ? tt.active_cpu(t.addr) : -1;
+  Walker w(k, t, cpu, is_text);
+  TRY(w.init());
+  if (active) {
+    auto r = arm64::cpu_registers(k, cpu);
+    if (!r)
+      return Error::make(Errc::not_found, "cannot determine starting stack frame for task {:x}: {}", t.addr,
+                         r.error().message);
+    bool user = r->user_mode();
+    return w.walk(r->pc, r->sp, r->x[29], true, user);
+  }
+  uint64_t sp = TRY(k.member<uint64_t>(t.addr, "task_struct", "thread.cpu_context.sp"));
+  uint64_t fp = TRY(k.member<uint64_t>(t.addr, "task_struct", "thread.cpu_context.fp"));
+  uint64_t pc = TRY(k.member<uint64_t>(t.addr, "task_struct", "thread.cpu_context.pc"));
+  return w.walk(pc, sp, fp, false, false);
+}
+
+}  // namespace coroner::kernel::arm64
