@@ -1,6 +1,7 @@
 // dis: disassemble kernel text as crash 9 prints it (gdb's AT&T text, crash's symbol labels).
 // The bytes come from the dump, not the vmlinux: alternatives, static calls, jump labels and
 // ftrace rewrite kernel text at run time, and crash shows what ran.
+#include <elf.h>
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -386,6 +387,10 @@ Result<void> run_dis(Session& s, const Args& args, Output& out) {
   }
   Target t = TRY(resolve(c, args.positional[0]));
   if (args.has('s')) return show_source(k, out, t.address, args.positional[0]);
+  // Only an x86-64 decoder so far: never decode another architecture's code as x86.
+  if (k.arch().machine() != EM_X86_64)
+    return Error::make(Errc::unsupported, "disassembly of {} code is not supported yet (dis -s shows the source)",
+                       k.arch().name());
   auto dis = TRY(disasm::X86Disassembler::create());
   Printer p(k, out, dis, args.has('l'), args.has('x') && !args.has('d'));
 

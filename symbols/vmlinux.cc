@@ -108,6 +108,10 @@ Result<std::unique_ptr<Vmlinux>> Vmlinux::open(const std::string& path) {
     if (type == STT_SECTION || type == STT_FILE) continue;
     const char* name = elf_strptr(elf, symtab_hdr.sh_link, sym.st_name);
     if (!name || !*name) continue;
+    // The ARM ELF ABIs' mapping symbols ($x code, $d data, $a/$t on 32-bit ARM, optionally
+    // ".N"-suffixed) mark where code and data start; they name nothing (gdb, crash and the
+    // kernel's kallsyms drop them too).
+    if (name[0] == '$' && std::strchr("xdat", name[1]) && name[1] && (name[2] == '\0' || name[2] == '.')) continue;
     if (std::strcmp(name, "_text") == 0) text_start = sym.st_value;
     raw.push_back(sym);
     names.push_back(name);
