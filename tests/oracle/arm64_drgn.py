@@ -125,8 +125,8 @@ def load_reference(set_dir, dump):
 
 
 def frames_of(task):
-    """drgn's non-inline frames: (symbol, pc, interrupted)."""
-    return [(f.get("symbol"), h(f["pc"]), f.get("interrupted"))
+    """drgn's non-inline frames: (symbol, pc, interrupted, offset of pc in the symbol)."""
+    return [(f.get("symbol"), h(f["pc"]), f.get("interrupted"), h(f.get("offset")))
             for f in task.get("trace", []) if not f.get("is_inline")]
 
 
@@ -231,7 +231,7 @@ class Tally:
 
 
 def compare_frames(drgn, coroner):
-    """Difference keys between drgn's frames [(symbol, pc, interrupted)] and coroner's
+    """Difference keys between drgn's frames [(symbol, pc, interrupted, offset)] and coroner's
     [(name, printed pc)]: names aligned, then coroner's pc + 4 == drgn's pc."""
     dn = [d[0] for d in drgn]
     cn = [c[0] for c in coroner]
@@ -241,11 +241,20 @@ def compare_frames(drgn, coroner):
     for op, i1, i2, j1, j2 in sm.get_opcodes():
         if op == "equal":
             for k in range(i2 - i1):
-                name, dpc, _ = drgn[i1 + k]
+                name, dpc = drgn[i1 + k][:2]
                 cpc = coroner[j1 + k][1]
                 if cpc + 4 != dpc:
                     diffs.append(f"pc {name}: coroner {cpc:x} (+4 = {cpc + 4:x}), drgn {dpc:x}")
             continue
+        if op == "replace" and i2 - i1 == j2 - j1:
+            # An exact pc (from pt_regs or a CPU note) at a function's first instruction: crash
+            # prints pc - 4 for every frame, which names the function before it.
+            pairs = list(zip(drgn[i1:i2], coroner[j1:j2]))
+            if all(d[2] and d[3] == 0 and c[1] + 4 == d[1] for d, c in pairs):
+                for d, c in pairs:
+                    diffs.append(f"exact-pc-at-function-start {d[0]}+0x0 {d[1]:x}: coroner prints pc - 4 "
+                                 f"{c[1]:x} as {c[0]}")
+                continue
         if i2 > i1:
             prev = dn[i1 - 1] if i1 else "^"
             tail = j1 == len(cn)
