@@ -293,6 +293,8 @@ def check_bt_command(t, cmd, text, tasks, rec):
     blocks = parse_bt(text)
     by_task = {}
     for b in blocks:
+        if b["task"] in by_task:
+            t.check(cmd, f"one block per task", [f"task {b['task']:x} has more than one block"])
         by_task.setdefault(b["task"], b)
     for task in tasks:
         addr = h(task["address"])
@@ -674,6 +676,9 @@ def main():
                 t.check("session", "coroner session", [p])
                 summary.append(t)
                 continue
+            if p.returncode < 0:
+                t.check("session", "coroner exits normally",
+                        [f"coroner killed by signal {-p.returncode}: {p.stderr.strip()[-500:]}"])
             if not any(outputs.values()):
                 t.check("session", "coroner opened the dump",
                         [f"no output at all (exit {p.returncode}): {p.stderr.strip()[-500:]}"])
