@@ -1,5 +1,6 @@
 #include "kernel/stack_arm64.h"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <string_view>
@@ -65,6 +66,12 @@ class Walker {
         uint64_t osize = s && s->size ? s->size : 0;
         if (osize) overflow_ = {*p, *p + osize, "Overflow stack"};
       }
+      // The SDEI handlers' stacks (CONFIG_ARM_SDE_INTERFACE with VMAP_STACK): per-CPU
+      // pointers to stacks of IRQ_STACK_SIZE.
+      if (auto p = k_.per_cpu("sdei_stack_normal_ptr", cpu_))
+        if (auto base = k_.read_u64(*p); base && *base) sdei_normal_ = {*base, *base + size, "SDEI normal stack"};
+      if (auto p = k_.per_cpu("sdei_stack_critical_ptr", cpu_))
+        if (auto base = k_.read_u64(*p); base && *base) sdei_critical_ = {*base, *base + size, "SDEI critical stack"};
     }
     return ok();
   }
@@ -79,6 +86,8 @@ class Walker {
     if (task_.contains(a)) return &task_;
     if (irq_.hi && irq_.contains(a)) return &irq_;
     if (overflow_.hi && overflow_.contains(a)) return &overflow_;
+    if (sdei_normal_.hi && sdei_normal_.contains(a)) return &sdei_normal_;
+    if (sdei_critical_.hi && sdei_critical_.contains(a)) return &sdei_critical_;
     return nullptr;
   }
 
@@ -163,6 +172,7 @@ class Walker {
       if (fp >= eo_.kernel) bt.first_exception = kernel_eframe(fp - eo_.kernel, *on);
 
     std::string left;
+    std::vector<const Range*> left_behind;
     for (size_t level = 0;; ++level) {
       if (level >= kMaxFrames) {
         bt.stopped = fmt::format("more than {} frames", kMaxFrames);
@@ -196,10 +206,13 @@ class Walker {
       pc = strip_pac(*npc);
       if (fp == 0 && pc == 0) break;
       if (on != &task_ && !on->contains(fp)) {
-        // Leaving the IRQ or overflow stack: back to the task's stack, or to user space.
-        if (!task_.contains(fp)) break;
+        // Leaving the IRQ, overflow or an SDEI stack: to the stack it interrupted (another
+        // of them once, or the task's own), else the walk ends (user space, or garbage).
+        const Range* next = stack_of(fp);
+        if (!next || next == on || std::find(left_behind.begin(), left_behind.end(), next) != left_behind.end()) break;
+        left_behind.push_back(on);
         left = on->name;
-        on = &task_;
+        on = next;
         sp = fp >= eo_.kernel ? fp - eo_.kernel : fp;
         (void)prev_fp;
       }
@@ -225,7 +238,7 @@ class Walker {
   const Task& t_;
   int cpu_;
   const std::function<bool(uint64_t)>& is_text_;
-  Range task_, irq_, overflow_;
+  Range task_, irq_, overflow_, sdei_normal_, sdei_critical_;
   EframeOffsets eo_;
   uint64_t pac_mask_ = 0;
 };
