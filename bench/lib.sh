@@ -32,3 +32,9 @@ bench_workdir() {
   trap 'rm -rf "$work"' EXIT
   for f in "$@"; do ln "$(readlink -f "$set/$f")" "$work/$f"; done
 }
+
+# bench_crash_can_read SET: true when the set's vmlinux is x86_64, the only target the oracle's
+# crash 9.0.2 is built for (an arm64 set is compared with drgn alone).
+bench_crash_can_read() {
+  [ "$(od -An -tu2 -j18 -N2 "$(readlink -f "$1/vmlinux")" | tr -d ' ')" = 62 ]
+}

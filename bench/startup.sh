@@ -40,6 +40,7 @@ results=$(mktemp)
 {
   measure "coroner -s (start+exit)" sh -c "cd '$work' && echo q | '$coroner' -s vmlinux '$dump'"
   measure "coroner (banner: start+sys+exit)" sh -c "cd '$work' && echo q | '$coroner' vmlinux '$dump'"
+  bench_crash_can_read "$set_dir" &&
   measure "crash 9.0.2 -s (start+exit)" bash -c ". '$repo/fixtures/common.sh'; echo q > '$work/q.crash'; in_oracle '$work' crash -s -i q.crash vmlinux '$dump'"
   measure "drgn 0.3.0 (load+exit)" bash -c ". '$repo/fixtures/common.sh'; in_oracle '$work' drgn -q -c '$dump' -s vmlinux empty.py"
 } > "$results"
