@@ -15,7 +15,7 @@ dumps. The JSON holds (keys sorted; addresses as "0x..." strings, so no reader l
                                                   the idle task
   crashed_thread {pid, comm, cpu}                 drgn's crashed thread (the CPU notes)
   tasks[]                                         every task (the task list plus each CPU's
-                                                  idle task): pid tgid comm address state
+                                                  idle task): pid tgid ppid comm address state
                                                   (task_state_to_char) cpu on_cpu is_current
                                                   stack (vmalloc'd stack base) and trace:
                                                   frames {pc sp name function is_inline
@@ -24,6 +24,7 @@ dumps. The JSON holds (keys sorted; addresses as "0x..." strings, so no reader l
   log[]                                           printk records: seq timestamp_ns level
                                                   facility caller_tid caller_cpu text
   symbols{}                                       a few symbols: address, size
+  meminfo {totalram_pages, free_pages}            kmem -i's TOTAL MEM and FREE, in pages
   modules[]                                       name, base, size per module (before 6.4
                                                   the core layout, with text_size/ro_size;
                                                   6.4+ MOD_TEXT, and every mem[] region)
@@ -176,6 +177,7 @@ def task_entry(prog, task, current_of):
     try:
         t["pid"] = task.pid.value_()
         t["tgid"] = task.tgid.value_()
+        t["ppid"] = task.real_parent.pid.value_()
         t["comm"] = task.comm.string_().decode("latin-1")
         t["state"] = task_state_to_char(task)
         t["cpu"] = task_cpu(task)
@@ -250,6 +252,19 @@ def record_tasks(prog, cpus):
         tasks.append(task_entry(prog, task, current_of))
     tasks.sort(key=lambda t: (t.get("pid", -1), t["address"]))
     return current, tasks
+
+
+def record_meminfo(prog):
+    """What `kmem -i` is made of: totalram (the _totalram_pages counter, 5.0+, else
+    totalram_pages) and the free pages (vm_zone_stat[NR_FREE_PAGES]), in pages."""
+    out = {}
+    try:
+        out["totalram_pages"] = prog["_totalram_pages"].counter.value_()
+    except LookupError:
+        out["totalram_pages"] = prog["totalram_pages"].value_()
+    nr_free = prog.constant("NR_FREE_PAGES").value_()
+    out["free_pages"] = prog["vm_zone_stat"][nr_free].counter.value_()
+    return out
 
 
 def record_log(prog):
@@ -496,6 +511,10 @@ def main():
     except Exception as e:  # noqa: BLE001
         rec["log_error"] = err(e)
     rec["symbols"] = record_symbols(prog)
+    try:
+        rec["meminfo"] = record_meminfo(prog)
+    except Exception as e:  # noqa: BLE001
+        rec["meminfo_error"] = err(e)
     rec["modules"] = record_modules(prog)
     rec["translations"] = record_translations(prog, rec["tasks"], rec["modules"])
     write(args.out, rec)
