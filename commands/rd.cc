@@ -115,7 +115,8 @@ class MemReader {
           break;
         }
       }
-      size_t chunk = std::min<uint64_t>(out.size() - done, 4096 - (pa & 4095));
+      uint64_t page = k_.arch().page_size();  // a page is contiguous in physical memory
+      size_t chunk = std::min<uint64_t>(out.size() - done, page - (pa & (page - 1)));
       auto r = k_.dump().read(pa, out.subspan(done, chunk));
       if (!r) {
         // crash's words for what the dump format says: ELF dumps answer "read error" for

@@ -72,6 +72,25 @@ Result<void> print_swap_pte(kernel::Kernel& k, uint64_t pte, Output& out) {
   return ok();
 }
 
+// crash's "(2MB)" after a block or huge page: 1GB and 2MB on x86_64 and arm64 with 4 KiB
+// pages, 32MB with 16 KiB, 512MB with 64 KiB.
+std::string block_label(uint64_t bytes) {
+  if (bytes >= (1ull << 30)) return fmt::format("{}GB", bytes >> 30);
+  return fmt::format("{}MB", bytes >> 20);
+}
+
+// arm64's walk as crash prints it (arm64_vtop_*level_*()): "PAGE DIRECTORY:" with the top
+// table's virtual address, then each entry by its virtual address: the top table's in the
+// kernel image (or where mm->pgd points), the others through the linear map.
+void print_arm64_steps(kernel::Kernel& k, uint64_t root_vaddr, uint64_t root_paddr, const std::vector<arch::WalkStep>& steps, Output& out) {
+  out.print("PAGE DIRECTORY: {:x}\n", root_vaddr);
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const auto& st = steps[i];
+    uint64_t va = i == 0 ? root_vaddr + (st.entry_paddr - root_paddr) : k.arch().ptov(st.entry_paddr).value_or(st.entry_paddr);
+    out.print("   {}: {:x} => {:x}\n", st.level, va, st.entry);
+  }
+}
+
 Result<void> vtop_kernel(Session& s, uint64_t vaddr, Output& out) {
   kernel::Kernel& k = s.kernel;
   arch::Arch& a = k.arch();
@@ -87,21 +106,23 @@ Result<void> vtop_kernel(Session& s, uint64_t vaddr, Output& out) {
     out.print("{:<16x}  (not mapped)\n\n", vaddr);
 
   if (!walked && steps.empty()) return walked.error();  // the top-level table is unreadable
-  out.print("PGD DIRECTORY: {:x}\n", TRY(k.symbol(k.symbols().find("init_top_pgt") ? "init_top_pgt" : "init_level4_pgt")));
-  for (size_t i = 0; i < steps.size(); ++i) {
-    const auto& st = steps[i];
-    if (i == 0)
-      out.print("PAGE DIRECTORY: {:x}\n", st.entry);
-    else
-      out.print("   {}: {:x} => {:x}\n", st.level, st.entry_paddr, st.entry);
+  if (a.name() == "arm64") {
+    print_arm64_steps(k, TRY(k.symbol("swapper_pg_dir")), a.kernel_root(), steps, out);
+  } else {
+    out.print("PGD DIRECTORY: {:x}\n", TRY(k.symbol(k.symbols().find("init_top_pgt") ? "init_top_pgt" : "init_level4_pgt")));
+    for (size_t i = 0; i < steps.size(); ++i) {
+      const auto& st = steps[i];
+      if (i == 0)
+        out.print("PAGE DIRECTORY: {:x}\n", st.entry);
+      else
+        out.print("   {}: {:x} => {:x}\n", st.level, st.entry_paddr, st.entry);
+    }
   }
   if (walked) {
     const auto& leaf = steps.back();
     uint64_t base = a.entry_address(leaf.entry);  // as crash prints it (PAT bit 12 of a huge entry kept)
-    if (leaf.page_size == (1ull << 30))
-      out.print("  PAGE: {:x}  (1GB)\n\n", base);
-    else if (leaf.page_size == (2ull << 20))
-      out.print("  PAGE: {:x}  (2MB)\n\n", base);
+    if (leaf.page_size > a.page_size())
+      out.print("  PAGE: {:x}  ({})\n\n", a.name() == "arm64" ? base & ~(leaf.page_size - 1) : base, block_label(leaf.page_size));
     else
       out.print("  PAGE: {:x}\n\n", base);
     print_pte(k, leaf.entry, out);
@@ -129,8 +150,10 @@ Result<uint64_t> current_task(kernel::Kernel& k) {
   uint64_t slot = 0;
   if (k.symbols().find("current_task"))
     slot = TRY(k.per_cpu("current_task", cpu));
-  else  // 6.2+: current_task is a member of struct pcpu_hot
+  else if (k.symbols().find("pcpu_hot"))  // x86_64 6.2+: current_task is a member of struct pcpu_hot
     slot = TRY(k.per_cpu("pcpu_hot", cpu)) + TRY(k.offset_of("pcpu_hot", "current_task"));
+  else  // arm64 keeps `current` in sp_el0: the CPU's runqueue says which task it ran
+    slot = TRY(k.per_cpu("runqueues", cpu)) + TRY(k.offset_of("rq", "curr"));
   return k.read_u64(slot);
 }
 
@@ -197,14 +220,15 @@ Result<void> vtop_user(Session& s, uint64_t task, uint64_t vaddr, Output& out) {
     out.print("{:<10x}  {:<16x}\n\n", vaddr, *walked);
   else
     out.print("{:<10x}  (not mapped)\n\n", vaddr);
-  for (const auto& st : steps) out.print("   {}: {:x} => {:x}\n", st.level, st.entry_paddr, st.entry);
+  if (a.name() == "arm64")
+    print_arm64_steps(k, pgd, *root, steps, out);
+  else
+    for (const auto& st : steps) out.print("   {}: {:x} => {:x}\n", st.level, st.entry_paddr, st.entry);
   if (walked) {
     const auto& leaf = steps.back();
     uint64_t base = a.entry_address(leaf.entry);
-    if (leaf.page_size == (1ull << 30))
-      out.print("  PAGE: {:x}  (1GB)\n\n", base);
-    else if (leaf.page_size == (2ull << 20))
-      out.print("  PAGE: {:x}  (2MB)\n\n", base);
+    if (leaf.page_size > a.page_size())
+      out.print("  PAGE: {:x}  ({})\n\n", a.name() == "arm64" ? base & ~(leaf.page_size - 1) : base, block_label(leaf.page_size));
     else
       out.print("  PAGE: {:x}  \n\n", base);  // crash's trailing spaces in the user case
     print_pte(k, leaf.entry, out);

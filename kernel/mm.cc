@@ -388,8 +388,15 @@ Result<SlabLookupCache*> slab_lookup_cache(Kernel& k) {
 }
 }  // namespace
 
+// The struct page of pfn 0: the arch's `vmemmap` (arm64, from VMCOREINFO), else x86_64's
+// vmemmap_base variable (4.8+, randomized by KASLR).
+static Result<uint64_t> vmemmap_of(Kernel& k) {
+  if (auto v = k.arch().vmemmap(TRY(k.types().size_of_name("page")))) return *v;
+  return k.read_u64(TRY(k.symbol("vmemmap_base")));
+}
+
 Result<uint64_t> pfn_to_page(Kernel& k, uint64_t pfn) {
-  uint64_t vmemmap = TRY(k.read_u64(TRY(k.symbol("vmemmap_base"))));
+  uint64_t vmemmap = TRY(vmemmap_of(k));
   return vmemmap + pfn * TRY(k.types().size_of_name("page"));
 }
 
@@ -463,9 +470,11 @@ Result<std::optional<SlabObject>> slab_object_at(Kernel& k, uint64_t addr) {
   o.object_size = TRY(k.member_uint(o.cache, "kmem_cache", "size"));
   o.objects = TRY(k.member_uint(o.slab, st, "objects"));
   uint64_t page_struct = TRY(k.types().size_of_name("page"));
-  uint64_t vmemmap = TRY(k.read_u64(TRY(k.symbol("vmemmap_base"))));
-  uint64_t page_offset = TRY(k.read_u64(TRY(k.symbol("page_offset_base"))));
-  o.slab_base = page_offset + (o.slab - vmemmap) / page_struct * k.arch().page_size();
+  uint64_t vmemmap = TRY(vmemmap_of(k));
+  uint64_t slab_pfn = (o.slab - vmemmap) / page_struct;
+  auto base = k.arch().ptov(slab_pfn * k.arch().page_size());  // the direct map's address of the page
+  if (!base) return Error::make(Errc::bad_data, "slab {:#x}: pfn {:#x} is not in the direct map", o.slab, slab_pfn);
+  o.slab_base = *base;
   // With SLAB_RED_ZONE each object starts after a left red zone (red_left_pad, 4.6+).
   uint64_t pad = k.types().has_member("kmem_cache", "red_left_pad") ? TRY(k.member_uint(o.cache, "kmem_cache", "red_left_pad")) : 0;
   auto [cpu, cpu_freelist] = TRY(slab_cpu_owner(k, o.cache, o.slab));

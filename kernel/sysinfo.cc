@@ -56,7 +56,9 @@ Result<uint64_t> read_mhz(Kernel& k) {
   return khz / 1000;
 }
 
-Result<uint64_t> read_memory(Kernel& k) { return TRY(memory_pages(k)) * k.dump().info().page_size; }
+// The kernel's page size, not the dump file's block size (QEMU writes arm64 kdump files in
+// 64 KiB blocks whatever the guest's granule).
+Result<uint64_t> read_memory(Kernel& k) { return TRY(memory_pages(k)) * k.arch().page_size(); }
 
 // The panic message, found in the kernel log the way crash finds it: ordered passes of
 // patterns, each pass over every line from the top; the first line matching wins.
