@@ -10,8 +10,8 @@ its own file, as oracle.py does) and compares field by field:
   sys         RELEASE (uts), CPUS (cpus present, "[OFFLINE: n]" when fewer are online),
               TASKS (every task incl. each CPU's idle task), PANIC (the serial panic line)
   ps          per task: PID, CPU, TASK, ST (drgn's task_state_to_char as crash's code), COMM
-              (bracketed for kernel threads), the ">" markers = drgn's per-CPU current tasks;
-              PPID when the recording has it (drgn_record.py 0.3.0 recordings do not)
+              (bracketed for kernel threads), PPID (task->real_parent's pid), the ">" markers =
+              drgn's per-CPU current tasks
   bt, bt -a, foreach bt
               per task: the header (PID, TASK, CPU, COMMAND) and the frames: names and pcs of
               drgn's non-inline frames; crash's arm64 layout prints every frame's pc minus 4
@@ -28,7 +28,7 @@ its own file, as oracle.py does) and compares field by field:
               the 16 bytes drgn read through the virtual and the physical address
   struct task_struct.pid,comm ADDR
               per task: pid and comm
-  kmem -i     TOTAL MEM needs totalram, which drgn_record.py does not record: reported SKIP
+  kmem -i     TOTAL MEM and FREE, in pages (drgn: _totalram_pages, vm_zone_stat[NR_FREE_PAGES])
 
 The kdump files drgn could not read say "same_moment_as": their memory is the ELF dump's block
 for block (check-kdump-arm64.py), so the ELF's recording stands for them.
@@ -381,7 +381,7 @@ def check_ps(t, text, rec):
     current = {h(c["task"]) for c in rec["current"] if c.get("task")}
     has_ppid = any("ppid" in x for x in rec["tasks"])
     if not has_ppid:
-        t.skip(cmd, "PPID: not in the drgn recording (drgn_record.py records no ppid)")
+        t.skip(cmd, "PPID: not in the drgn recording (made by a drgn_record.py older than its ppid)")
     for task in rec["tasks"]:
         addr = h(task["address"])
         label = f"pid {task.get('pid')} {task.get('comm')} task {addr:x}"
@@ -393,7 +393,7 @@ def check_ps(t, text, rec):
         if r["pid"] != task.get("pid"):
             diffs.append(f"PID {r['pid']}, drgn {task.get('pid')}")
         if has_ppid and r["ppid"] != task.get("ppid"):
-            diffs.append(f"PPID {r['ppid']}, drgn {task.get('ppid')}")
+            diffs.append(f"PPID {r['ppid']} of pid {task.get('pid')} {task.get('comm')}, drgn {task.get('ppid')}")
         if r["cpu"] != task.get("cpu"):
             diffs.append(f"CPU {r['cpu']}, drgn {task.get('cpu')}")
         want_st = STATE_CODES.get(task.get("state"), task.get("state"))
@@ -577,13 +577,20 @@ def check_struct(t, outputs, rec):
 
 
 def check_kmem(t, text, rec):
-    if rec.get("totalram_pages") is None:
-        t.skip("kmem -i", "TOTAL MEM: the recording has no totalram (drgn_record.py does not record it)")
+    cmd = "kmem -i"
+    mi = rec.get("meminfo")
+    if not mi:
+        t.skip(cmd, "TOTAL MEM, FREE: the recording has no meminfo "
+                    f"({rec.get('meminfo_error', 'drgn_record.py older than its meminfo')})")
         return
-    m = re.search(r"TOTAL MEM\s+(\d+)", text)
-    got = int(m[1]) if m else None
-    t.check("kmem -i", "TOTAL MEM", [] if got == rec["totalram_pages"] else
-            [f"TOTAL MEM pages: coroner {got}, drgn {rec['totalram_pages']}"], text)
+    for label, key in (("TOTAL MEM", "totalram_pages"), ("FREE", "free_pages")):
+        if mi.get(key) is None:
+            t.skip(cmd, f"{label}: no {key} in the recording")
+            continue
+        m = re.search(rf"^\s*{label}\s+(\d+)\s", text, re.M)
+        got = int(m[1]) if m else None
+        t.check(cmd, f"{label} pages", [] if got == mi[key] else
+                [f"{label} pages: coroner {got}, drgn {key} {mi[key]}"], text)
 
 
 # --- running coroner
