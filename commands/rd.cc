@@ -57,18 +57,25 @@ std::optional<uint64_t> parse_number(std::string_view s) {
 
 // The page-table root of the task crash calls the current context: the task running on the
 // CPU that panicked. Its user address space is what `rd -u` reads.
-Result<uint64_t> current_user_root(kernel::Kernel& k) {
-  auto pc = k.symbols().address_of("panic_cpu");
-  if (!pc) return Error::make(Errc::no_debug_info, "no panic_cpu symbol: cannot tell the current task");
-  int32_t cpu = TRY(k.read_as<int32_t>(*pc));
-  if (cpu < 0) return Error::make(Errc::not_found, "no CPU panicked (panic_cpu is {}): no current task", cpu);
-  uint64_t slot = 0;
-  if (k.symbols().find("current_task")) {
-    slot = TRY(k.per_cpu("current_task", cpu));
-  } else {  // 6.2+: current_task moved into struct pcpu_hot
-    slot = TRY(k.per_cpu("pcpu_hot", cpu)) + TRY(k.offset_of("pcpu_hot", "current_task"));
+Result<uint64_t> current_user_root(kernel::Kernel& k, std::optional<uint64_t> context) {
+  uint64_t task = 0;
+  if (context) {
+    task = *context;  // `set`'s task
+  } else {
+    auto pc = k.symbols().address_of("panic_cpu");
+    if (!pc) return Error::make(Errc::no_debug_info, "no panic_cpu symbol: cannot tell the current task");
+    int32_t cpu = TRY(k.read_as<int32_t>(*pc));
+    if (cpu < 0) return Error::make(Errc::not_found, "no CPU panicked (panic_cpu is {}): no current task", cpu);
+    uint64_t slot = 0;
+    if (k.symbols().find("current_task")) {
+      slot = TRY(k.per_cpu("current_task", cpu));
+    } else if (k.symbols().find("pcpu_hot")) {  // x86_64 6.2+: current_task moved into struct pcpu_hot
+      slot = TRY(k.per_cpu("pcpu_hot", cpu)) + TRY(k.offset_of("pcpu_hot", "current_task"));
+    } else {  // arm64 keeps `current` in sp_el0: the CPU's runqueue says which task it ran
+      slot = TRY(k.per_cpu("runqueues", cpu)) + TRY(k.offset_of("rq", "curr"));
+    }
+    task = TRY(k.read_u64(slot));
   }
-  uint64_t task = TRY(k.read_u64(slot));
   uint64_t mm = TRY(k.member<uint64_t>(task, "task_struct", "mm"));
   if (!mm) {
     // A kernel thread (the idle task of a CPU that panicked in NMI or IRQ context): crash reads
@@ -85,7 +92,8 @@ Result<uint64_t> current_user_root(kernel::Kernel& k) {
 // Reads memory the way crash's readmem() does, failing with crash's message for the address.
 class MemReader {
  public:
-  MemReader(kernel::Kernel& k, MemType type) : k_(k), type_(type) {
+  MemReader(kernel::Kernel& k, MemType type, std::optional<uint64_t> context = std::nullopt)
+      : k_(k), type_(type), context_(context) {
     elf_ = k.dump().info().format.rfind("ELF", 0) == 0;
   }
   MemType type() const { return type_; }
@@ -105,7 +113,7 @@ class MemReader {
         }
         case MemType::uvaddr: {
           if (k_.arch().is_user_vaddr(a) && !user_root_) {
-            auto root = current_user_root(k_);
+            auto root = current_user_root(k_, context_);
             if (!root && root.error().code == Errc::fault) return root.error();
             if (root) user_root_ = *root;
           }
@@ -154,7 +162,7 @@ class MemReader {
   std::optional<uint64_t> uvtop(uint64_t v) {
     if (!k_.arch().is_user_vaddr(v)) return std::nullopt;
     if (!user_root_) {
-      auto root = current_user_root(k_);
+      auto root = current_user_root(k_, context_);
       if (!root) return std::nullopt;
       user_root_ = *root;
     }
@@ -164,6 +172,7 @@ class MemReader {
 
   kernel::Kernel& k_;
   MemType type_;
+  std::optional<uint64_t> context_;  // the task `set` chose, for user addresses
   bool elf_ = false;
   std::optional<uint64_t> user_root_;
 };
@@ -384,7 +393,7 @@ Result<void> run_rd(Session& s, const Args& args, Output& out) {
   // -R: the `count` items that end with the one at the address.
   if (args.has('R') && !raw && !f.ascii) addr -= (*count - 1) * f.size;
   if (type == MemType::kvaddr && !k.arch().is_kernel_vaddr(addr)) type = MemType::uvaddr;
-  MemReader mem(k, type);
+  MemReader mem(k, type, s.current_task);
 
   if (raw) {
     std::string path = args.value('r');
