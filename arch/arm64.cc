@@ -26,12 +26,12 @@ constexpr uint64_t kValid = 1ull << 0;
 constexpr uint64_t kTableBit = 1ull << 1;  // table (levels above the last) or page (last level)
 constexpr uint64_t kOutputMask48 = (1ull << 48) - 1;
 
-// crash's arm64_translate_pte() names, in its print order (the software bits are Linux's:
-// PTE_DIRTY 55, PTE_SPECIAL 56; PTE_PROT_NONE 58 in a non-valid entry, since 3.10).
+// crash 9's arm64_translate_pte() names, in its print order (the software bits are Linux's:
+// PTE_DIRTY 55, PTE_SPECIAL 56, PTE_PROT_NONE 58; crash's FILE bit is 0 for 4.0+ kernels).
 constexpr struct {
   uint64_t bit;
   const char* name;
-} kEntryFlags[] = {{1ull << 0, "VALID"},  {1ull << 58, "PROTNONE"}, {1ull << 6, "USER"},   {1ull << 7, "RDONLY"},
+} kEntryFlags[] = {{1ull << 0, "VALID"},  {1ull << 58, "PROT_NONE"}, {1ull << 6, "USER"},   {1ull << 7, "RDONLY"},
                    {3ull << 8, "SHARED"}, {1ull << 10, "AF"},       {1ull << 11, "NG"},    {1ull << 53, "PXN"},
                    {1ull << 54, "UXN"},   {1ull << 55, "DIRTY"},    {1ull << 56, "SPECIAL"}};
 
@@ -153,7 +153,6 @@ class Arm64 final : public Arch {
     for (const auto& f : kEntryFlags) {
       if (!(entry & f.bit)) continue;
       std::string_view name = f.name;
-      if (name == "PROTNONE" && (entry & kValid)) continue;  // bit 58 is PROT_NONE only when not valid
       if (name == "SHARED" && g_.lpa2) continue;             // with LPA2 bits [9:8] are address bits
       if (!s.empty()) s += '|';
       s += name;

@@ -1,5 +1,6 @@
 // mach: machine data as crash 9 prints it on x86_64 (`mach`), each CPU's cpuinfo_x86
-// (`-c`, with `-x`/`-d` for the radix) and the firmware memory map (`-m`).
+// (`-c`, with `-x`/`-d` for the radix) and the firmware memory map (`-m`); on arm64 the
+// machine data only (crash has no -c or -m there).
 #include <iterator>
 
 #include "commands/builtin.h"
@@ -61,6 +62,47 @@ Result<void> print_cpu_data(Session& s, Output& out, int radix) {
   return ok();
 }
 
+// crash's arm64_display_machine_stats(): the kernel's VA regions, the task stack size and
+// each CPU's IRQ and overflow stacks.
+Result<void> print_machine_arm64(Session& s, Output& out) {
+  auto& k = s.kernel;
+  const auto& vi = k.vmcoreinfo();
+  kernel::SysInfo si = kernel::gather_sysinfo(k);
+  int cpus = si.cpus ? *si.cpus : 1;
+  out.print("       MACHINE TYPE: {}\n", si.uts ? si.uts->machine : std::string());
+  out.print("        MEMORY SIZE: {}\n", si.memory_bytes ? kernel::memory_size_text(*si.memory_bytes) : "(unknown)");
+  out.print("               CPUS: {}{}\n", cpus, si.offline_cpus ? fmt::format(" [OFFLINE: {}]", si.offline_cpus) : "");
+  if (si.cpu_mhz && *si.cpu_mhz) out.print("    PROCESSOR SPEED: {} Mhz\n", *si.cpu_mhz);
+  auto hz = kernel::kernel_hz(k);
+  out.print("                 HZ: {}\n", hz ? std::to_string(*hz) : "(unknown)");
+  out.print("          PAGE SIZE: {}\n", k.arch().page_size());
+  // The regions: VMCOREINFO's NUMBER()s (6.1+: MODULES_VADDR, VMALLOC_START, VMEMMAP_START,
+  // hexadecimal); the linear map starts at -(1 << VA_BITS) (5.4+).
+  auto hex = [&](std::string_view name) -> uint64_t { return vi.number(fmt::format("NUMBER({})", name), 16).value_or(0); };
+  uint64_t va_bits = vi.number("NUMBER(VA_BITS)").value_or(48);
+  out.print("KERNEL VIRTUAL BASE: {:x}\n", va_bits < 64 ? ~0ull << va_bits : 0);
+  out.print("KERNEL MODULES BASE: {:x}\n", hex("MODULES_VADDR"));
+  out.print("KERNEL VMALLOC BASE: {:x}\n", hex("VMALLOC_START"));
+  out.print("KERNEL VMEMMAP BASE: {:x}\n", hex("VMEMMAP_START"));
+  // THREAD_SIZE: union thread_union's size; crash's default 16 KiB without it.
+  uint64_t stack = 16384;
+  if (auto t = k.types().find("union thread_union"))
+    if (auto n = k.types().size_of(*t); n && *n) stack = *n;
+  out.print("  KERNEL STACK SIZE: {}\n", stack);
+  // IRQ stacks (4.14+ with VMAP_STACK: the per-CPU irq_stack_ptr), as large as a task's.
+  if (k.symbols().find("irq_stack_ptr")) {
+    out.print("     IRQ STACK SIZE: {}\n         IRQ STACKS:\n", stack);
+    for (int c = 0; c < cpus; ++c)
+      out.print("{:>19}: {:x}\n", fmt::format("CPU {}", c), TRY(k.read_u64(TRY(k.per_cpu("irq_stack_ptr", c)))));
+  }
+  // Overflow stacks (4.14+): the per-CPU overflow_stack array.
+  if (const symbols::Symbol* ov = k.symbols().find("overflow_stack")) {
+    out.print("OVERFLOW STACK SIZE: {}\n    OVERFLOW STACKS:\n", ov->size ? ov->size : 4096);
+    for (int c = 0; c < cpus; ++c) out.print("{:>19}: {:x}\n", fmt::format("CPU {}", c), TRY(k.per_cpu("overflow_stack", c)));
+  }
+  return ok();
+}
+
 // crash's names for e820 types (arch/x86/include/asm/e820/types.h values).
 std::string e820_type_name(uint32_t type) {
   static const char* const kNames[] = {"(invalid type)", "E820_RAM", "E820_RESERVED", "E820_ACPI", "E820_NVS",
@@ -82,6 +124,11 @@ Result<void> run_mach(Session& s, const Args& a, Output& out) {
   if (!a.positional.empty()) return Error::make(Errc::usage, "invalid argument: {}", a.positional[0]);
   if (a.has('x') && a.has('d')) return Error::make(Errc::usage, "-d and -x are mutually exclusive");
   int radix = a.has('x') ? 16 : 10;
+  if (s.kernel.arch().name() == "arm64") {
+    for (char c : {'c', 'm'})
+      if (a.has(c)) return Error::make(Errc::unsupported, "-{} option not supported on this architecture or kernel", c);
+    return print_machine_arm64(s, out);
+  }
   if (a.has('m')) TRY(print_memmap(s, out));
   if (a.has('c')) TRY(print_cpu_data(s, out, radix));
   if (!a.has('c') && !a.has('m')) TRY(print_machine(s, out));

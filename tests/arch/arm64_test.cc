@@ -303,7 +303,7 @@ TEST(Arm64Linear, ImageAndLinearMapByArithmeticOthersByWalk) {
   ASSERT_TRUE(via_image && via_linear);
   EXPECT_EQ(*via_image, *via_linear);
   EXPECT_EQ(a.pte_flags(0x00e8000040000f13ull), "VALID|SHARED|AF|NG|PXN|UXN|DIRTY");
-  EXPECT_EQ(a.pte_flags((1ull << 58) | 0x40), "PROTNONE|USER");
+  EXPECT_EQ(a.pte_flags((1ull << 58) | 0x40), "PROT_NONE|USER");
 }
 
 TEST(Arm64Facts, MissingOrAbsurdVmcoreinfoIsRefused) {
