@@ -124,7 +124,9 @@ class Walker {
 
   // crash's arm64_in_kdump_text: from the frame pointer (or the stack's top) down, the
   // first word inside machine_kexec or crash_save_cpu, else the first inside crash_kexec.
-  std::optional<uint64_t> kdump_slot(uint64_t fp, const Range& on) {
+  // On the IRQ stack (arm64_in_kdump_text_on_irq_stack) only crash_kexec and crash_save_cpu
+  // count, whichever comes first from the top.
+  std::optional<uint64_t> kdump_slot(uint64_t fp, const Range& on, bool irq_stack = false) {
     FuncRange mk = function_range(k_, "machine_kexec"), ck = function_range(k_, "crash_kexec"),
               cs = function_range(k_, "crash_save_cpu");
     if (!mk.lo || !ck.lo || !cs.lo) return std::nullopt;
@@ -135,6 +137,10 @@ class Walker {
     std::optional<uint64_t> ck_slot;
     for (size_t i = w.size(); i-- > 0;) {
       uint64_t v = w[i];
+      if (irq_stack) {
+        if (ck.contains(v) || cs.contains(v)) return on.lo + 8 * i;
+        continue;
+      }
       if (mk.contains(v) || cs.contains(v)) return on.lo + 8 * i;
       if (ck.contains(v) && !ck_slot) ck_slot = on.lo + 8 * i;
     }
@@ -149,7 +155,7 @@ class Walker {
     bool kdump = false;
     if (active) {
       std::optional<uint64_t> slot = kdump_slot(fp, task_);
-      if (!slot && irq_.hi) slot = kdump_slot(irq_.hi, irq_);
+      if (!slot && irq_.hi) slot = kdump_slot(irq_.hi, irq_, true);
       if (slot) {
         // crash's BT_KDUMP_ADJUST: the return address in the crash path and the frame
         // record below it.
@@ -173,6 +179,10 @@ class Walker {
 
     std::string left;
     std::vector<const Range*> left_behind;
+    // An exception frame found from frame k (in exception text) is printed by crash below
+    // frame k + 1, the entry code's frame whose record is pt_regs.stackframe, and not at all
+    // when frame k + 1 ends the trace (arm64_back_trace_cmd prints it in the next round).
+    std::optional<Regs> pending;
     for (size_t level = 0;; ++level) {
       if (level >= kMaxFrames) {
         bt.stopped = fmt::format("more than {} frames", kMaxFrames);
@@ -188,6 +198,10 @@ class Walker {
       if (name && name->symbol) {
         std::string_view n = name->symbol->name;
         if (n == "start_kernel" || n == "secondary_start_kernel" || n == "kthread" || n == "kthreadd") return bt;
+      }
+      if (pending) {
+        bt.frames.back().exception = std::move(pending);
+        pending.reset();
       }
       // The next frame record: on the stack being walked, 16-byte aligned, not below sp.
       uint64_t cur_pc = pc;
@@ -205,6 +219,9 @@ class Walker {
       fp = *nfp;
       pc = strip_pac(*npc);
       if (fp == 0 && pc == 0) break;
+      // crash's BT_IRQSTACK / BT_OVERFLOW_STACK still name the stack the record was read on
+      // when the exception test below runs, also after the switch to the task's stack.
+      const Range* read_on = on;
       if (on != &task_ && !on->contains(fp)) {
         // Leaving the IRQ, overflow or an SDEI stack: to the stack it interrupted (another
         // of them once, or the task's own), else the walk ends (user space, or garbage).
@@ -217,9 +234,13 @@ class Walker {
         (void)prev_fp;
       }
       if (in_exception_text(cur_pc) && on->contains(fp) && fp >= eo_.kernel) {
-        bool irq = on == &irq_;
-        if (!irq || sp + eo_.size < on->hi)
-          if (auto e = kernel_eframe(fp - eo_.kernel, *on)) bt.frames.back().exception = e;
+        if (read_on == &overflow_) {
+          // Taken unchecked, as crash does: handle_bad_stack's pt_regs hold the stack
+          // pointer that overflowed, which lies on no stack.
+          if (auto e = arm64::read_pt_regs(k_, fp - eo_.kernel)) pending = *e;
+        } else if (read_on != &irq_ || sp + eo_.size < on->hi) {
+          pending = kernel_eframe(fp - eo_.kernel, *on);
+        }
       }
     }
     if (!t_.kernel_thread()) bt.user = user_frame();

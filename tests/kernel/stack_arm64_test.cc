@@ -9,11 +9,13 @@
 //    user pt_regs at its stack's top; a task running in user space;
 //  - an active task from NT_PRSTATUS, from the IRQ stack back to the task's stack;
 //  - kernel exception frames: the first one (x29 at pt_regs.stackframe) and mid-stack ones
-//    after functions in __irqentry_text, __exception_text and the named handlers;
+//    after functions in __irqentry_text, __exception_text and the named handlers, placed
+//    below the entry code's frame as crash prints them; the overflow stack's taken unchecked;
 //  - corrupt stacks (loops, records below sp, misaligned, off every stack, zero records,
 //    holes in the dump, a chain longer than the frame cap, stacks entered twice);
 //  - pointer authentication bits put back with KERNELPACMASK;
-//  - the kdump start (crash's arm64_in_kdump_text) on the task's and on the IRQ stack.
+//  - the kdump start (crash's arm64_in_kdump_text) on the task's stack, and on the IRQ stack
+//    where only crash_kexec and crash_save_cpu count (arm64_in_kdump_text_on_irq_stack).
 // Every case runs without and with a KASLR offset.
 #include <bpf/btf.h>
 #include <elf.h>
@@ -141,8 +143,9 @@ constexpr Fn kIrqDesc{"handle_irq_desc", 0xf00, 0x100};
 constexpr Fn kCallOnIrq{"call_on_irq_stack", 0x1000, 0x100};
 constexpr Fn kSecondary{"secondary_start_kernel", 0x1100, 0x100};
 constexpr Fn kDoIdle{"do_idle", 0x1200, 0x100};
+constexpr Fn kBadStack{"handle_bad_stack", 0x1300, 0x100};
 constexpr Fn kFns[] = {kSwitchTo, kSchedule0, kSchedule,    kKthread, kGicIrq,   kEl1Irq,  kMemAbort,  kMachineKexec, kCrashSaveCpu,
-                       kCrashKexec, kPanic,   kEl0Sync,     kWorker,  kEl1Fault, kIrqDesc, kCallOnIrq, kSecondary,    kDoIdle};
+                       kCrashKexec, kPanic,   kEl0Sync,     kWorker,  kEl1Fault, kIrqDesc, kCallOnIrq, kSecondary,    kDoIdle, kBadStack};
 
 // Data in the image: swapper_pg_dir, __per_cpu_offset[2], the per-CPU variables (CPU 1's
 // copy kPerCpu1 above CPU 0's), task_structs, then stacks aligned to THREAD_SIZE as the
@@ -559,8 +562,9 @@ TEST_P(Arm64Unwind, ActiveTaskFromTheIrqStackBackToTheTaskStack) {
 // CPU 0 took the dump inside an exception: its x29 points at a kernel pt_regs' stackframe,
 // which is the first exception frame. Further up, a function in exception text (here each
 // kind: __irqentry_text, __exception_text, a named handler) has the next record in another
-// pt_regs: that exception frame is attached to the function's frame. An ordinary function
-// in the same place gets none, nor does a pt_regs from user mode or with a non-text pc.
+// pt_regs: that exception frame goes with the next frame (the entry code's, whose record is
+// the pt_regs' stackframe), below which crash prints it. An ordinary function in the same
+// place finds none, nor does a pt_regs from user mode or with a non-text pc.
 TEST_P(Arm64Unwind, KernelExceptionFrames) {
   struct Case {
     Fn fn;
@@ -590,14 +594,14 @@ TEST_P(Arm64Unwind, KernelExceptionFrames) {
     EXPECT_EQ(bt->first_exception->x[29], t0);
     EXPECT_EQ(bt->first_exception->pstate, 0x60000005u);
     std::vector<Row> want{{s1, f.text(kPanic, 0x40), "", 0},
-                          {t0, f.text(c.fn, 0x20), "", c.found ? p2 : 0},
-                          {s2, f.text(kEl1Irq, 0x70), "", 0},
+                          {t0, f.text(c.fn, 0x20), "", 0},
+                          {s2, f.text(kEl1Irq, 0x70), "", c.found ? p2 : 0},
                           {t2, p2_pc, "", 0},
                           {t3, f.text(kKthread, 0x60), "", 0}};
     EXPECT_EQ(rows(*bt), want);
     EXPECT_EQ(bt->stopped, "");
     if (c.found) {
-      const auto& e = *bt->frames[1].exception;
+      const auto& e = *bt->frames[2].exception;
       EXPECT_EQ(e.pc, f.text(kSchedule, 0x10));
       EXPECT_EQ(e.x[30], f.text(kSchedule0, 0x84));
       EXPECT_EQ(e.pstate, c.pstate);
@@ -788,8 +792,8 @@ TEST_P(Arm64Unwind, PointerAuthenticationBitsAreRestored) {
     if (with_mask) {
       EXPECT_EQ(rows(*bt), (std::vector<Row>{{r0, f.text(kSwitchTo, 0x40), "", 0},
                                              {r1, f.text(kSchedule0, 0x84), "", 0},
-                                             {r2, f.text(kGicIrq, 0x20), "", p},
-                                             {s, f.text(kEl1Irq, 0x70), "", 0},
+                                             {r2, f.text(kGicIrq, 0x20), "", 0},
+                                             {s, f.text(kEl1Irq, 0x70), "", p},
                                              {r3, f.text(kSchedule, 0x10), "", 0}}));
       EXPECT_EQ(arm64::strip_pac(k, cleared, text_test(k)), f.text(kSchedule0, 0x84));
       EXPECT_EQ(arm64::strip_pac(k, signed_pc, text_test(k)), f.text(kGicIrq, 0x20));
@@ -842,26 +846,86 @@ TEST_P(Arm64Unwind, KdumpStartOnTheTaskStack) {
   }
 }
 
-// A panic in interrupt context: no kdump word on the task's stack, machine_kexec's return
-// address on the CPU's IRQ stack: the walk starts there and goes back to the task's stack.
+// A panic in interrupt context: no kdump word on the task's stack, so the CPU's IRQ stack is
+// searched, where only crash_kexec and crash_save_cpu return addresses count (crash's
+// arm64_in_kdump_text_on_irq_stack): the walk starts at crash_kexec's, above a machine_kexec
+// one, and goes back to the task's stack. A machine_kexec one alone is not a kdump start:
+// the walk starts from the registers.
 TEST_P(Arm64Unwind, KdumpStartOnTheIrqStack) {
+  for (bool with_crash_kexec : {true, false}) {
+    SCOPED_TRACE(with_crash_kexec ? "crash_kexec and machine_kexec" : "machine_kexec only");
+    FakeArm64 f(GetParam());
+    uint64_t ihi = f.irq_hi(0), hi = f.stack_hi(1);
+    uint64_t rc = ihi - 0x800, rm = ihi - 0x780, rk = ihi - 0x700, rp = ihi - 0x600, t0 = hi - 0x400, t1 = hi - 0x300;
+    f.record(rc, rm, f.text(kMachineKexec, 0x40));
+    f.record(rm, rk, with_crash_kexec ? f.text(kCrashKexec, 0x30) : f.text(kWorker, 0x30));
+    f.record(rk, rp, f.text(kPanic, 0x40));
+    f.record(rp, t0, f.text(kCallOnIrq, 0x3c));
+    f.record(t0, t1, f.text(kKthread, 0x60));
+    f.cpu_regs(0, f.text(kCrashKexec, 0x20), rk - 0x10, rk);
+    Task t = f.task(1, 0, 0, 0);
+    auto bt = unwind(f.open(), t, {t.addr});
+    ASSERT_TRUE(bt) << bt.error().message;
+    EXPECT_EQ(rows(*bt), (std::vector<Row>{{rk, f.text(kCrashKexec, with_crash_kexec ? 0x30 : 0x20), "", 0},
+                                           {rp, f.text(kPanic, 0x40), "", 0},
+                                           {t0, f.text(kCallOnIrq, 0x3c), "IRQ stack", 0},
+                                           {t1, f.text(kKthread, 0x60), "", 0}}));
+    EXPECT_EQ(bt->stopped, "");
+    EXPECT_EQ(bt->start_pc, f.text(kCrashKexec, with_crash_kexec ? 0x30 : 0x20));
+    EXPECT_EQ(bt->start_sp, with_crash_kexec ? rm + 16 : rk - 0x10);
+  }
+}
+
+// An exception frame found from a function in exception text is not printed when the next
+// frame ends the trace (crash returns at kthread before printing it).
+TEST_P(Arm64Unwind, ExceptionFrameDroppedWhenTheNextFrameEndsTheTrace) {
   FakeArm64 f(GetParam());
-  uint64_t ihi = f.irq_hi(0), hi = f.stack_hi(1);
-  uint64_t rc = ihi - 0x800, rm = ihi - 0x780, rp = ihi - 0x700, t0 = hi - 0x400, t1 = hi - 0x300;
-  f.record(rc, rm, f.text(kMachineKexec, 0x40));
-  f.record(rm, rp, f.text(kPanic, 0x40));
-  f.record(rp, t0, f.text(kCallOnIrq, 0x3c));
+  uint64_t hi = f.stack_hi(1);
+  uint64_t r0 = hi - 0x800, r1 = hi - 0x700, p = hi - 0x500, t2 = hi - 0x300;
+  uint64_t s = f.kernel_eframe(p, f.text(kSchedule, 0x10), t2, f.text(kSchedule0, 0x84));
+  f.record(r0, r1, f.text(kGicIrq, 0x20));
+  f.record(r1, s, f.text(kKthread, 0x60));
+  Task t = f.task(1, r0, r0, f.text(kSwitchTo, 0x40));
+  auto bt = unwind(f.open(), t);
+  ASSERT_TRUE(bt) << bt.error().message;
+  EXPECT_EQ(rows(*bt), (std::vector<Row>{{r0, f.text(kSwitchTo, 0x40), "", 0},
+                                         {r1, f.text(kGicIrq, 0x20), "", 0},
+                                         {s, f.text(kKthread, 0x60), "", 0}}));
+  EXPECT_EQ(bt->stopped, "");
+}
+
+// A kernel stack overflow: handle_bad_stack runs on the CPU's overflow stack with a pt_regs
+// whose sp is the stack pointer that overflowed (below the task's stack, on no stack), so the
+// usual checks would refuse it; crash takes the overflow stack's exception frames unchecked.
+// The walk then leaves the overflow stack for the task's.
+TEST_P(Arm64Unwind, OverflowStackExceptionFrameIsTakenUnchecked) {
+  FakeArm64 f(GetParam());
+  uint64_t ohi = f.overflow_hi(0), hi = f.stack_hi(1);
+  uint64_t o0 = ohi - 0x400, o1 = ohi - 0x3c0, p = ohi - 0x200, t0 = hi - 0x400, t1 = hi - 0x300;
+  uint64_t s = p + kRegsStackframe;
+  PtRegs r;
+  r.x[29] = t0;
+  r.x[30] = f.text(kSchedule, 0x10);
+  r.sp = f.stack_lo(1) - 0x10;
+  r.pc = f.text(kWorker, 0x20);
+  r.pstate = 0x60000005;
+  r.stackframe[0] = t0;
+  r.stackframe[1] = r.pc;
+  f.pt_regs(p, r);
+  f.record(o0, o1, f.text(kBadStack, 0x30));
+  f.record(o1, s, f.text(kEl1Irq, 0x40));  // the return into the entry code (__bad_stack)
   f.record(t0, t1, f.text(kKthread, 0x60));
-  f.cpu_regs(0, f.text(kCrashKexec, 0x20), ihi - 0x200, ihi - 0x200);
+  f.cpu_regs(0, f.text(kPanic, 0x40), o0 - 0x10, o0);
   Task t = f.task(1, 0, 0, 0);
   auto bt = unwind(f.open(), t, {t.addr});
   ASSERT_TRUE(bt) << bt.error().message;
-  EXPECT_EQ(rows(*bt), (std::vector<Row>{{rm, f.text(kMachineKexec, 0x40), "", 0},
-                                         {rp, f.text(kPanic, 0x40), "", 0},
-                                         {t0, f.text(kCallOnIrq, 0x3c), "IRQ stack", 0},
+  EXPECT_EQ(rows(*bt), (std::vector<Row>{{o0, f.text(kPanic, 0x40), "", 0},
+                                         {o1, f.text(kBadStack, 0x30), "", 0},
+                                         {s, f.text(kEl1Irq, 0x40), "", p},
+                                         {t0, f.text(kWorker, 0x20), "Overflow stack", 0},
                                          {t1, f.text(kKthread, 0x60), "", 0}}));
   EXPECT_EQ(bt->stopped, "");
-  EXPECT_EQ(bt->start_pc, f.text(kMachineKexec, 0x40));
+  EXPECT_EQ(bt->frames[2].exception->sp, f.stack_lo(1) - 0x10);
 }
 
 // An active task whose CPU has no NT_PRSTATUS: an error naming the task.
