@@ -44,6 +44,19 @@ bool is_kvaddr(uint64_t addr) { return (addr >> 63) != 0; }
 
 Result<uint64_t> read_ulong_symbol(Kernel& k, std::string_view name) { return k.read_u64(TRY(k.symbol(name))); }
 
+// The struct page of pfn 0: the arch's (arm64: VMEMMAP_START and memstart_addr), else x86_64's
+// vmemmap_base variable (4.8+).
+Result<uint64_t> vmemmap_base(Kernel& k) {
+  if (auto v = k.arch().vmemmap(TRY(k.types().size_of_name("page")))) return *v;
+  return read_ulong_symbol(k, "vmemmap_base");
+}
+
+// A physical address's direct-map (linear-map) virtual address.
+Result<uint64_t> direct_map(Kernel& k, uint64_t paddr) {
+  if (auto v = k.arch().ptov(paddr)) return *v;
+  return Error::make(Errc::out_of_bounds, "physical address {:x} has no direct-map address", paddr);
+}
+
 // nr_blockdev_pages(): page-cache pages of block devices, the inodes of blockdev_superblock.
 Result<uint64_t> blockdev_pages(Kernel& k) {
   uint64_t sb = TRY(read_ulong_symbol(k, "blockdev_superblock"));
@@ -346,9 +359,9 @@ Result<void> kmem_s_address(Kernel& k, uint64_t addr, bool physical, bool verbos
                             Output& out) {
   if (physical || !is_kvaddr(addr)) {
     uint64_t high_memory = TRY(k.read_u64(TRY(k.symbol("high_memory"))));
-    uint64_t page_offset = TRY(k.read_u64(TRY(k.symbol("page_offset_base"))));
-    if (addr < high_memory - page_offset)
-      addr += page_offset;
+    auto high_phys = k.arch().linear_vtop(high_memory);  // the end of the direct map, physically
+    if (high_phys && addr < *high_phys)
+      addr = TRY(direct_map(k, addr));
     else
       out.print("WARNING: cannot make virtual-to-physical translation: {:x}\n", addr);
   }
@@ -504,7 +517,7 @@ Result<bool> free_block_search(Kernel& k, uint64_t phys, uint64_t spec, bool phy
   FreeLists fl = TRY(free_lists(k));
   uint64_t page_size = k.arch().page_size();
   uint64_t page_struct = TRY(k.types().size_of_name("page"));
-  uint64_t vmemmap = TRY(k.read_u64(TRY(k.symbol("vmemmap_base"))));
+  uint64_t vmemmap = TRY(vmemmap_base(k));
   for (const auto& row : TRY(zone_rows(k))) {
     const auto& z = row.zone;
     if (!row.free || phys < z.start_pfn * page_size || phys >= (z.start_pfn + z.spanned) * page_size) continue;
@@ -722,7 +735,7 @@ Result<bool> pfn_present(Kernel& k, uint64_t pfn) {
 // 1 << (MAX_PHYSMEM_BITS - PAGE_SHIFT)), at the start of a struct page.
 Result<std::optional<uint64_t>> page_pointer_pfn(Kernel& k, uint64_t addr) {
   uint64_t page_struct = TRY(k.types().size_of_name("page"));
-  uint64_t vmemmap = TRY(k.read_u64(TRY(k.symbol("vmemmap_base"))));
+  uint64_t vmemmap = TRY(vmemmap_base(k));
   auto bits = k.vmcoreinfo().number("NUMBER(MAX_PHYSMEM_BITS)");
   uint64_t page_shift = static_cast<uint64_t>(__builtin_ctzll(k.arch().page_size()));
   uint64_t max_pfn = bits && *bits > page_shift && *bits < 64 ? 1ull << (*bits - page_shift) : 1ull << 40;
@@ -751,7 +764,7 @@ Result<std::optional<uint64_t>> address_pfn(Kernel& k, uint64_t addr, bool physi
 template <typename Fn>
 Result<void> for_each_page(Kernel& k, Fn&& fn) {
   uint64_t page_struct = TRY(k.types().size_of_name("page"));
-  uint64_t vmemmap = TRY(k.read_u64(TRY(k.symbol("vmemmap_base"))));
+  uint64_t vmemmap = TRY(vmemmap_base(k));
   uint64_t per_section = TRY(kernel::pages_per_section(k));
   std::vector<uint8_t> bytes;
   constexpr uint64_t kChunk = 4096;  // struct pages read at a time
@@ -960,10 +973,9 @@ struct SlabView {
   Result<void> print(uint64_t slab, int cpu, uint64_t cpu_freelist, std::optional<uint64_t> only, Output& out,
                      bool verbose = true) {
     uint64_t page_struct = TRY(k.types().size_of_name("page"));
-    uint64_t vmemmap = TRY(k.read_u64(TRY(k.symbol("vmemmap_base"))));
+    uint64_t vmemmap = TRY(vmemmap_base(k));
     uint64_t slab_pfn = (slab - vmemmap) / page_struct;
-    uint64_t page_offset = TRY(k.read_u64(TRY(k.symbol("page_offset_base"))));
-    uint64_t base = page_offset + slab_pfn * k.arch().page_size();
+    uint64_t base = TRY(direct_map(k, slab_pfn * k.arch().page_size()));
     uint64_t objects = TRY(k.member_uint(slab, st, "objects"));
     auto slab_free = TRY(kernel::slab_freelist(k, cache, TRY(k.member<uint64_t>(slab, st, "freelist")), objects, slab));
     std::vector<uint64_t> cpu_free;
@@ -1022,7 +1034,7 @@ Result<void> kmem_S_cache(Kernel& k, uint64_t cache, bool header, const std::vec
   bool has_partial = k.types().has_member("kmem_cache_cpu", "partial");
   std::map<int, uint64_t> per_node_cpu_slabs;
   auto node_of = [&](uint64_t slab) -> Result<int> {
-    uint64_t pfn = (slab - TRY(k.read_u64(TRY(k.symbol("vmemmap_base"))))) / TRY(k.types().size_of_name("page"));
+    uint64_t pfn = (slab - TRY(vmemmap_base(k))) / TRY(k.types().size_of_name("page"));
     for (const auto& n : TRY(kernel::online_nodes(k))) {
       uint64_t start = TRY(k.member_uint(n.pgdat, "pglist_data", "node_start_pfn"));
       uint64_t span = TRY(k.member_uint(n.pgdat, "pglist_data", "node_spanned_pages"));
@@ -1146,14 +1158,13 @@ Result<std::optional<uint64_t>> task_holding(Kernel& k, uint64_t addr) {
 Result<void> kmem_address(Session& s, uint64_t addr, bool physical, Output& out) {
   Kernel& k = s.kernel;
   uint64_t page_size = k.arch().page_size();
-  uint64_t page_offset = TRY(k.read_u64(TRY(k.symbol("page_offset_base"))));
   physical = physical || !is_kvaddr(addr);
   uint64_t pfn;
   uint64_t kv = addr;  // the address the slab, task and vmalloc searches look at
   bool page_pointer = false;
   if (physical) {
     pfn = addr / page_size;
-    kv = page_offset + addr;
+    kv = k.arch().ptov(addr).value_or(addr);
   } else if (auto pp = TRY(page_pointer_pfn(k, addr))) {
     pfn = *pp;
     page_pointer = true;
