@@ -33,6 +33,7 @@ struct FakeArm64 {
   std::unique_ptr<dumpfmt::Dump> dump;
   std::unique_ptr<arch::Arch> arch;
   std::string extra_vmcoreinfo;
+  uint64_t phys_offset = kPhys;  // NUMBER(PHYS_OFFSET): memstart_addr, "negative" with KASLR
 
   FakeArm64(uint64_t page_size, int bits, std::optional<int> t1 = std::nullopt, size_t ram_pages = 24)
       : page(page_size), va_bits(bits), t1sz(t1), mem(ram_pages * page_size, 0) {
@@ -86,7 +87,7 @@ struct FakeArm64 {
     spec.machine = EM_AARCH64;
     spec.loads.push_back({kPhys, mem});
     spec.vmcoreinfo = fmt::format("OSRELEASE=6.12.0-test\nPAGESIZE={}\nNUMBER(VA_BITS)={}\nNUMBER(kimage_voffset)={:#x}\nNUMBER(PHYS_OFFSET)={:#x}\n",
-                                  page, va_bits, kimage_voffset(), kPhys);
+                                  page, va_bits, kimage_voffset(), phys_offset);
     if (t1sz) spec.vmcoreinfo += fmt::format("NUMBER(TCR_EL1_T1SZ)={:#x}\n", *t1sz);
     spec.vmcoreinfo += extra_vmcoreinfo;
     auto d = open_bytes({build_elf(spec)});
@@ -304,6 +305,31 @@ TEST(Arm64Linear, ImageAndLinearMapByArithmeticOthersByWalk) {
   EXPECT_EQ(*via_image, *via_linear);
   EXPECT_EQ(a.pte_flags(0x00e8000040000f13ull), "VALID|SHARED|AF|NG|PXN|UXN|DIRTY");
   EXPECT_EQ(a.pte_flags((1ull << 58) | 0x40), "PROT_NONE|USER");
+}
+
+TEST(Arm64Linear, RandomizedLinearMapWithNegativePhysOffset) {
+  // arm64 KASLR lowers memstart_addr below 0 (VMCOREINFO NUMBER(PHYS_OFFSET)=0xffff....), so
+  // __lm_to_phys and __phys_to_virt wrap modulo 2^64, and vmemmap shifts it arithmetically.
+  FakeArm64 m(4096, 48);
+  m.phys_offset = 0xffffd9dcc0000000ull;
+  constexpr uint64_t kVmemmapStart = 0xfffffc0000000000ull;
+  m.extra_vmcoreinfo = fmt::format("NUMBER(VMEMMAP_START)={:#x}\n", kVmemmapStart);
+  m.open();
+  arch::Arch& a = *m.arch;
+  auto v = a.ptov(kPhys + 0x1234);
+  ASSERT_TRUE(v);
+  EXPECT_GE(*v, m.page_offset());
+  EXPECT_LT(*v, m.page_end());
+  EXPECT_EQ(*v, kPhys + 0x1234 - m.phys_offset + m.page_offset());
+  EXPECT_EQ(a.linear_vtop(*v), kPhys + 0x1234);
+  auto vmemmap = a.vmemmap(64);
+  ASSERT_TRUE(vmemmap);
+  uint64_t pfn = kPhys >> 12;
+  EXPECT_EQ(*vmemmap + pfn * 64, kVmemmapStart + ((kPhys - m.phys_offset) >> 12) * 64);
+  // Both translations of one byte of the kernel image agree.
+  auto via_image = a.kvtop(m.image_va() + 0x2010), via_linear = a.kvtop(*a.ptov(kPhys + 0x2010));
+  ASSERT_TRUE(via_image && via_linear);
+  EXPECT_EQ(*via_image, *via_linear);
 }
 
 TEST(Arm64Facts, MissingOrAbsurdVmcoreinfoIsRefused) {
