@@ -538,7 +538,8 @@ def check_translations(t, outputs, rec):
     for e, label, cmds in translation_commands(rec):
         va, pa = h(e["vaddr"]), h(e["paddr"])
         for cmd, what in cmds:
-            text = outputs.get(cmd, "")
+            key = user_key(e["pid"], cmd) if e["kind"] == "user" and what == "rd" else cmd
+            text = outputs.get(key, "")
             diffs = []
             if what == "vtop":
                 m = None
@@ -593,14 +594,31 @@ def check_kmem(t, text, rec):
                 [f"{label} pages: coroner {got}, drgn {key} {mi[key]}"], text)
 
 
+def check_errors(t, outputs):
+    """Once per command word: no output says a symbol is missing (an x86_64-only symbol looked
+    up on arm64: the rest of that output is then missing too)."""
+    found = collections.OrderedDict()
+    for key, text in outputs.items():
+        word = key.split()[0]
+        lines = found.setdefault(word, [])
+        for line in text.split("\n"):
+            if re.search(r"symbol not found: ", line) and f"{line} (in: {key})" not in lines:
+                if not any(l.startswith(line + " ") for l in lines):
+                    lines.append(f"{line} (in: {key})")
+    for word, lines in found.items():
+        t.check(word, "no 'symbol not found' error", [f"error line: {l}" for l in lines])
+
+
 # --- running coroner
 
 
 def run_coroner(binary, set_dir, dump, commands, outdir, timeout):
+    """commands: [(key, command line)]; returns ({key: output}, CompletedProcess or message).
+    Outputs go to one file per line (by index: the same command may run in two contexts)."""
     script = os.path.join(outdir, "_script")
     with open(script, "w") as f:
-        for cmd in commands:
-            f.write(f"{cmd} > {os.path.join(outdir, oracle.safe_name(cmd))}\n")
+        for i, (_, cmd) in enumerate(commands):
+            f.write(f"{cmd} > {os.path.join(outdir, f'{i:05d}.txt')}\n")
     env = dict(os.environ, TZ="UTC", LC_ALL="C.UTF-8")
     try:
         p = subprocess.run([os.path.abspath(binary), "-s", "vmlinux", dump], stdin=open(script), cwd=set_dir,
@@ -608,13 +626,18 @@ def run_coroner(binary, set_dir, dump, commands, outdir, timeout):
     except subprocess.TimeoutExpired:
         return None, f"coroner did not finish in {timeout}s"
     outputs = {}
-    for cmd in commands:
-        path = os.path.join(outdir, oracle.safe_name(cmd))
-        outputs[cmd] = open(path, errors="replace").read() if os.path.exists(path) else ""
+    for i, (key, _) in enumerate(commands):
+        path = os.path.join(outdir, f"{i:05d}.txt")
+        outputs[key] = open(path, errors="replace").read() if os.path.exists(path) else ""
     return outputs, p
 
 
+def user_key(pid, cmd):
+    return f"{cmd} (set {pid})"
+
+
 def commands_for(rec):
+    """[(key, command line)]: the key is the command, or for rd -u the command and its task."""
     cmds = ["sys", "ps", "bt", "bt -a", "foreach bt", "log", "mod", "kmem -i"]
     cmds += [f"sym {n}" for n, s in rec["symbols"].items() if s is not None]
     cmds += [f"struct task_struct.pid,comm {h(x['address']):x}" for x in rec["tasks"]]
@@ -625,14 +648,15 @@ def commands_for(rec):
                 user.append((e["pid"], c))
             elif c not in cmds:
                 cmds.append(c)
+    out = [(c, c) for c in cmds]
     # rd -u reads through the current context's mm: set it per task, at the end.
     last = None
     for pid, c in user:
         if pid != last:
-            cmds.append(f"set {pid}")
+            out.append((f"set {pid}", f"set {pid}"))
             last = pid
-        cmds.append(c)
-    return cmds
+        out.append((user_key(pid, c), c))
+    return out
 
 
 def main():
@@ -707,6 +731,7 @@ def main():
             check_translations(t, outputs, rec)
             check_struct(t, outputs, rec)
             check_kmem(t, outputs["kmem -i"], rec)
+            check_errors(t, outputs)
             if rec.get("_via"):
                 t.skips.insert(0, ("recording", f"drgn could not read {dump}: compared with {rec['_via']}'s "
                                                 "recording (same memory, check-kdump-arm64.py)"))
