@@ -50,7 +50,7 @@ struct Layout {
   uint64_t linear_end = 0;     // end of the linear map (PAGE_END), exclusive; 0 = top of memory
   uint64_t phys_offset = 0;    // PHYS_OFFSET (memstart_addr)
   uint64_t kimage_voffset = 0; // kernel image VA - PA (4.6+); 0 when the image is in the linear map
-  uint64_t image_start = 0, image_end = 0;  // [_text, _end)
+  uint64_t image_start = 0, image_end = 0;  // [_stext, _end)
   uint64_t vmemmap_start = 0;  // VMEMMAP_START
 };
 
@@ -242,7 +242,10 @@ Result<std::unique_ptr<Arch>> make_arm64(dumpfmt::Dump& dump, const KernelFacts&
   l.va_bits = static_cast<int>(*va_bits);
   l.phys_offset = *phys_offset;
   l.kimage_voffset = number("kimage_voffset").value_or(0);
-  l.image_start = facts.symbol("_text").value_or(0);
+  // The image map covers [_stext, _end): map_kernel() maps its segments from _stext, and
+  // the head page(s) of [_text, _stext) are left to vmalloc (seen on 6.1 without KASLR: CPU
+  // 0's IRQ stack at _text). crash's arm64_VTOP() starts at _text and misreads that page.
+  l.image_start = facts.symbol("_stext").value_or(facts.symbol("_text").value_or(0));
   l.image_end = facts.symbol("_end").value_or(0);
   // The flipped layout (5.4+) puts the kernel image above the middle of the kernel range;
   // before it, the image sat in the lower (vmalloc) half and the linear map in the upper.

@@ -99,7 +99,7 @@ struct FakeArm64 {
   }
   Result<std::unique_ptr<arch::Arch>> make(dumpfmt::Dump& d) {
     std::map<std::string, uint64_t> symbols = {
-        {"swapper_pg_dir", image_va() + (root - kPhys)}, {"_text", image_va()}, {"_end", image_va() + 2 * page + page}};
+        {"swapper_pg_dir", image_va() + (root - kPhys)}, {"_text", image_va()}, {"_stext", image_va() + page}, {"_end", image_va() + 2 * page + page}};
     arch::KernelFacts facts;
     facts.symbol = [symbols](std::string_view n) -> std::optional<uint64_t> {
       auto it = symbols.find(std::string(n));
@@ -290,7 +290,8 @@ TEST(Arm64Linear, ImageAndLinearMapByArithmeticOthersByWalk) {
   arch::Arch& a = *m.arch;
   EXPECT_EQ(a.name(), "arm64");
   EXPECT_EQ(a.kernel_root(), m.root);
-  EXPECT_EQ(a.linear_vtop(m.image_va() + 0x10), kPhys + 0x10);               // __kimg_to_phys
+  EXPECT_EQ(a.linear_vtop(m.image_va() + m.page + 0x10), kPhys + m.page + 0x10);  // __kimg_to_phys
+  EXPECT_FALSE(a.linear_vtop(m.image_va() + 0x10));  // [_text, _stext): left to vmalloc, walked
   EXPECT_EQ(a.linear_vtop(m.page_offset() + 0x5000), kPhys + 0x5000);        // __lm_to_phys
   EXPECT_EQ(a.ptov(kPhys + 0x5000), m.page_offset() + 0x5000);
   EXPECT_FALSE(a.ptov(kPhys - 0x1000));
