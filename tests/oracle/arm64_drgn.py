@@ -67,6 +67,9 @@ STATE_CODES = {"R": "RU", "S": "IN", "D": "UN", "I": "ID", "T": "ST", "t": "TR",
                "X": "DE", "P": "PA", "N": "NE", "W": "WA"}
 
 
+USED_ENTRIES = set()   # allow-list entries that exempted something in this run
+
+
 def default_sets():
     root = os.path.join(oracle.fixture_root(), "sets-arm64")
     if not os.path.isdir(root):
@@ -223,9 +226,10 @@ class Tally:
         self._bucket(cmd)
 
     def allowed(self, cmd, diff):
-        for set_glob, dump_glob, c, rx, _ in self.allow:
+        for n, (set_glob, dump_glob, c, rx, _) in enumerate(self.allow):
             if (fnmatch.fnmatch(self.set_name, set_glob) and fnmatch.fnmatch(self.dump, dump_glob)
                     and c == cmd and rx.search(diff)):
+                USED_ENTRIES.add(n)
                 return True
         return False
 
@@ -748,6 +752,10 @@ def main():
                 totals[k] += b[k]
         for cmd, why in t.skips:
             print(f"    SKIP {cmd}: {why}")
+    if not args.only and not args.set:
+        for n, (set_glob, dump_glob, c, rx, _) in enumerate(allow):
+            if n not in USED_ENTRIES:
+                print(f"note: allow-list entry {set_glob} {dump_glob} {c!r} {rx.pattern!r} matched nothing")
     print(f"{totals['passed']} passed, {totals['allowed']} allowed, {totals['failed']} failed "
           f"(of {totals['compared']} compared)")
     return 1 if totals["failed"] else 0
