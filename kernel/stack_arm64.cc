@@ -205,7 +205,10 @@ class Walker {
       }
       // The next frame record: on the stack being walked, 16-byte aligned, not below sp.
       uint64_t cur_pc = pc;
-      uint64_t stack_mask = (on->hi - on->lo) - 1;
+      // One mask on every stack, THREAD_SIZE's, as crash's ARM64_STACK_SIZE: the overflow
+      // stack is per-CPU data aligned to 16 bytes only, and its own 4 KiB would end the walk
+      // at the first 4 KiB boundary inside it.
+      uint64_t stack_mask = (task_.hi - task_.lo) - 1;
       uint64_t high = (sp + stack_mask) & ~stack_mask;
       if (fp < sp || fp > high || (fp & 0xf)) break;
       auto nfp = k_.read_u64(fp);

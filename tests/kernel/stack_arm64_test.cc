@@ -152,8 +152,10 @@ constexpr Fn kFns[] = {kSwitchTo, kSchedule0, kSchedule,    kKthread, kGicIrq,  
 // kernel aligns them (the walk's `high` bound relies on it).
 constexpr uint64_t kPgDir = 0x2000, kPerCpuOffsets = 0x3000, kPerCpu = 0x4000, kPerCpu1 = 0x2000;
 constexpr uint64_t kIrqStackPtr = kPerCpu, kSdeiNormalPtr = kPerCpu + 8, kSdeiCriticalPtr = kPerCpu + 0x10;
-constexpr uint64_t kOverflowStack = kPerCpu + 0x1000, kOverflowSize = 0x1000;
-constexpr uint64_t kTasks = 0x8000, kStacks = 0x10000;
+// overflow_stack is per-CPU data aligned to 16 bytes only (6.1: ...92d0 in System.map): here
+// it crosses a 4 KiB boundary, as it does in the kernel.
+constexpr uint64_t kOverflowStack = kPerCpu + 0x12d0, kOverflowSize = 0x1000;
+constexpr uint64_t kTasks = 0x9000, kStacks = 0x10000;
 
 // A pt_regs as the tests lay it out.
 struct PtRegs {
@@ -897,7 +899,8 @@ TEST_P(Arm64Unwind, ExceptionFrameDroppedWhenTheNextFrameEndsTheTrace) {
 // A kernel stack overflow: handle_bad_stack runs on the CPU's overflow stack with a pt_regs
 // whose sp is the stack pointer that overflowed (below the task's stack, on no stack), so the
 // usual checks would refuse it; crash takes the overflow stack's exception frames unchecked.
-// The walk then leaves the overflow stack for the task's.
+// The records cross the overflow stack's 4 KiB boundary (bounded by THREAD_SIZE's mask, as
+// crash does), then the walk leaves the overflow stack for the task's.
 TEST_P(Arm64Unwind, OverflowStackExceptionFrameIsTakenUnchecked) {
   FakeArm64 f(GetParam());
   uint64_t ohi = f.overflow_hi(0), hi = f.stack_hi(1);
