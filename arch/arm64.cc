@@ -275,7 +275,7 @@ Result<std::unique_ptr<Arch>> make_arm64(dumpfmt::Dump& dump, const KernelFacts&
   auto pgd_paddr = arch->linear_vtop(*pgd);
   // Without the vmlinux (SYMBOL(swapper_pg_dir) from VMCOREINFO) the image's bounds are not
   // known, but the table is in the image.
-  if (!pgd_paddr && !l.image_start && l.kimage_voffset) pgd_paddr = *pgd - l.kimage_voffset;
+  if (!pgd_paddr && !(l.image_start && l.image_end) && l.kimage_voffset) pgd_paddr = *pgd - l.kimage_voffset;
   if (!pgd_paddr)
     return Error::make(Errc::bad_data, "swapper_pg_dir at {:#x} is neither in the kernel image nor in the linear map (kimage_voffset {:#x})",
                        *pgd, l.kimage_voffset);

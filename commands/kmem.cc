@@ -44,12 +44,8 @@ bool is_kvaddr(uint64_t addr) { return (addr >> 63) != 0; }
 
 Result<uint64_t> read_ulong_symbol(Kernel& k, std::string_view name) { return k.read_u64(TRY(k.symbol(name))); }
 
-// The struct page of pfn 0: the arch's (arm64: VMEMMAP_START and memstart_addr), else x86_64's
-// vmemmap_base variable (4.8+).
-Result<uint64_t> vmemmap_base(Kernel& k) {
-  if (auto v = k.arch().vmemmap(TRY(k.types().size_of_name("page")))) return *v;
-  return read_ulong_symbol(k, "vmemmap_base");
-}
+// The struct page of pfn 0 (kernel/mm.h).
+Result<uint64_t> vmemmap_base(Kernel& k) { return kernel::vmemmap_of(k); }
 
 // A physical address's direct-map (linear-map) virtual address.
 Result<uint64_t> direct_map(Kernel& k, uint64_t paddr) {

@@ -180,7 +180,12 @@ std::optional<uint64_t> VmcoreInfo::number(std::string_view key, int base) const
   std::string_view s = *v;
   bool neg = !s.empty() && s[0] == '-';
   if (neg) s.remove_prefix(1);
-  if (base == 16 && s.size() > 1 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) s.remove_prefix(2);
+  // A "0x" prefix makes the value hexadecimal whatever the key's usual base: arm64 writes
+  // its NUMBER()s so (NUMBER(kimage_voffset)=0xffff..., NUMBER(PHYS_OFFSET)=0x40000000).
+  if (s.size() > 1 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+    s.remove_prefix(2);
+    base = 16;
+  }
   uint64_t out = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out, base);
   if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;

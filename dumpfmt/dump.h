@@ -101,7 +101,7 @@ class VmcoreInfo {
  public:
   explicit VmcoreInfo(std::string_view text);
   std::optional<std::string_view> get(std::string_view key) const;
-  std::optional<uint64_t> number(std::string_view key, int base = 10) const;   // decimal by default
+  std::optional<uint64_t> number(std::string_view key, int base = 10) const;   // decimal by default; "0x..." is hex
   std::optional<uint64_t> symbol(std::string_view name) const;       // SYMBOL(name)=hex
   std::optional<uint64_t> offset(std::string_view type_member) const;  // OFFSET(t.m)=dec
   std::optional<uint64_t> size(std::string_view type) const;         // SIZE(t)=dec

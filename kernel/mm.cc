@@ -390,7 +390,7 @@ Result<SlabLookupCache*> slab_lookup_cache(Kernel& k) {
 
 // The struct page of pfn 0: the arch's `vmemmap` (arm64, from VMCOREINFO), else x86_64's
 // vmemmap_base variable (4.8+, randomized by KASLR).
-static Result<uint64_t> vmemmap_of(Kernel& k) {
+Result<uint64_t> vmemmap_of(Kernel& k) {
   if (auto v = k.arch().vmemmap(TRY(k.types().size_of_name("page")))) return *v;
   return k.read_u64(TRY(k.symbol("vmemmap_base")));
 }

@@ -103,6 +103,9 @@ Result<uint64_t> pages_per_section(Kernel& k);
 // and the pfn of a kernel virtual address (direct map, else the kernel page tables), if it is
 // mapped and its sparsemem section is present.
 Result<uint64_t> pfn_to_page(Kernel& k, uint64_t pfn);
+// The struct page of pfn 0 (the kernel's `vmemmap`): the arch's (arm64: VMEMMAP_START and
+// memstart_addr), else x86_64's vmemmap_base variable (4.8+, randomized by KASLR).
+Result<uint64_t> vmemmap_of(Kernel& k);
 Result<std::optional<uint64_t>> kvaddr_to_pfn(Kernel& k, uint64_t addr);
 
 // The struct describing a SLUB slab: "slab" (struct slab, 5.17+) or "page".

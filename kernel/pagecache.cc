@@ -8,6 +8,9 @@
 namespace coroner::kernel {
 namespace {
 
+// log2 of the kernel's page size (12 on x86_64; 12, 14 or 16 on arm64).
+uint64_t page_shift(Kernel& k) { return static_cast<uint64_t>(__builtin_ctzll(k.arch().page_size())); }
+
 // crash's mkstring(CENTER|LJUST / CENTER|RJUST): the odd space on the right or the left.
 std::string center(std::string_view s, size_t width, bool rjust) {
   if (s.size() >= width) return std::string(s);
@@ -54,24 +57,24 @@ Result<std::optional<uint64_t>> page_of_phys(Kernel& k, uint64_t paddr, std::str
   uint64_t page_size = k.arch().page_size();
   uint64_t pfn = paddr / page_size;
   auto sm = TRY(sparsemem(k));
-  uint64_t nr = pfn >> (sm.section_bits - 12);
+  uint64_t nr = pfn >> (sm.section_bits - page_shift(k));
   if (nr >= (1ull << (sm.physmem_bits - sm.section_bits))) {
     if (warning) *warning = fmt::format("WARNING: sparsemem: invalid section number: {}\n", nr);
     return std::optional<uint64_t>{};
   }
   if (!TRY(section_present(k, sm, nr))) return std::optional<uint64_t>{};
-  uint64_t vmemmap = TRY(k.read_u64(TRY(k.symbol("vmemmap_base"))));
+  uint64_t vmemmap = TRY(vmemmap_of(k));
   uint64_t struct_size = TRY(k.types().size_of_name("page"));
   return std::optional<uint64_t>{vmemmap + pfn * struct_size};
 }
 
 Result<std::optional<uint64_t>> phys_of_page(Kernel& k, uint64_t page) {
-  uint64_t vmemmap = TRY(k.read_u64(TRY(k.symbol("vmemmap_base"))));
+  uint64_t vmemmap = TRY(vmemmap_of(k));
   uint64_t struct_size = TRY(k.types().size_of_name("page"));
   auto sm = TRY(sparsemem(k));
   if (!struct_size || page < vmemmap || (page - vmemmap) % struct_size) return std::optional<uint64_t>{};
   uint64_t pfn = (page - vmemmap) / struct_size;
-  uint64_t nr = pfn >> (sm.section_bits - 12);
+  uint64_t nr = pfn >> (sm.section_bits - page_shift(k));
   if (nr >= (1ull << (sm.physmem_bits - sm.section_bits))) return std::optional<uint64_t>{};
   if (!TRY(section_present(k, sm, nr))) return std::optional<uint64_t>{};
   return std::optional<uint64_t>{pfn * k.arch().page_size()};

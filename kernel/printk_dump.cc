@@ -270,8 +270,11 @@ Result<std::vector<LogRecord>> read_log_from_dump(dumpfmt::Dump& dump) {
   auto layout = log_layout_from_vmcoreinfo(vi);
   if (!layout) return Error::make(layout.error().code, "{}: {}", name, layout.error().message);
   uint16_t machine = dump.info().machine;
-  // A dump that does not say its machine (no ELF header) but has x86_64's VMCOREINFO entries.
+  // A dump that does not say its machine (no ELF header, no utsname) but has x86_64's
+  // VMCOREINFO entries ...
   if (!machine && vi.symbol("init_top_pgt")) machine = EM_X86_64;
+  // ... or arm64's (QEMU's arm64 kdump files leave the header's utsname empty).
+  if (!machine && vi.get("NUMBER(kimage_voffset)") && vi.get("NUMBER(VA_BITS)")) machine = EM_AARCH64;
   arch::KernelFacts facts;
   facts.symbol = [&vi](std::string_view n) { return vi.symbol(n); };
   facts.vmcoreinfo_number = [&vi](std::string_view n) { return vi.number(fmt::format("NUMBER({})", n)); };
