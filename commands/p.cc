@@ -8,7 +8,6 @@
 
 #include "commands/builtin.h"
 #include "commands/support/expr.h"
-#include "commands/support/gdb_symbolizer.h"
 #include "commands/support/parse.h"
 #include "kernel/kernel.h"
 #include "kernel/modules.h"
@@ -50,9 +49,16 @@ Result<void> print_value(Session& s, symbols::TypeRef t, uint64_t addr, const st
   std::string value = TRY(types.format_value(t, bytes, ctx, 0, addr));
   symbols::TypeRef resolved = types.resolve(t);
   auto kind = types.kind(resolved);
-  // gdb names the type of a pointer it prints on its own, except a string's.
-  if (kind == symbols::TypeKind::pointer && value.find('"') == std::string::npos)
-    value = fmt::format("({}) {}", types.declare(t, ""), value);
+  // gdb names the type of a pointer it prints on its own, except an unnamed pointer to `char`
+  // itself, qualified or not, whose string says what it is (c_value_print); a pointer typedef
+  // or `unsigned char *` keeps its type.
+  if (kind == symbols::TypeKind::pointer) {
+    std::string target = types.declare(resolved, "");
+    for (std::string_view q : {"const ", "volatile "})
+      if (target.starts_with(q)) target.erase(0, q.size());
+    if (target != "char *" || types.kind(t) == symbols::TypeKind::typedef_)
+      value = fmt::format("({}) {}", types.declare(t, ""), value);
+  }
   auto arr = types.array(resolved);
   bool array = kind == symbols::TypeKind::array && arr && arr->second > 0;
   expr::Value v;
@@ -70,6 +76,15 @@ Result<std::vector<int>> parse_cpuspec(const std::string& spec, const std::vecto
     if (std::find(present.begin(), present.end(), c) == present.end())
       return Error::make(Errc::usage, "invalid cpu specification: {}", spec);
   return cpus;
+}
+
+// Where gdb under crash puts a vmlinux symbol: crash hands gdb the KASLR offset for every
+// section, the per-CPU section linked at 0 included, so `p &__per_cpu_start` is the offset
+// itself and `p (void *)&runqueues` the offset plus runqueues' per-CPU offset. Only absolute
+// symbols stay where they were linked.
+uint64_t gdb_address(const kernel::Kernel& k, const symbols::Symbol& sym) {
+  if (sym.relocatable || sym.type == 'A' || sym.type == 'a') return k.symbols().address(sym);
+  return sym.link_addr + k.symbols().relocation();
 }
 
 // The kernel behind expr::Env: global variables from the symbol table with their DWARF
@@ -91,7 +106,7 @@ class KernelEnv final : public expr::Env {
       return Error::make(Errc::not_found, "No symbol \"{}\" in current context.", name);
     }
     symbols::TypeRef t = TRY(k_.dwarf().variable_type(name, k_.types()));
-    return std::make_pair(k_.symbols().address(*sym), t);
+    return std::make_pair(gdb_address(k_, *sym), t);
   }
   Result<void> read(uint64_t addr, std::span<uint8_t> out) override { return k_.read(addr, out); }
   // A text symbol with a DWARF subprogram; gdb's `<text variable, no debug info>` without one.
@@ -118,7 +133,7 @@ class KernelEnv final : public expr::Env {
   std::optional<uint64_t> symbol_address(std::string_view name) override {
     const symbols::Symbol* sym = k_.symbols().find(name);
     if (!sym) return std::nullopt;
-    return k_.symbols().address(*sym);
+    return gdb_address(k_, *sym);
   }
   std::optional<std::string> address_type(std::string_view variable) override {
     auto spelled = k_.dwarf().declare_type(variable, false, "*");
@@ -145,23 +160,6 @@ class KernelEnv final : public expr::Env {
  private:
   kernel::Kernel& k_;
   symbols::Types* types_;
-};
-
-// gdb's names for pointers: `<symbol+offset>` only where gdb would name the address (a
-// function, or a data symbol whose size covers it; zero-sized linker symbols name nothing).
-class GdbValueContext final : public symbols::ValueContext {
- public:
-  GdbValueContext(kernel::Kernel& k, int radix) : base_(k, radix), gdb_(k) {}
-  int radix() const override { return base_.radix(); }
-  std::optional<std::string> symbolize(uint64_t addr) override {
-    if (!gdb_.annotates(addr)) return base_.module_symbol(addr);
-    return base_.symbolize(addr);
-  }
-  std::optional<std::string> read_string(uint64_t addr, size_t max) override { return base_.read_string(addr, max); }
-
- private:
-  kernel::KernelValueContext base_;
-  disasm::GdbSymbolizer gdb_;
 };
 
 bool is_identifier(std::string_view s) {
@@ -250,7 +248,7 @@ Result<void> run_p(Session& s, const Args& args, Output& out) {
       return fail(value.error().message);
     return value.error();
   }
-  GdbValueContext ctx(k, radix);
+  kernel::KernelValueContext ctx(k, radix);
   auto text = expr::format(*value, env, ctx);
   if (!text) {
     if (text.error().code == Errc::fault || text.error().code == Errc::usage) return fail(text.error().message);

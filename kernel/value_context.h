@@ -5,6 +5,8 @@
 //   std::string text = TRY(kernel.types().format_value(type, bytes, ctx));
 #pragma once
 
+#include <elf.h>
+
 #include <algorithm>
 #include <vector>
 
@@ -22,10 +24,7 @@ class KernelValueContext final : public symbols::ValueContext {
     auto end = k_.symbols().address_of("_end");
     if (!text || !end) return std::nullopt;
     if (addr < *text || addr >= *end) return module_symbol(addr);
-    auto hit = k_.symbols().lookup(addr);
-    if (!hit) return std::nullopt;
-    if (hit->offset) return fmt::format("{}+{}", hit->symbol->name, hit->offset);
-    return std::string(hit->symbol->name);
+    return gdb_minimal_symbol(addr);
   }
   std::optional<std::string> read_string(uint64_t addr, size_t max) override {
     auto s = k_.read_cstring(addr, max);
@@ -66,6 +65,80 @@ class KernelValueContext final : public symbols::ValueContext {
     const ModuleSymbol* pick = at.back();
     if (pick->type != 'T' && at[at.size() - 2]->type == 'T') pick = at[at.size() - 2];
     return pick->name;
+  }
+
+  // nm's letter class of a symbol's section: text, read-only, data, bss (0: other).
+  static char section_class(char type) {
+    switch (type) {
+      case 'T': case 't': case 'W': case 'w': return 't';
+      case 'R': case 'r': return 'r';
+      case 'D': case 'd': case 'V': case 'v': return 'd';
+      case 'B': case 'b': return 'b';
+      default: return 0;
+    }
+  }
+  static char section_class(const symbols::Section& s) {
+    if (s.flags & SHF_EXECINSTR) return 't';
+    if (s.type == SHT_NOBITS) return 'b';
+    if (!(s.flags & SHF_WRITE)) return 'r';
+    return 'd';
+  }
+
+  // The name gdb gives a kernel-image address in a printed value (printcmd.c,
+  // build_address_symbolic over minsyms.c, lookup_minimal_symbol_by_pc_section):
+  // - the address must lie in an allocated section (find_pc_section); the per-CPU section
+  //   (linked at 0) names nothing, as crash's gdb shows;
+  // - gdb's minimal symbols are sorted by address, then by name; from the last one at or
+  //   below the address it walks back over absolute symbols and symbols of other sections,
+  //   remembering the first zero-sized one, and stops at the first sized one; a local text
+  //   symbol gives way to a global one just before it at the same address with the same size;
+  // - that sized symbol names the address only when its size covers it (`entry_SYSCALL_64+56`
+  //   for the zero-sized label entry_SYSCALL_64_after_hwframe inside it); otherwise the first
+  //   zero-sized symbol met does, and a zero-sized one names nothing unless it is text (a
+  //   linker label such as init_stack leaves a data pointer bare).
+  // crash's own `sym` lookup (the closest symbol) is not used here: gdb prints these values.
+  std::optional<std::string> gdb_minimal_symbol(uint64_t addr) {
+    const auto& st = k_.symbols();
+    uint64_t link = addr - st.relocation();
+    const symbols::Section* sec = nullptr;
+    for (const auto& s : k_.vmlinux().sections())
+      if ((s.flags & SHF_ALLOC) && s.addr != 0 && link >= s.addr && link - s.addr < s.size) sec = &s;
+    if (!sec) return std::nullopt;
+    char cls = section_class(*sec);
+    const auto& all = st.all();
+    auto it = std::upper_bound(all.begin(), all.end(), link,
+                               [](uint64_t a, const symbols::Symbol& s) { return a < s.link_addr; });
+    size_t hi = static_cast<size_t>(it - all.begin());
+    const symbols::Symbol* zero_sized = nullptr;
+    const symbols::Symbol* sized = nullptr;
+    std::vector<const symbols::Symbol*> group;
+    // Symbols below the section's start belong to other sections: the walk ends there.
+    while (hi > 0 && !sized && all[hi - 1].link_addr >= sec->addr) {
+      size_t lo = hi - 1;
+      while (lo > 0 && all[lo - 1].link_addr == all[hi - 1].link_addr) --lo;
+      group.clear();
+      for (size_t i = lo; i < hi; ++i) group.push_back(&all[i]);
+      std::sort(group.begin(), group.end(), [](const symbols::Symbol* a, const symbols::Symbol* b) { return a->name < b->name; });
+      for (size_t i = group.size(); i-- > 0;) {
+        const symbols::Symbol* s = group[i];
+        // Absolute symbols, and labels at this section's start that end the one before it
+        // (_etext at .rodata's start is .text's).
+        if (!s->relocatable || section_class(s->type) != cls) continue;
+        auto global_text = [](const symbols::Symbol* x) { return x->type == 'T' || x->type == 'W'; };
+        if (i > 0 && !global_text(s) && global_text(group[i - 1]) && group[i - 1]->size == s->size) continue;
+        if (s->size == 0) {
+          if (!zero_sized) zero_sized = s;
+          continue;
+        }
+        sized = s;
+        break;
+      }
+      hi = lo;
+    }
+    const symbols::Symbol* pick = sized && link - sized->link_addr < sized->size ? sized : zero_sized;
+    if (!pick || (pick->size == 0 && section_class(pick->type) != 't')) return std::nullopt;
+    if (uint64_t off = link - pick->link_addr) return fmt::format("{}+{}", pick->name, off);
+    return std::string(pick->name);
   }
 
   Kernel& k_;

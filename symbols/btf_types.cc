@@ -506,42 +506,58 @@ std::string escape_char(uint8_t c, char quote) {
 // characters, followed by "...".
 constexpr size_t kMaxStringElements = 256;
 
-// The characters of a string (without quotes) as gdb prints them: under a multibyte locale
-// (crash runs gdb with the user's, e.g. C.UTF-8) a valid, printable multibyte character is
-// printed as it is, every other byte escaped; under the C locale every byte is escaped. At
-// most `limit` characters; `cut` is set when more follow.
-std::string escaped_chars(std::span<const uint8_t> bytes, size_t limit, bool& cut) {
+// A string as gdb prints it, quotes included: under a multibyte locale (crash runs gdb with
+// the user's, e.g. C.UTF-8) a valid, printable multibyte character is printed as it is, every
+// other byte escaped; under the C locale every byte is escaped. gdb looks at no more than
+// `limit` characters: behind a pointer it fetches `limit` bytes (val_print_string), in an
+// array it prints `limit` characters (`by_bytes` false). When the bytes end inside a
+// multibyte character, those bytes follow the closing quote as `, <incomplete sequence
+// \333>` (generic_printstr: wchar_iterate_incomplete). "..." when more characters follow.
+std::string quoted_string(std::span<const uint8_t> bytes, size_t limit, bool by_bytes) {
   std::string out;
   const bool multibyte = MB_CUR_MAX > 1;
-  size_t chars = 0, i = 0;
-  cut = false;
-  while (i < bytes.size()) {
-    if (chars == limit) {
-      cut = true;
-      break;
-    }
+  const size_t window = by_bytes ? std::min(bytes.size(), limit) : bytes.size();
+  std::string incomplete;
+  size_t i = 0, chars = 0;
+  // Where the text of the last character that converted cleanly starts (npos: the last
+  // byte was invalid). gdb converts one character per iconv call, and glibc reports the
+  // incomplete tail before the full output buffer, so gdb loses the character converted
+  // just before the tail: "...\257\325k\310" prints as `"...\257\325", <incomplete
+  // sequence \310>` (seen in crash 9 on 6.12's freed init text).
+  size_t last_valid = std::string::npos;
+  while (i < window && chars < limit) {
     ++chars;
     if (multibyte && bytes[i] >= 0x80) {
       std::mbstate_t st{};
       wchar_t wc = 0;
-      size_t len = std::mbrtowc(&wc, reinterpret_cast<const char*>(bytes.data() + i), bytes.size() - i, &st);
-      if (len != static_cast<size_t>(-1) && len != static_cast<size_t>(-2) && len > 1 && std::iswprint(static_cast<wint_t>(wc))) {
+      size_t len = std::mbrtowc(&wc, reinterpret_cast<const char*>(bytes.data() + i), window - i, &st);
+      if (len == static_cast<size_t>(-2)) {
+        if (last_valid != std::string::npos) out.resize(last_valid);
+        for (; i < window; ++i) incomplete += fmt::format("\\{:03o}", bytes[i]);
+        break;
+      }
+      if (len != static_cast<size_t>(-1) && len > 1 && std::iswprint(static_cast<wint_t>(wc))) {
+        last_valid = out.size();
         out.append(reinterpret_cast<const char*>(bytes.data() + i), len);
         i += len;
         continue;
       }
+      last_valid = std::string::npos;
+    } else {
+      last_valid = out.size();
     }
     out += escape_char(bytes[i], '"');
     ++i;
   }
-  return out;
+  std::string text;
+  if (!out.empty() || incomplete.empty()) text = "\"" + out + "\"";
+  if (!incomplete.empty()) text += (text.empty() ? "" : ", ") + std::string("<incomplete sequence ") + incomplete + ">";
+  if (by_bytes ? bytes.size() > limit : i < bytes.size()) text += "...";
+  return text;
 }
 
 void append_string(std::string& out, const std::string& str) {
-  bool cut = false;
-  out += " \"";
-  out += escaped_chars({reinterpret_cast<const uint8_t*>(str.data()), str.size()}, kMaxStringElements, cut);
-  out += cut ? "\"..." : "\"";
+  out += " " + quoted_string({reinterpret_cast<const uint8_t*>(str.data()), str.size()}, kMaxStringElements, true);
 }
 
 uint64_t load_bits(std::span<const uint8_t> b, uint64_t bit_off, uint32_t bits) {
@@ -626,10 +642,11 @@ void BtfTypes::value(std::string& out, uint32_t id, std::span<const uint8_t> b, 
       out += fmt::format("{:#x}", p);
       const struct btf_type* target = btf__type_by_id(btf_, bt->type);
       while (target && (btf_is_mod(target) || btf_is_typedef(target))) target = btf__type_by_id(btf_, target->type);
-      // gdb names the symbol a typed pointer points into; a void * it leaves bare. A char
-      // pointer also gets the string it points to, after the symbol when there is one
+      // gdb names the symbol any pointer points into, void * included, by its own rule
+      // (ValueContext::symbolize: `vm_private_data = 0x... <vdso_mapping>`, while a pointer to
+      // an unsized data label such as init_stack stays bare). A char pointer also gets the
+      // string it points to, after the symbol when there is one
       // (`0xffffffffc0427129 <.LC14+187> "virtio_blk"`).
-      if (!bt->type) return;
       if (auto sym = ctx.symbolize(p)) out += " <" + *sym + ">";
       if (target && btf_is_int(target) && btf_int_bits(target) == 8) {
         if (auto str = ctx.read_string(p, kMaxStringElements + 1)) append_string(out, *str);
@@ -649,8 +666,11 @@ void BtfTypes::value(std::string& out, uint32_t id, std::span<const uint8_t> b, 
         out += fmt::format("{:#x}", addr);
         if (auto sym = ctx.symbolize(addr)) out += " <" + *sym + ">";
         if (elem && btf_is_int(elem) && btf_int_bits(elem) == 8) {
+          // gdb's val_print_string: an unreadable string is an error, not "" (a filtered
+          // dump without the page: `<error: Cannot access memory at address 0x...>`).
           auto str = ctx.read_string(addr, kMaxStringElements + 1);
-          append_string(out, str ? *str : std::string());
+          if (str) append_string(out, *str);
+          else out += fmt::format(" <error: Cannot access memory at address {:#x}>", addr);
         }
         return;
       }
@@ -672,10 +692,7 @@ void BtfTypes::value(std::string& out, uint32_t id, std::span<const uint8_t> b, 
           uint64_t byte = bit_off / 8 + i;
           if (byte < b.size()) chars[i] = b[byte];
         }
-        bool cut = false;
-        out += "\"";
-        out += escaped_chars(chars, kMaxElements, cut);
-        out += cut ? "\"..." : "\"";
+        out += quoted_string(chars, kMaxElements, false);
         return;
       }
       bool composite = elem && (btf_is_composite(elem) || btf_is_array(elem));

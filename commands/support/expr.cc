@@ -495,7 +495,7 @@ Result<Shape> shape(const Type& t, symbols::Types& T) {
     s.kind = TypeKind::integer;
     s.size = t.int_size;
     s.is_signed = t.int_signed;
-    s.is_char = t.int_char;
+    s.is_char = t.int_char || t.int_size == 1;
     return s;
   }
   if (t.pointers > 0) {
@@ -587,7 +587,9 @@ Result<Type> resolve_type_name(const TypeName& tn, symbols::Types& T) {
   bool found = false;
   for (auto& [n, info] : kBuiltins)
     if (tn.base == n) {
-      t = builtin_int(info.first, info.second, n.find("char") != std::string_view::npos);
+      // int_char marks the plain `char` and `unsigned char` spellings; `signed char` is a
+      // one-byte int whose name must stay (`(signed char *) 0x... "..."`).
+      t = builtin_int(info.first, info.second, n == "char" || n == "unsigned char");
       found = true;
     }
   if (!found && tn.base == "void") {
@@ -1019,8 +1021,15 @@ Result<std::string> format(const Value& v, Env& env, symbols::ValueContext& ctx)
     std::string text = fmt::format("{:#x}", p);
     if (p)
       if (auto sym = ctx.symbolize(p)) text += " <" + *sym + ">";
-    // A char pointer prints the string it points to, and no type.
+    // A pointer to a one-byte integer prints the string it points to (c_textual_element_type).
+    // gdb leaves out the pointer's type only when it is an unnamed pointer to `char` itself,
+    // qualified or not (c_value_print: `(unsigned char *) 0x... <init_task> ""`).
     if (!void_target && !function_target && ts.kind == TypeKind::integer && ts.size == 1) {
+      std::string target_name = type_name(target, T);
+      for (std::string_view q : {"const ", "volatile "})
+        if (target_name.starts_with(q)) target_name.erase(0, q.size());
+      bool named_pointer = v.type.pointers == 0 && v.type.btf.id && T.kind(v.type.btf) == TypeKind::typedef_;
+      if (target_name != "char" || named_pointer) text = fmt::format("({}) {}", type_name(v.type, T), text);
       if (p) {
         auto str = ctx.read_string(p, 257);
         if (!str) return text + fmt::format(" <error: Cannot access memory at address {:#x}>", p);

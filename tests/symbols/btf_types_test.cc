@@ -3,6 +3,7 @@
 #include <bpf/btf.h>
 #include <gtest/gtest.h>
 
+#include <clocale>
 #include <cstring>
 
 #include "symbols/btf_types.h"
@@ -260,7 +261,7 @@ TEST(BtfTypes, ValuesPrintInGdbsLayout) {
   ASSERT_TRUE(ref);
   std::vector<uint8_t> bytes(72, 0);
   put<uint64_t>(bytes, 0, 0x1008);   // self -> obj+8
-  put<uint64_t>(bytes, 8, 0x1000);   // raw: void * stays bare
+  put<uint64_t>(bytes, 8, 0x1000);   // raw: a void * is named as gdb names it too
   put<uint64_t>(bytes, 16, 0x9000);  // name -> "hi\n"
   bytes[24] = 2;                     // small
   bytes[25] = 1;                     // ok
@@ -274,7 +275,7 @@ TEST(BtfTypes, ValuesPrintInGdbsLayout) {
   EXPECT_EQ(*text,
             "{\n"
             "  self = 0x1008 <obj+8>,\n"
-            "  raw = 0x1000,\n"
+            "  raw = 0x1000 <obj>,\n"
             "  name = 0x9000 \"hi\\n\",\n"
             "  small = 2 '\\002',\n"
             "  ok = true,\n"
@@ -292,4 +293,25 @@ TEST(BtfTypes, ValuesPrintInGdbsLayout) {
             "}");
   auto short_bytes = (*t)->format_value(*ref, std::span(bytes).first(10), ctx);
   EXPECT_FALSE(short_bytes);
+}
+
+// gdb under a UTF-8 locale: the bytes of a character cut off at the end of a string follow the
+// closing quote, and the character converted just before them is lost (crash 9 on 6.12's
+// freed init text: bytes d5 6b c8 00 print as `"\325", <incomplete sequence \310>`).
+TEST(BtfTypes, IncompleteMultibyteSequenceFollowsTheString) {
+  std::string before = std::setlocale(LC_CTYPE, nullptr);
+  if (!std::setlocale(LC_CTYPE, "C.UTF-8")) GTEST_SKIP() << "no C.UTF-8 locale";
+  auto raw = make_value_btf();
+  auto t = BtfTypes::from_bytes(raw, "vals.btf");
+  ASSERT_TRUE(t) << t.error().message;
+  auto ref = (*t)->find("vals");
+  ASSERT_TRUE(ref);
+  std::vector<uint8_t> bytes(72, 0);
+  const uint8_t tag[4] = {0xd5, 'k', 0xc8, 0};
+  std::memcpy(bytes.data() + 32, tag, 4);
+  FakeContext ctx;
+  auto text = (*t)->format_value(*ref, bytes, ctx, 0, 0x1000);
+  std::setlocale(LC_CTYPE, before.c_str());
+  ASSERT_TRUE(text) << text.error().message;
+  EXPECT_NE(text->find("  tag = \"\\325\", <incomplete sequence \\310>,\n"), std::string::npos) << *text;
 }
