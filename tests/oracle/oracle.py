@@ -188,11 +188,19 @@ def main():
     passed = failed = allowed_n = 0
     reasons_shown = set()
     for cmd_rows in groups:
-        seen = set()
+        seen, files = set(), {}
         for r in cmd_rows:
             if r[0] in seen:
                 raise SystemExit(f"oracle: command listed twice: {r[0]!r}")
             seen.add(r[0])
+            # Each command's output goes to a file named after it (safe_name, as
+            # fixtures/crash-oracle.sh names crash's): two commands with one file name would
+            # compare whichever ran last, twice.
+            f = safe_name(r[0])
+            if f in files:
+                raise SystemExit(f"oracle: {files[f]!r} and {r[0]!r} would share the output file {f}: "
+                                 "change one of them")
+            files[f] = r[0]
         commands = [r[0] for r in cmd_rows]
         how = {r[0]: (r[1] if len(r) > 1 else "exact") for r in cmd_rows}
         for set_dir in sets:
