@@ -90,8 +90,16 @@ Result<std::unique_ptr<Vmlinux>> Vmlinux::open(const std::string& path) {
   }
   if (!symtab) return Error::make(Errc::no_debug_info, "{}: no symbol table (.symtab): is this a stripped vmlinuz?", path);
 
+  // Names come from the section sh_link names; elf_strptr answers NULL for every name when it
+  // is not a string table, which would open the file with an empty symbol table.
+  if (symtab_hdr.sh_link == 0 || symtab_hdr.sh_link >= nsec || vm->sections_[symtab_hdr.sh_link].type != SHT_STRTAB)
+    return Error::make(Errc::bad_data, "{}: .symtab's sh_link {} is not a string table section ({} sections)", path,
+                       symtab_hdr.sh_link, nsec);
   Elf_Data* data = elf_getdata(symtab, nullptr);
-  if (!data || symtab_hdr.sh_entsize == 0) return Error::make(Errc::bad_data, "{}: unreadable .symtab", path);
+  if (!data)
+    return Error::make(Errc::bad_data, "{}: unreadable .symtab at offset {:#x} size {:#x}: {}", path, symtab_hdr.sh_offset,
+                       symtab_hdr.sh_size, elf_errmsg(-1));
+  if (symtab_hdr.sh_entsize == 0) return Error::make(Errc::bad_data, "{}: .symtab has sh_entsize 0", path);
   // Counted from the data's size in Elf64_Sym units (what gelf_getsym reads), not from
   // sh_entsize: a bogus sh_entsize of 1 would reserve 32 bytes per byte of the file.
   size_t count = data->d_size / sizeof(Elf64_Sym);
