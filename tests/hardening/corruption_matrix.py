@@ -340,6 +340,30 @@ def judge(cmd, r, max_rss_mib):
     return ""
 
 
+HEADER = f"{'SET':30}  {'VARIANT':44}  {'COMMAND':10}  {'RESULT':7}  {'SECS':>6}  VERDICT"
+
+
+def format_row(row):
+    s, v, c, res, secs, why = row
+    return f"{s:30}  {v[:44]:44}  {c:10}  {res:7}  {secs:>6}  {why or 'pass'}"
+
+
+class Rows(list):
+    """The table's rows, each also written to PROGRESS as it is made (REPORT.partial while a
+    long run goes on, so what was covered survives the run being stopped)."""
+    def __init__(self, progress=None):
+        super().__init__()
+        self.progress = progress
+        if progress:
+            progress.write(HEADER + "\n")
+
+    def append(self, row):
+        super().append(row)
+        if self.progress:
+            self.progress.write(format_row(row) + "\n")
+            self.progress.flush()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--coroner", required=True)
@@ -361,7 +385,8 @@ def main():
         return 77  # ctest SKIP_RETURN_CODE
     coroner = os.path.abspath(args.coroner)
     rng = random.Random(args.seed)
-    rows, bad = [], 0
+    progress = open(args.report + ".partial", "w") if args.report else None
+    rows, bad = Rows(progress), 0
     work = tempfile.mkdtemp(prefix="coroner-matrix-")
     try:
         for set_dir in set_dirs:
@@ -418,9 +443,7 @@ def main():
                                      "ok" if r["rc"] == 0 else "error", f"{r['secs']:.2f}", why))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    lines = [f"{'SET':30}  {'VARIANT':44}  {'COMMAND':10}  {'RESULT':7}  {'SECS':>6}  VERDICT"]
-    for s, v, c, res, secs, why in rows:
-        lines.append(f"{s:30}  {v[:44]:44}  {c:10}  {res:7}  {secs:>6}  {why or 'pass'}")
+    lines = [HEADER] + [format_row(r) for r in rows]
     variants = len({(r[0], r[1]) for r in rows})
     summary = (f"corruption matrix: {variants} variants, {len(rows)} command runs, "
                f"{sum(1 for r in rows if r[3] == 'error' or r[3] == 'refused')} ended in a clear error, {bad} broke a criterion")
@@ -429,6 +452,8 @@ def main():
     if args.report:
         with open(args.report, "w") as f:
             f.write(text)
+        progress.close()
+        os.unlink(args.report + ".partial")
     print(text if bad or not args.quick else summary)
     if bad:
         print("\n".join(l for l in lines if not l.endswith("pass")))
