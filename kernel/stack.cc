@@ -561,24 +561,29 @@ Result<Backtrace> unwind_task(Kernel& k, const Task& t) {
 
 namespace coroner::kernel {
 
-Result<PtRegs> cpu_registers(Kernel& k, int cpu) {
-  // elf_prstatus (x86_64): pr_reg, a user_regs_struct, at offset 112: r15 r14 r13 r12 bp bx
-  // r11 r10 r9 r8 ax cx dx si di orig_ax ip cs flags sp ss ... (the kernel's ELF core ABI).
-  constexpr size_t kPrReg = 112, kNRegs = 21;
+Result<std::vector<uint64_t>> prstatus_registers(Kernel& k, int cpu, size_t count) {
+  constexpr size_t kPrReg = 112;  // sizeof(struct elf_prstatus_common) on 64-bit kernels
   for (const auto& n : k.dump().info().cpus) {
     if (n.kind != dumpfmt::CpuNote::Kind::prstatus || n.index != cpu) continue;
-    if (n.raw.size() < kPrReg + kNRegs * 8)
+    if (n.raw.size() < kPrReg + count * 8)
       return Error::make(Errc::bad_data, "NT_PRSTATUS of CPU {}: {} bytes, too short", cpu, n.raw.size());
-    uint64_t v[kNRegs];
-    std::memcpy(v, n.raw.data() + kPrReg, sizeof v);
-    PtRegs r;
-    r.r15 = v[0]; r.r14 = v[1]; r.r13 = v[2]; r.r12 = v[3]; r.bp = v[4]; r.bx = v[5]; r.r11 = v[6];
-    r.r10 = v[7]; r.r9 = v[8]; r.r8 = v[9]; r.ax = v[10]; r.cx = v[11]; r.dx = v[12]; r.si = v[13];
-    r.di = v[14]; r.orig_ax = v[15]; r.ip = v[16]; r.cs = v[17]; r.flags = v[18]; r.sp = v[19]; r.ss = v[20];
-    r.from_cpu_note = true;
-    return r;
+    std::vector<uint64_t> v(count);
+    std::memcpy(v.data(), n.raw.data() + kPrReg, count * 8);
+    return v;
   }
   return Error::make(Errc::not_found, "the dump has no registers for CPU {}", cpu);
+}
+
+Result<PtRegs> cpu_registers(Kernel& k, int cpu) {
+  // x86_64's pr_reg is a user_regs_struct: r15 r14 r13 r12 bp bx r11 r10 r9 r8 ax cx dx si di
+  // orig_ax ip cs flags sp ss ... (the kernel's ELF core ABI).
+  auto v = TRY(prstatus_registers(k, cpu, 21));
+  PtRegs r;
+  r.r15 = v[0]; r.r14 = v[1]; r.r13 = v[2]; r.r12 = v[3]; r.bp = v[4]; r.bx = v[5]; r.r11 = v[6];
+  r.r10 = v[7]; r.r9 = v[8]; r.r8 = v[9]; r.ax = v[10]; r.cx = v[11]; r.dx = v[12]; r.si = v[13];
+  r.di = v[14]; r.orig_ax = v[15]; r.ip = v[16]; r.cs = v[17]; r.flags = v[18]; r.sp = v[19]; r.ss = v[20];
+  r.from_cpu_note = true;
+  return r;
 }
 
 Result<Backtrace> unwind(Kernel& k, const TaskTable& tt, const Task& t) {

@@ -74,6 +74,11 @@ Result<Backtrace> unwind_from_registers(Kernel& k, const Task& t, const PtRegs& 
 Result<PtRegs> read_pt_regs(Kernel& k, uint64_t addr);
 // A CPU's registers from the dump's notes (NT_PRSTATUS, else QEMU's CPU state).
 Result<PtRegs> cpu_registers(Kernel& k, int cpu);
+// The first `count` 64-bit words of pr_reg in CPU `cpu`'s NT_PRSTATUS note (elf_prstatus of
+// a 64-bit kernel: pr_reg follows the 112-byte elf_prstatus_common on x86_64 and arm64; the
+// register layout is the architecture's). Fails naming the CPU when the dump has no note for
+// it, and the CPU and the note's size when the note is too short.
+Result<std::vector<uint64_t>> prstatus_registers(Kernel& k, int cpu, size_t count);
 // The task's kernel stack, [low, high).
 Result<std::pair<uint64_t, uint64_t>> task_stack(Kernel& k, const Task& t);
 // A CPU's exception stacks (from the per-CPU cea_exception_stacks, 4.20+; names as crash

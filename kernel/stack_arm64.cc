@@ -276,22 +276,14 @@ uint64_t strip_pac(Kernel& k, uint64_t v, const std::function<bool(uint64_t)>& i
 }
 
 Result<Regs> cpu_registers(Kernel& k, int cpu) {
-  // elf_prstatus on a 64-bit kernel: pr_reg (user_pt_regs: x0..x30, sp, pc, pstate) at 112.
-  constexpr size_t kPrReg = 112, kNRegs = 34;
-  for (const auto& n : k.dump().info().cpus) {
-    if (n.kind != dumpfmt::CpuNote::Kind::prstatus || n.index != cpu) continue;
-    if (n.raw.size() < kPrReg + kNRegs * 8)
-      return Error::make(Errc::bad_data, "NT_PRSTATUS of CPU {}: {} bytes, too short", cpu, n.raw.size());
-    uint64_t v[kNRegs];
-    std::memcpy(v, n.raw.data() + kPrReg, sizeof v);
-    Regs r;
-    std::memcpy(r.x, v, sizeof r.x);
-    r.sp = v[31];
-    r.pc = v[32];
-    r.pstate = v[33];
-    return r;
-  }
-  return Error::make(Errc::not_found, "the dump has no registers for CPU {}", cpu);
+  // arm64's pr_reg is a user_pt_regs: x0..x30, sp, pc, pstate.
+  auto v = TRY(prstatus_registers(k, cpu, 34));
+  Regs r;
+  std::copy_n(v.begin(), 31, r.x);
+  r.sp = v[31];
+  r.pc = v[32];
+  r.pstate = v[33];
+  return r;
 }
 
 Result<Regs> read_pt_regs(Kernel& k, uint64_t addr) {
