@@ -33,16 +33,20 @@ struct FuncRange {
   bool contains(uint64_t a) const { return lo && a >= lo && a < hi; }
 };
 
+// crash's arm64_init: a function ends where the next symbol in address order starts
+// (next_symbol), else at its ELF size. One binary search in the sorted table; symbols that
+// lookup() skips (absolute, not in the image) do not end it either.
 FuncRange function_range(Kernel& k, std::string_view name) {
-  const auto* s = k.symbols().find(name);
+  const auto& table = k.symbols();
+  const auto* s = table.find(name);
   if (!s) return {};
-  uint64_t lo = k.symbols().address(*s);
-  // The next symbol's address ends it (crash's next_symbol), else its ELF size.
-  for (uint64_t probe = lo + 1, n = 0; n < (1u << 16); probe += 4, ++n) {
-    auto hit = k.symbols().lookup(probe);
-    if (!hit) break;
-    if (k.symbols().address(*hit->symbol) != lo) return {lo, k.symbols().address(*hit->symbol)};
-  }
+  uint64_t lo = table.address(*s);
+  const auto& all = table.all();
+  auto next = std::upper_bound(all.begin(), all.end(), s->link_addr,
+                               [](uint64_t a, const symbols::Symbol& x) { return a < x.link_addr; });
+  for (; next != all.end(); ++next)
+    if (next->relocatable && next->type != 'A' && next->type != 'a') return {lo, table.address(*next)};
+  if (s->size) return {lo, lo + s->size};
   return {};
 }
 
@@ -56,6 +60,9 @@ class Walker {
     task_ = {lo, hi, "task's stack"};
     eo_ = TRY(eframe_offsets(k_));
     if (auto m = k_.vmcoreinfo().number("NUMBER(KERNELPACMASK)", 16)) pac_mask_ = *m;
+    machine_kexec_ = function_range(k_, "machine_kexec");
+    crash_kexec_ = function_range(k_, "crash_kexec");
+    crash_save_cpu_ = function_range(k_, "crash_save_cpu");
     if (cpu_ >= 0) {
       uint64_t size = hi - lo;  // IRQ_STACK_SIZE is THREAD_SIZE
       if (auto p = k_.per_cpu("irq_stack_ptr", cpu_)) {
@@ -127,8 +134,7 @@ class Walker {
   // On the IRQ stack (arm64_in_kdump_text_on_irq_stack) only crash_kexec and crash_save_cpu
   // count, whichever comes first from the top.
   std::optional<uint64_t> kdump_slot(uint64_t fp, const Range& on, bool irq_stack = false) {
-    FuncRange mk = function_range(k_, "machine_kexec"), ck = function_range(k_, "crash_kexec"),
-              cs = function_range(k_, "crash_save_cpu");
+    const FuncRange &mk = machine_kexec_, &ck = crash_kexec_, &cs = crash_save_cpu_;
     if (!mk.lo || !ck.lo || !cs.lo) return std::nullopt;
     uint64_t start = on.contains(fp) ? fp : on.hi;
     if (start < on.lo + 8 * 8) return std::nullopt;
@@ -263,6 +269,7 @@ class Walker {
   int cpu_;
   const std::function<bool(uint64_t)>& is_text_;
   Range task_, irq_, overflow_, sdei_normal_, sdei_critical_;
+  FuncRange machine_kexec_, crash_kexec_, crash_save_cpu_;  // the kdump start's functions
   EframeOffsets eo_;
   uint64_t pac_mask_ = 0;
 };
