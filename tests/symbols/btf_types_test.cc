@@ -13,6 +13,15 @@ using namespace coroner::symbols;
 
 namespace {
 
+// The encoded BTF of `b`, which it frees.
+std::vector<uint8_t> finish(struct btf* b) {
+  uint32_t size = 0;
+  const void* raw = btf__raw_data(b, &size);
+  std::vector<uint8_t> out(static_cast<const uint8_t*>(raw), static_cast<const uint8_t*>(raw) + size);
+  btf__free(b);
+  return out;
+}
+
 // struct inner { int a; unsigned int flags:5, level:3; };
 // struct outer { long x; struct inner in; union { int u1; long u2; }; struct inner arr[4]; };
 // typedef struct outer outer_t;  enum color { RED = 1, BLUE = 7 };
@@ -38,23 +47,25 @@ std::vector<uint8_t> make_btf() {
   btf__add_enum(b, "color", 4);
   btf__add_enum_value(b, "RED", 1);
   btf__add_enum_value(b, "BLUE", 7);
-  uint32_t size = 0;
-  const void* raw = btf__raw_data(b, &size);
-  std::vector<uint8_t> out(static_cast<const uint8_t*>(raw), static_cast<const uint8_t*>(raw) + size);
-  btf__free(b);
-  return out;
+  return finish(b);
 }
 
-class BtfTypesTest : public ::testing::Test {
+// Types read from synthesized BTF, which they point into.
+class BtfFixture : public ::testing::Test {
  protected:
-  void SetUp() override {
-    raw_ = make_btf();
-    auto t = BtfTypes::from_bytes(raw_, "test.btf");
+  void load(std::vector<uint8_t> raw, const char* name) {
+    raw_ = std::move(raw);
+    auto t = BtfTypes::from_bytes(raw_, name);
     ASSERT_TRUE(t) << t.error().message;
     types_ = std::move(*t);
   }
   std::vector<uint8_t> raw_;
   std::unique_ptr<BtfTypes> types_;
+};
+
+class BtfTypesTest : public BtfFixture {
+ protected:
+  void SetUp() override { load(make_btf(), "test.btf"); }
 };
 
 }  // namespace
@@ -160,11 +171,7 @@ std::vector<uint8_t> make_decl_btf() {
   btf__add_field(b, "marker", zero, 288, 0);
   btf__add_field(b, "tail", flex, 320, 0);
   (void)decls;
-  uint32_t size = 0;
-  const void* raw = btf__raw_data(b, &size);
-  std::vector<uint8_t> out(static_cast<const uint8_t*>(raw), static_cast<const uint8_t*>(raw) + size);
-  btf__free(b);
-  return out;
+  return finish(b);
 }
 }  // namespace
 
@@ -240,37 +247,41 @@ std::vector<uint8_t> make_value_btf() {
   btf__add_field(b, "pairs", pairs, 288, 0);
   btf__add_field(b, "none", empty, 416, 0);
   btf__add_field(b, "tail", tail, 448, 0);
-  uint32_t size = 0;
-  const void* raw = btf__raw_data(b, &size);
-  std::vector<uint8_t> out(static_cast<const uint8_t*>(raw), static_cast<const uint8_t*>(raw) + size);
-  btf__free(b);
-  return out;
+  return finish(b);
 }
 
 template <typename T>
 void put(std::vector<uint8_t>& b, size_t off, T v) {
   std::memcpy(b.data() + off, &v, sizeof v);
 }
+
+// The value printer's set-up: make_value_btf()'s types, struct vals, and a zeroed value of it
+// (its 72 bytes) that each test fills in.
+class BtfValues : public BtfFixture {
+ protected:
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(load(make_value_btf(), "vals.btf"));
+    auto ref = types_->find("vals");
+    ASSERT_TRUE(ref);
+    vals_ = *ref;
+  }
+  TypeRef vals_{};
+  std::vector<uint8_t> bytes_ = std::vector<uint8_t>(72, 0);
+  FakeContext ctx_;
+};
 }  // namespace
 
-TEST(BtfTypes, ValuesPrintInGdbsLayout) {
-  auto raw = make_value_btf();
-  auto t = BtfTypes::from_bytes(raw, "vals.btf");
-  ASSERT_TRUE(t) << t.error().message;
-  auto ref = (*t)->find("vals");
-  ASSERT_TRUE(ref);
-  std::vector<uint8_t> bytes(72, 0);
-  put<uint64_t>(bytes, 0, 0x1008);   // self -> obj+8
-  put<uint64_t>(bytes, 8, 0x1000);   // raw: a void * is named as gdb names it too
-  put<uint64_t>(bytes, 16, 0x9000);  // name -> "hi\n"
-  bytes[24] = 2;                     // small
-  bytes[25] = 1;                     // ok
-  put<uint32_t>(bytes, 28, 1);       // e = Y
-  std::memcpy(bytes.data() + 32, "ab\0", 4);
-  put<int32_t>(bytes, 36, -1);
-  put<int32_t>(bytes, 40, 7);
-  FakeContext ctx;
-  auto text = (*t)->format_value(*ref, bytes, ctx, 0, 0x1000);
+TEST_F(BtfValues, ValuesPrintInGdbsLayout) {
+  put<uint64_t>(bytes_, 0, 0x1008);    // self -> obj+8
+  put<uint64_t>(bytes_, 8, 0x1000);    // raw: a void * is named as gdb names it too
+  put<uint64_t>(bytes_, 16, 0x9000);   // name -> "hi\n"
+  bytes_[24] = 2;                      // small
+  bytes_[25] = 1;                      // ok
+  put<uint32_t>(bytes_, 28, 1);        // e = Y
+  std::memcpy(bytes_.data() + 32, "ab\0", 4);
+  put<int32_t>(bytes_, 36, -1);
+  put<int32_t>(bytes_, 40, 7);
+  auto text = types_->format_value(vals_, bytes_, ctx_, 0, 0x1000);
   ASSERT_TRUE(text) << text.error().message;
   EXPECT_EQ(*text,
             "{\n"
@@ -291,26 +302,19 @@ TEST(BtfTypes, ValuesPrintInGdbsLayout) {
             "  none = {<No data fields>},\n"
             "  tail = 0x1038 <obj+56>\n"
             "}");
-  auto short_bytes = (*t)->format_value(*ref, std::span(bytes).first(10), ctx);
+  auto short_bytes = types_->format_value(vals_, std::span(bytes_).first(10), ctx_);
   EXPECT_FALSE(short_bytes);
 }
 
 // gdb under a UTF-8 locale: the bytes of a character cut off at the end of a string follow the
 // closing quote, and the character converted just before them is lost (crash 9 on 6.12's
 // freed init text: bytes d5 6b c8 00 print as `"\325", <incomplete sequence \310>`).
-TEST(BtfTypes, IncompleteMultibyteSequenceFollowsTheString) {
+TEST_F(BtfValues, IncompleteMultibyteSequenceFollowsTheString) {
   std::string before = std::setlocale(LC_CTYPE, nullptr);
   if (!std::setlocale(LC_CTYPE, "C.UTF-8")) GTEST_SKIP() << "no C.UTF-8 locale";
-  auto raw = make_value_btf();
-  auto t = BtfTypes::from_bytes(raw, "vals.btf");
-  ASSERT_TRUE(t) << t.error().message;
-  auto ref = (*t)->find("vals");
-  ASSERT_TRUE(ref);
-  std::vector<uint8_t> bytes(72, 0);
   const uint8_t tag[4] = {0xd5, 'k', 0xc8, 0};
-  std::memcpy(bytes.data() + 32, tag, 4);
-  FakeContext ctx;
-  auto text = (*t)->format_value(*ref, bytes, ctx, 0, 0x1000);
+  std::memcpy(bytes_.data() + 32, tag, 4);
+  auto text = types_->format_value(vals_, bytes_, ctx_, 0, 0x1000);
   std::setlocale(LC_CTYPE, before.c_str());
   ASSERT_TRUE(text) << text.error().message;
   EXPECT_NE(text->find("  tag = \"\\325\", <incomplete sequence \\310>,\n"), std::string::npos) << *text;
