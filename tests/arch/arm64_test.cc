@@ -6,13 +6,15 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
-#include <map>
 
 #include "arch/arch.h"
+#include "tests/arch/synth_arch.h"
 #include "tests/dumpfmt/dump_builder.h"
 
 using namespace coroner;
 using namespace coroner::dumpfmt::testing;
+using synth::walk_fails;
+using synth::walks_to;
 
 namespace {
 
@@ -23,15 +25,13 @@ constexpr uint64_t kBlockDesc = 0x1 | 0x400 | 0x300;               // VALID (blo
 
 // A machine with `pages` worth of RAM at kPhys, the kernel image at its start, and a bump
 // allocator of page tables after the image.
-struct FakeArm64 {
+struct FakeArm64 : synth::Machine {
   uint64_t page;
   int va_bits;
   std::optional<int> t1sz;  // TCR_EL1_T1SZ when the hardware runs with fewer VA bits
   Bytes mem;
   uint64_t next_table;
   uint64_t root;
-  std::unique_ptr<dumpfmt::Dump> dump;
-  std::unique_ptr<arch::Arch> arch;
   std::string extra_vmcoreinfo;
   uint64_t phys_offset = kPhys;  // NUMBER(PHYS_OFFSET): memstart_addr, "negative" with KASLR
 
@@ -82,40 +82,18 @@ struct FakeArm64 {
   // Maps `va` with a descriptor at `level` (levels() - 1 for a page, higher for a block).
   void map(uint64_t va, int level, uint64_t descriptor) { put(entry_paddr(va, level), descriptor); }
 
-  void open() {
-    ElfSpec spec;
-    spec.machine = EM_AARCH64;
-    spec.loads.push_back({kPhys, mem});
-    spec.vmcoreinfo = fmt::format("OSRELEASE=6.12.0-test\nPAGESIZE={}\nNUMBER(VA_BITS)={}\nNUMBER(kimage_voffset)={:#x}\nNUMBER(PHYS_OFFSET)={:#x}\n",
-                                  page, va_bits, kimage_voffset(), phys_offset);
-    if (t1sz) spec.vmcoreinfo += fmt::format("NUMBER(TCR_EL1_T1SZ)={:#x}\n", *t1sz);
-    spec.vmcoreinfo += extra_vmcoreinfo;
-    auto d = open_bytes({build_elf(spec)});
-    ASSERT_TRUE(d) << d.error().message;
-    dump = std::move(*d);
-    auto a = make(*dump);
-    ASSERT_TRUE(a) << a.error().message;
-    arch = std::move(*a);
+  std::string vmcoreinfo() const {
+    std::string text = fmt::format("OSRELEASE=6.12.0-test\nPAGESIZE={}\nNUMBER(VA_BITS)={}\nNUMBER(kimage_voffset)={:#x}\nNUMBER(PHYS_OFFSET)={:#x}\n",
+                                   page, va_bits, kimage_voffset(), phys_offset);
+    if (t1sz) text += fmt::format("NUMBER(TCR_EL1_T1SZ)={:#x}\n", *t1sz);
+    return text + extra_vmcoreinfo;
   }
+  synth::Symbols symbols() const {
+    return {{"swapper_pg_dir", image_va() + (root - kPhys)}, {"_text", image_va()}, {"_stext", image_va() + page}, {"_end", image_va() + 2 * page + page}};
+  }
+  void open() { ASSERT_TRUE(Machine::open(EM_AARCH64, kPhys, mem, vmcoreinfo(), symbols())); }
   Result<std::unique_ptr<arch::Arch>> make(dumpfmt::Dump& d) {
-    std::map<std::string, uint64_t> symbols = {
-        {"swapper_pg_dir", image_va() + (root - kPhys)}, {"_text", image_va()}, {"_stext", image_va() + page}, {"_end", image_va() + 2 * page + page}};
-    arch::KernelFacts facts;
-    facts.symbol = [symbols](std::string_view n) -> std::optional<uint64_t> {
-      auto it = symbols.find(std::string(n));
-      return it == symbols.end() ? std::nullopt : std::optional<uint64_t>(it->second);
-    };
-    std::string text = d.info().vmcoreinfo;
-    auto number = [text](const std::string& key) -> std::optional<uint64_t> {
-      dumpfmt::VmcoreInfo v(text);
-      auto s = v.get(key);
-      bool hex = s && s->size() > 2 && (*s)[1] == 'x';
-      return v.number(key, hex ? 16 : 10);
-    };
-    facts.vmcoreinfo_number = [number](std::string_view n) { return number(fmt::format("NUMBER({})", n)); };
-    facts.vmcoreinfo_symbol = [](std::string_view) -> std::optional<uint64_t> { return std::nullopt; };
-    facts.vmcoreinfo_entry = [number](std::string_view n) { return number(std::string(n)); };
-    return arch::make_arch(EM_AARCH64, d, facts);
+    return arch::make_arch(EM_AARCH64, d, synth::kernel_facts(symbols(), d.info().vmcoreinfo));
   }
 };
 
@@ -140,9 +118,7 @@ TEST_P(Arm64Granules, PageWalkRecordsEveryLevel) {
   m.open();
   EXPECT_EQ(m.arch->page_size(), c.page);
   std::vector<arch::WalkStep> steps;
-  auto p = m.arch->walk(m.arch->kernel_root(), v, &steps);
-  ASSERT_TRUE(p) << p.error().message;
-  EXPECT_EQ(*p, data + 0x123);
+  ASSERT_TRUE(walks_to(*m.arch, v, data + 0x123, &steps));
   ASSERT_EQ(steps.size(), c.names.size());
   for (size_t i = 0; i < steps.size(); ++i) EXPECT_EQ(steps[i].level, c.names[i]);
   EXPECT_EQ(steps[0].entry_paddr, m.root + m.index(v, 0) * 8);
@@ -176,17 +152,12 @@ TEST(Arm64Walk, BlocksAtPudAndPmdFor4K) {
   m.map(v1g, 1, 0xc0000000ull | kBlockDesc);
   m.open();
   std::vector<arch::WalkStep> steps;
-  auto p = m.arch->walk(m.arch->kernel_root(), v2m, &steps);
-  ASSERT_TRUE(p) << p.error().message;
-  EXPECT_EQ(*p, 0x80000000ull + 0x12345);
+  ASSERT_TRUE(walks_to(*m.arch, v2m, 0x80000000ull + 0x12345, &steps));
   ASSERT_EQ(steps.size(), 3u);
   EXPECT_EQ(steps.back().level, "PMD");
   EXPECT_EQ(steps.back().page_size, 2ull << 20);
   EXPECT_EQ(m.arch->pte_flags(steps.back().entry), "VALID|SHARED|AF");
-  steps.clear();
-  p = m.arch->walk(m.arch->kernel_root(), v1g, &steps);
-  ASSERT_TRUE(p) << p.error().message;
-  EXPECT_EQ(*p, 0xc0000000ull + 0x1234567);
+  ASSERT_TRUE(walks_to(*m.arch, v1g, 0xc0000000ull + 0x1234567, &steps));
   ASSERT_EQ(steps.size(), 2u);
   EXPECT_EQ(steps.back().level, "PUD");
   EXPECT_EQ(steps.back().page_size, 1ull << 30);
@@ -198,19 +169,14 @@ TEST(Arm64Walk, BlocksFor16KAnd64K) {
   m16.map(v, 2, 0x100000000ull | kBlockDesc);
   m16.open();
   std::vector<arch::WalkStep> steps;
-  auto p = m16.arch->walk(m16.arch->kernel_root(), v, &steps);
-  ASSERT_TRUE(p) << p.error().message;
-  EXPECT_EQ(*p, 0x100000000ull + 0x54321);
+  ASSERT_TRUE(walks_to(*m16.arch, v, 0x100000000ull + 0x54321, &steps));
   EXPECT_EQ(steps.back().page_size, 32ull << 20);
 
   FakeArm64 m64(65536, 48);
   v = m64.vmalloc((3ull << 29) + 0x7654321);
   m64.map(v, 1, 0x200000000ull | kBlockDesc);
   m64.open();
-  steps.clear();
-  p = m64.arch->walk(m64.arch->kernel_root(), v, &steps);
-  ASSERT_TRUE(p) << p.error().message;
-  EXPECT_EQ(*p, 0x200000000ull + 0x7654321);
+  ASSERT_TRUE(walks_to(*m64.arch, v, 0x200000000ull + 0x7654321, &steps));
   ASSERT_EQ(steps.size(), 2u);
   EXPECT_EQ(steps.back().level, "PMD");
   EXPECT_EQ(steps.back().page_size, 512ull << 20);
@@ -222,9 +188,7 @@ TEST(Arm64Walk, FiftyTwoBitPhysicalAddresses) {
   uint64_t v = m.vmalloc(0x30000 + 0x42);
   m.map(v, 2, 0x0000123456780000ull | (0x9ull << 12) | kPageDesc);
   m.open();
-  auto p = m.arch->walk(m.arch->kernel_root(), v, nullptr);
-  ASSERT_TRUE(p) << p.error().message;
-  EXPECT_EQ(*p, 0x0009123456780000ull + 0x42);
+  ASSERT_TRUE(walks_to(*m.arch, v, 0x0009123456780000ull + 0x42));
 
   // LPA2 with 4 KiB pages: PA[51:50] in bits [9:8] (which are no longer shareability).
   FakeArm64 l(4096, 52);
@@ -232,9 +196,7 @@ TEST(Arm64Walk, FiftyTwoBitPhysicalAddresses) {
   l.map(v, 4, 0x0002345678901000ull | (0x3ull << 8) | 0x403);
   l.open();
   std::vector<arch::WalkStep> steps;
-  p = l.arch->walk(l.arch->kernel_root(), v, &steps);
-  ASSERT_TRUE(p) << p.error().message;
-  EXPECT_EQ(*p, 0x000e345678901000ull + 0x24);
+  ASSERT_TRUE(walks_to(*l.arch, v, 0x000e345678901000ull + 0x24, &steps));
   EXPECT_EQ(l.arch->pte_flags(steps.back().entry), "VALID|AF");
 }
 
@@ -244,10 +206,7 @@ TEST(Arm64Walk, MissingEntryStopsAtItsLevel) {
   m.entry_paddr(v, 2);  // builds PGD and PUD entries; the PMD entry stays 0
   m.open();
   std::vector<arch::WalkStep> steps;
-  auto p = m.arch->walk(m.arch->kernel_root(), v, &steps);
-  ASSERT_FALSE(p);
-  EXPECT_EQ(p.error().code, Errc::fault);
-  EXPECT_NE(p.error().message.find("PMD not present"), std::string::npos) << p.error().message;
+  ASSERT_TRUE(walk_fails(*m.arch, v, Errc::fault, {"PMD not present"}, &steps));
   ASSERT_EQ(steps.size(), 3u);
   EXPECT_EQ(steps.back().entry, 0u);
   EXPECT_FALSE(m.arch->kvtop(v));
@@ -258,13 +217,9 @@ TEST(Arm64Walk, EntryPointingBackUpIsALoop) {
   uint64_t v = m.vmalloc(0xb000);
   m.map(v, 2, m.root | kTableDesc);  // the PMD entry names the PGD as the PTE table
   m.open();
-  auto p = m.arch->walk(m.arch->kernel_root(), v, nullptr);
-  ASSERT_FALSE(p);
-  EXPECT_EQ(p.error().code, Errc::bad_data);
-  EXPECT_NE(p.error().message.find(fmt::format("page-table loop: the PMD entry {:#x} points back to the PGD table at physical {:#x}",
-                                               m.root | kTableDesc, m.root)),
-            std::string::npos)
-      << p.error().message;
+  ASSERT_TRUE(walk_fails(*m.arch, v, Errc::bad_data,
+                         {fmt::format("page-table loop: the PMD entry {:#x} points back to the PGD table at physical {:#x}",
+                                      m.root | kTableDesc, m.root)}));
 }
 
 TEST(Arm64Walk, TableOutsideTheDumpAndAbsurdBlocksAreNamed) {
@@ -274,14 +229,8 @@ TEST(Arm64Walk, TableOutsideTheDumpAndAbsurdBlocksAreNamed) {
   uint64_t w = m.vmalloc(1ull << 40);
   m.map(w, 0, 0x80000000ull | kBlockDesc);    // a 512 GiB block: not allowed without LPA2
   m.open();
-  auto p = m.arch->walk(m.arch->kernel_root(), v, nullptr);
-  ASSERT_FALSE(p);
-  EXPECT_NE(p.error().message.find("PTE entry at physical 0x7fff000"), std::string::npos) << p.error().message;
-  EXPECT_NE(p.error().message.find("table from the PMD entry"), std::string::npos) << p.error().message;
-  p = m.arch->walk(m.arch->kernel_root(), w, nullptr);
-  ASSERT_FALSE(p);
-  EXPECT_EQ(p.error().code, Errc::bad_data);
-  EXPECT_NE(p.error().message.find("the PGD entry 0x80000701"), std::string::npos) << p.error().message;
+  ASSERT_TRUE(walk_fails(*m.arch, v, std::nullopt, {"PTE entry at physical 0x7fff000", "table from the PMD entry"}));
+  EXPECT_TRUE(walk_fails(*m.arch, w, Errc::bad_data, {"the PGD entry 0x80000701"}));
 }
 
 TEST(Arm64Linear, ImageAndLinearMapByArithmeticOthersByWalk) {

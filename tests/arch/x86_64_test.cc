@@ -4,13 +4,15 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
-#include <map>
 
 #include "arch/arch.h"
+#include "tests/arch/synth_arch.h"
 #include "tests/dumpfmt/dump_builder.h"
 
 using namespace coroner;
 using namespace coroner::dumpfmt::testing;
+using synth::walk_fails;
+using synth::walks_to;
 
 namespace {
 
@@ -23,7 +25,7 @@ size_t index_at(uint64_t vaddr, int shift) { return (vaddr >> shift) & 0x1ff; }
 
 // Physical memory [0, 64 KiB) with the kernel's top-level table at 0x1000 (init_top_pgt at
 // __START_KERNEL_map + 0x1000, phys_base 0).
-struct FakeMachine {
+struct FakeMachine : synth::Machine {
   Bytes mem = Bytes(0x10000, 0);
   void put(uint64_t paddr, uint64_t value) { std::memcpy(mem.data() + paddr, &value, 8); }
   // A 4-level path for `vaddr` down to the PMD table; returns nothing.
@@ -31,30 +33,9 @@ struct FakeMachine {
     put(kPgd + index_at(vaddr, 39) * 8, kPud | kTable);
     put(kPud + index_at(vaddr, 30) * 8, kPmd | kTable);
   }
-  std::unique_ptr<dumpfmt::Dump> dump;
-  std::unique_ptr<arch::Arch> arch;
   void open() {
-    ElfSpec spec;
-    spec.loads.push_back({0, mem});
-    spec.vmcoreinfo = "OSRELEASE=6.1.0-test\nPAGESIZE=4096\nNUMBER(phys_base)=0\n";
-    auto d = open_bytes({build_elf(spec)});
-    ASSERT_TRUE(d) << d.error().message;
-    dump = std::move(*d);
-    std::map<std::string, uint64_t> symbols = {
-        {"init_top_pgt", kStartKernelMap + kPgd}, {"_text", kStartKernelMap}, {"_end", kStartKernelMap + 0x10000}};
-    arch::KernelFacts facts;
-    facts.symbol = [symbols](std::string_view n) -> std::optional<uint64_t> {
-      auto it = symbols.find(std::string(n));
-      return it == symbols.end() ? std::nullopt : std::optional<uint64_t>(it->second);
-    };
-    facts.vmcoreinfo_number = [](std::string_view n) -> std::optional<uint64_t> {
-      if (n == "phys_base") return 0;
-      return std::nullopt;
-    };
-    facts.vmcoreinfo_symbol = [](std::string_view) -> std::optional<uint64_t> { return std::nullopt; };
-    auto a = arch::make_arch(EM_X86_64, *dump, facts);
-    ASSERT_TRUE(a) << a.error().message;
-    arch = std::move(*a);
+    ASSERT_TRUE(Machine::open(EM_X86_64, 0, mem, "OSRELEASE=6.1.0-test\nPAGESIZE=4096\nNUMBER(phys_base)=0\n",
+                              {{"init_top_pgt", kStartKernelMap + kPgd}, {"_text", kStartKernelMap}, {"_end", kStartKernelMap + 0x10000}}));
   }
 };
 
@@ -66,9 +47,7 @@ TEST(X86_64Walk, FourKilobytePageRecordsEveryLevel) {
   m.put(kPte + index_at(v, 12) * 8, kData | 0x63 | (1ull << 63));
   m.open();
   std::vector<arch::WalkStep> steps;
-  auto p = m.arch->walk(m.arch->kernel_root(), v, &steps);
-  ASSERT_TRUE(p) << p.error().message;
-  EXPECT_EQ(*p, kData + 0x123);
+  ASSERT_TRUE(walks_to(*m.arch, v, kData + 0x123, &steps));
   ASSERT_EQ(steps.size(), 4u);
   EXPECT_EQ(steps[0].level, "PGD");
   EXPECT_EQ(steps[0].entry_paddr, kPgd + index_at(v, 39) * 8);
@@ -90,16 +69,11 @@ TEST(X86_64Walk, HugePmdAndPudMapTwoMegabyteAndOneGigabytePages) {
   m.put(kPud + index_at(v1g, 30) * 8, 0x80000000ull | 0x80 | 0x63);
   m.open();
   std::vector<arch::WalkStep> steps;
-  auto p = m.arch->walk(m.arch->kernel_root(), v2m, &steps);
-  ASSERT_TRUE(p) << p.error().message;
-  EXPECT_EQ(*p, 0x40000000ull + 0x12345);
+  ASSERT_TRUE(walks_to(*m.arch, v2m, 0x40000000ull + 0x12345, &steps));
   ASSERT_EQ(steps.size(), 3u);
   EXPECT_EQ(steps.back().page_size, 2ull << 20);
   EXPECT_EQ(m.arch->pte_flags(steps.back().entry), "PRESENT|RW|ACCESSED|DIRTY|PSE");
-  steps.clear();
-  p = m.arch->walk(m.arch->kernel_root(), v1g, &steps);
-  ASSERT_TRUE(p) << p.error().message;
-  EXPECT_EQ(*p, 0x80000000ull + 0x1234567);
+  ASSERT_TRUE(walks_to(*m.arch, v1g, 0x80000000ull + 0x1234567, &steps));
   ASSERT_EQ(steps.size(), 2u);
   EXPECT_EQ(steps.back().level, "PUD");
   EXPECT_EQ(steps.back().page_size, 1ull << 30);
@@ -111,10 +85,7 @@ TEST(X86_64Walk, MissingEntryStopsAtItsLevel) {
   m.path_to_pmd(v);  // the PMD entry stays 0
   m.open();
   std::vector<arch::WalkStep> steps;
-  auto p = m.arch->walk(m.arch->kernel_root(), v, &steps);
-  ASSERT_FALSE(p);
-  EXPECT_EQ(p.error().code, Errc::fault);
-  EXPECT_NE(p.error().message.find("PMD not present"), std::string::npos) << p.error().message;
+  ASSERT_TRUE(walk_fails(*m.arch, v, Errc::fault, {"PMD not present"}, &steps));
   ASSERT_EQ(steps.size(), 3u);
   EXPECT_EQ(steps.back().entry, 0u);
 }
@@ -125,12 +96,8 @@ TEST(X86_64Walk, EntryPointingBackUpIsALoop) {
   m.path_to_pmd(v);
   m.put(kPmd + index_at(v, 21) * 8, kPgd | kTable);  // the PMD entry names the PGD as a PTE table
   m.open();
-  auto p = m.arch->walk(m.arch->kernel_root(), v, nullptr);
-  ASSERT_FALSE(p);
-  EXPECT_EQ(p.error().code, Errc::bad_data);
-  EXPECT_NE(p.error().message.find("page-table loop: the PMD entry 0x1003 points back to the PGD table at physical 0x1000"),
-            std::string::npos)
-      << p.error().message;
+  ASSERT_TRUE(walk_fails(*m.arch, v, Errc::bad_data,
+                         {"page-table loop: the PMD entry 0x1003 points back to the PGD table at physical 0x1000"}));
 }
 
 TEST(X86_64Walk, TableOutsideTheDumpNamesTheLevelAndEntry) {
@@ -139,10 +106,7 @@ TEST(X86_64Walk, TableOutsideTheDumpNamesTheLevelAndEntry) {
   m.path_to_pmd(v);
   m.put(kPmd + index_at(v, 21) * 8, 0x7fff000000ull | kTable);  // a PTE table far beyond memory
   m.open();
-  auto p = m.arch->walk(m.arch->kernel_root(), v, nullptr);
-  ASSERT_FALSE(p);
-  EXPECT_NE(p.error().message.find("PTE entry at physical 0x7fff000"), std::string::npos) << p.error().message;
-  EXPECT_NE(p.error().message.find("table from the PMD entry"), std::string::npos) << p.error().message;
+  ASSERT_TRUE(walk_fails(*m.arch, v, std::nullopt, {"PTE entry at physical 0x7fff000", "table from the PMD entry"}));
 }
 
 TEST(X86_64Linear, ImageAndDirectMapByArithmeticOthersByWalk) {

@@ -19,16 +19,10 @@
 // Every case runs without and with a KASLR offset.
 #include <bpf/btf.h>
 #include <elf.h>
-#include <fcntl.h>
-#include <gelf.h>
 #include <gtest/gtest.h>
-#include <libelf.h>
-#include <unistd.h>
 
 #include <array>
 #include <cstring>
-#include <deque>
-#include <filesystem>
 #include <functional>
 #include <tuple>
 
@@ -36,6 +30,7 @@
 #include "kernel/stack_arm64.h"
 #include "kernel/tasks.h"
 #include "tests/dumpfmt/dump_builder.h"
+#include "tests/kernel/synth_kernel.h"
 
 using namespace coroner;
 using namespace coroner::kernel;
@@ -51,12 +46,6 @@ constexpr uint64_t kRegsSp = 31 * 8, kRegsPc = 32 * 8, kRegsPstate = 33 * 8, kRe
                    kRegsSyscallno = 35 * 8, kRegsStackframe = 304, kPtRegsSize = 336;
 // struct cpu_context { x19..x28, fp, sp, pc } at task_struct.thread (offset kTaskThread).
 constexpr uint64_t kTaskThread = 0x180, kCtxFp = 10 * 8, kCtxSp = 11 * 8, kCtxPc = 12 * 8, kTaskSize = 0x200;
-
-std::vector<uint8_t> btf_bytes(struct btf* b) {
-  uint32_t size = 0;
-  const void* raw = btf__raw_data(b, &size);
-  return {static_cast<const uint8_t*>(raw), static_cast<const uint8_t*>(raw) + size};
-}
 
 Bytes make_btf() {
   struct btf* b = btf__new_empty();
@@ -108,9 +97,7 @@ Bytes make_btf() {
   btf__add_field(b, "pid", s32, 8 * 0x100, 0);
   btf__add_field(b, "comm", comm, 8 * 0x110, 0);
   btf__add_field(b, "thread", thread, 8 * kTaskThread, 0);
-  Bytes out = btf_bytes(b);
-  btf__free(b);
-  return out;
+  return synth::btf_bytes(b);
 }
 
 // The kernel image's link address (6.1's KIMAGE_VADDR with 48-bit VA) and where it is loaded.
@@ -119,10 +106,7 @@ constexpr uint64_t kPhys = 0x40000000;  // PHYS_OFFSET: RAM and the image start 
 constexpr uint64_t kTextSize = 0x2000;
 constexpr uint64_t kPacMask = 0xff7f000000000000ull;  // KERNELPACMASK of a 48-bit VA kernel
 
-struct Fn {
-  const char* name;
-  uint64_t off, size;
-};
+using synth::Fn;
 // The fake text. gic_handle_irq lies in [__irqentry_text_start, __irqentry_text_end) and
 // do_el1_fault in [__exception_text_start, __exception_text_end).
 constexpr Fn kSwitchTo{"__switch_to", 0x100, 0x100};
@@ -174,13 +158,6 @@ class FakeArm64 {
     put(at(kIrqStackPtr), irq_lo(0));
     put(at(kIrqStackPtr + kPerCpu1), irq_lo(1));
   }
-  ~FakeArm64() {
-    kernel_.reset();
-    std::error_code ec;
-    for (const auto& p : files_) std::filesystem::remove(p, ec);
-  }
-  FakeArm64(const FakeArm64&) = delete;
-  FakeArm64& operator=(const FakeArm64&) = delete;
 
   // Runtime (relocated) addresses.
   uint64_t at(uint64_t image_off) const { return kLinkText + kaslr_ + image_off; }
@@ -266,12 +243,7 @@ class FakeArm64 {
   void hole(uint64_t addr, uint64_t size) { hole_ = {addr - at(0), size}; }
 
   Kernel& open() {
-    if (kernel_) return *kernel_;
-    std::string dir = ::testing::TempDir();
-    static int serial = 0;
-    std::string tag = std::to_string(::getpid()) + "-" + std::to_string(serial++);
-    std::string vmlinux = dir + "/coroner-stack-arm64-test-" + tag + ".vmlinux";
-    write_vmlinux(vmlinux);
+    if (Kernel* k = synth_.kernel()) return *k;
     dumpfmt::testing::ElfSpec spec;
     spec.machine = EM_AARCH64;
     auto load = [&](uint64_t off, uint64_t end) {
@@ -298,35 +270,16 @@ class FakeArm64 {
         "NUMBER(kimage_voffset)={:#x}\nNUMBER(PHYS_OFFSET)={:#x}\nKERNELOFFSET={:x}\n",
         at(kPgDir), at(0) - kPhys, kPhys, kaslr_);
     if (pac_) spec.vmcoreinfo += fmt::format("NUMBER(KERNELPACMASK)={:#x}\n", kPacMask);
-    std::string dump = dumpfmt::testing::write_temp(dumpfmt::testing::build_elf(spec), "coroner-stack-arm64-test-" + tag + ".elf");
-    files_ = {vmlinux, dump};
-    auto k = Kernel::open(vmlinux, {dump}, {});
-    EXPECT_TRUE(k) << k.error().message;
-    if (!k) std::abort();
-    kernel_ = std::move(*k);
-    return *kernel_;
+    return synth_.open("coroner-stack-arm64-test", vmlinux(), spec);
   }
 
  private:
-  void write_vmlinux(const std::string& path) {
-    std::deque<Bytes> keep;  // section contents must outlive elf_update()
-    Bytes shstr{0};
-    auto name = [&](const char* n) {
-      auto off = static_cast<uint32_t>(shstr.size());
-      shstr.insert(shstr.end(), n, n + std::strlen(n) + 1);
-      return off;
-    };
-    Bytes strtab{0};
-    std::vector<Elf64_Sym> syms(1);
-    auto sym = [&](const char* n, uint64_t off, uint64_t size, int type, uint16_t shndx) {
-      Elf64_Sym s{};
-      s.st_name = static_cast<uint32_t>(strtab.size());
-      strtab.insert(strtab.end(), n, n + std::strlen(n) + 1);
-      s.st_value = kLinkText + off;
-      s.st_size = size;
-      s.st_info = static_cast<unsigned char>(ELF64_ST_INFO(STB_GLOBAL, type));
-      s.st_shndx = shndx;
-      syms.push_back(s);
+  synth::VmlinuxSpec vmlinux() const {
+    synth::VmlinuxSpec v;
+    v.machine = EM_AARCH64;
+    // Symbols at image offsets: text in .text (section 1), data in .data (section 2).
+    auto sym = [&](const char* n, uint64_t off, uint64_t size, int type, uint16_t section) {
+      v.symbols.push_back({n, kLinkText + off, size, type, section});
     };
     sym("_text", 0, 0, STT_NOTYPE, 1);
     sym("_stext", 0, 0, STT_NOTYPE, 1);
@@ -345,65 +298,12 @@ class FakeArm64 {
     sym("init_stack", kStacks, thread_size_, STT_OBJECT, 2);
     sym("__end_init_stack", kStacks + thread_size_, 0, STT_NOTYPE, 2);
     sym("_end", image_.size(), 0, STT_NOTYPE, 2);
-
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
-    ASSERT_GE(fd, 0) << path;
-    elf_version(EV_CURRENT);
-    Elf* e = elf_begin(fd, ELF_C_WRITE, nullptr);
-    ASSERT_NE(e, nullptr) << elf_errmsg(-1);
-    Elf64_Ehdr* eh = elf64_newehdr(e);
-    eh->e_ident[EI_DATA] = ELFDATA2LSB;
-    eh->e_type = ET_EXEC;
-    eh->e_machine = EM_AARCH64;
-    eh->e_version = EV_CURRENT;
-    auto section = [&](const char* n, uint32_t type, uint64_t flags, uint64_t addr, Bytes bytes, uint32_t link = 0,
-                       uint32_t info = 0, uint64_t entsize = 0) {
-      Elf_Scn* s = elf_newscn(e);
-      keep.push_back(std::move(bytes));
-      Elf_Data* d = elf_newdata(s);
-      d->d_buf = keep.back().data();
-      d->d_size = keep.back().size();
-      d->d_type = ELF_T_BYTE;
-      d->d_align = 8;
-      d->d_version = EV_CURRENT;
-      Elf64_Shdr* sh = elf64_getshdr(s);
-      sh->sh_name = name(n);
-      sh->sh_type = type;
-      sh->sh_flags = flags;
-      sh->sh_addr = addr;
-      sh->sh_link = link;
-      sh->sh_info = info;
-      sh->sh_entsize = entsize;
-      sh->sh_addralign = 8;
-      return elf_ndxscn(s);
+    v.sections = {
+        {".text", SHT_PROGBITS, SHF_ALLOC | SHF_EXECINSTR, kLinkText, Bytes(image_.begin(), image_.begin() + kTextSize)},
+        {".data", SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, kLinkText + kTextSize, Bytes(image_.begin() + kTextSize, image_.end())},
+        {".BTF", SHT_PROGBITS, 0, 0, make_btf()},
     };
-    section(".text", SHT_PROGBITS, SHF_ALLOC | SHF_EXECINSTR, kLinkText, Bytes(image_.begin(), image_.begin() + kTextSize));
-    section(".data", SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, kLinkText + kTextSize, Bytes(image_.begin() + kTextSize, image_.end()));
-    section(".BTF", SHT_PROGBITS, 0, 0, make_btf());
-    Bytes symbytes(syms.size() * sizeof(Elf64_Sym));
-    std::memcpy(symbytes.data(), syms.data(), symbytes.size());
-    size_t symtab = section(".symtab", SHT_SYMTAB, 0, 0, symbytes, 0, 1, sizeof(Elf64_Sym));
-    size_t str = section(".strtab", SHT_STRTAB, 0, 0, strtab);
-    elf64_getshdr(elf_getscn(e, symtab))->sh_link = static_cast<uint32_t>(str);
-    name(".shstrtab");
-    size_t shstrndx = elf_ndxscn(elf_newscn(e));
-    {
-      Elf_Scn* s = elf_getscn(e, shstrndx);
-      keep.push_back(shstr);
-      Elf_Data* d = elf_newdata(s);
-      d->d_buf = keep.back().data();
-      d->d_size = keep.back().size();
-      d->d_type = ELF_T_BYTE;
-      d->d_align = 1;
-      d->d_version = EV_CURRENT;
-      Elf64_Shdr* sh = elf64_getshdr(s);
-      sh->sh_name = static_cast<uint32_t>(shstr.size() - std::strlen(".shstrtab") - 1);
-      sh->sh_type = SHT_STRTAB;
-    }
-    eh->e_shstrndx = static_cast<uint16_t>(shstrndx);
-    ASSERT_GE(elf_update(e, ELF_C_WRITE), 0) << elf_errmsg(-1);
-    elf_end(e);
-    ::close(fd);
+    return v;
   }
 
   uint64_t kaslr_;
@@ -412,8 +312,7 @@ class FakeArm64 {
   std::vector<std::array<uint64_t, 34>> prstatus_;
   bool pac_ = false;
   std::pair<uint64_t, uint64_t> hole_{0, 0};  // image offset, size
-  std::vector<std::string> files_;            // removed with the fake
-  std::unique_ptr<Kernel> kernel_;
+  synth::SynthKernel synth_;
 };
 
 // How the tests see a walk: (fp, pc, left_stack, exception's address or 0) per frame.

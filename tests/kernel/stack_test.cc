@@ -8,15 +8,9 @@
 // Also OrcTable alone: both encodings, lookup boundaries, unsorted tables, malformed sections.
 #include <bpf/btf.h>
 #include <elf.h>
-#include <fcntl.h>
-#include <gelf.h>
 #include <gtest/gtest.h>
-#include <libelf.h>
-#include <unistd.h>
 
 #include <cstring>
-#include <deque>
-#include <filesystem>
 #include <map>
 #include <tuple>
 
@@ -25,6 +19,7 @@
 #include "symbols/btf_types.h"
 #include "symbols/orc.h"
 #include "tests/dumpfmt/dump_builder.h"
+#include "tests/kernel/synth_kernel.h"
 
 using namespace coroner;
 using namespace coroner::kernel;
@@ -75,12 +70,6 @@ Bytes encode_orc(OrcLayout l, const Orc& o) {
   }
   b[4] = static_cast<uint8_t>(sp_reg | (bp_reg << 4));
   return b;
-}
-
-std::vector<uint8_t> btf_bytes(struct btf* b) {
-  uint32_t size = 0;
-  const void* raw = btf__raw_data(b, &size);
-  return {static_cast<const uint8_t*>(raw), static_cast<const uint8_t*>(raw) + size};
 }
 
 // Sizes of the fake CPU stacks (the real ones are 16 KiB and 4 KiB; only the layout matters).
@@ -137,9 +126,7 @@ Bytes make_btf(OrcLayout l) {
   btf__add_field(b, "orc_unwind", orc_ptr, 128, 0);
   btf__add_struct(b, "module", static_cast<uint32_t>(kFakeModuleArch + 24));
   btf__add_field(b, "arch", arch, static_cast<uint32_t>(8 * kFakeModuleArch), 0);
-  Bytes out = btf_bytes(b);
-  btf__free(b);
-  return out;
+  return synth::btf_bytes(b);
 }
 
 Bytes orc_ips(uint64_t ip_base, const std::vector<uint64_t>& ips) {
@@ -165,10 +152,7 @@ constexpr uint64_t kRegsBp = 4 * 8, kRegsIp = 16 * 8, kRegsCs = 17 * 8, kRegsSp 
 constexpr uint64_t kFrameBp = 5 * 8, kFrameRet = 6 * 8;  // struct inactive_task_frame
 
 // The functions of the fake text, as (offset, size); each gets an ORC entry at its start.
-struct Fn {
-  const char* name;
-  uint64_t off, size;
-};
+using synth::Fn;
 constexpr Fn kSched{"fake_schedule", 0x100, 0x100};
 constexpr Fn kB{"fake_b", 0x200, 0x100};
 constexpr Fn kC{"fake_c", 0x300, 0x100};
@@ -182,13 +166,6 @@ class FakeKernel {
     std::memset(image_.data(), 0x90, kTextSize);  // nop
     for (const Fn& f : {kSched, kB, kC, kEntry, kIrq, kFp}) fns_.push_back(f);
   }
-  ~FakeKernel() {
-    kernel_.reset();
-    std::error_code ec;
-    for (const auto& p : files_) std::filesystem::remove(p, ec);
-  }
-  FakeKernel(const FakeKernel&) = delete;
-  FakeKernel& operator=(const FakeKernel&) = delete;
 
   // Runtime (relocated) addresses.
   uint64_t at(const Fn& f, uint64_t off) const { return kLinkText + kaslr_ + f.off + off; }
@@ -221,22 +198,11 @@ class FakeKernel {
   }
 
   Kernel& open() {
-    if (kernel_) return *kernel_;
-    std::string dir = ::testing::TempDir();
-    static int serial = 0;
-    std::string tag = std::to_string(::getpid()) + "-" + std::to_string(serial++);
-    std::string vmlinux = dir + "/coroner-stack-test-" + tag + ".vmlinux";
-    write_vmlinux(vmlinux);
+    if (Kernel* k = synth_.kernel()) return *k;
     dumpfmt::testing::ElfSpec spec;
     spec.loads.push_back({kLinkText + kaslr_ - kStartKernelMap, image_});
     spec.vmcoreinfo = fmt::format("OSRELEASE=6.1.0-test\nPAGESIZE=4096\nNUMBER(phys_base)=0\nKERNELOFFSET={:x}\n", kaslr_);
-    std::string dump = dumpfmt::testing::write_temp(dumpfmt::testing::build_elf(spec), "coroner-stack-test-" + tag + ".elf");
-    files_ = {vmlinux, dump};
-    auto k = Kernel::open(vmlinux, {dump}, {});
-    EXPECT_TRUE(k) << k.error().message;
-    if (!k) std::abort();
-    kernel_ = std::move(*k);
-    return *kernel_;
+    return synth_.open("coroner-stack-test", vmlinux(), spec);
   }
 
   // CPU 0's IRQ stack [irq_lo(), irq_hi()) and NMI stack [nmi_lo(), nmi_hi()), found as the
@@ -270,26 +236,11 @@ class FakeKernel {
   }
 
  private:
-  void write_vmlinux(const std::string& path) {
-    std::deque<Bytes> keep;  // section contents must outlive elf_update()
-    Bytes shstr{0};
-    auto name = [&](const char* n) {
-      auto off = static_cast<uint32_t>(shstr.size());
-      shstr.insert(shstr.end(), n, n + std::strlen(n) + 1);
-      return off;
-    };
+  synth::VmlinuxSpec vmlinux() const {
+    synth::VmlinuxSpec v;
     // Symbols: functions in .text (section 1), data in .data (section 2).
-    Bytes strtab{0};
-    std::vector<Elf64_Sym> syms(1);
-    auto sym = [&](const char* n, uint64_t addr, uint64_t size, int type, uint16_t shndx) {
-      Elf64_Sym s{};
-      s.st_name = static_cast<uint32_t>(strtab.size());
-      strtab.insert(strtab.end(), n, n + std::strlen(n) + 1);
-      s.st_value = addr;
-      s.st_size = size;
-      s.st_info = static_cast<unsigned char>(ELF64_ST_INFO(STB_GLOBAL, type));
-      s.st_shndx = shndx;
-      syms.push_back(s);
+    auto sym = [&](const std::string& n, uint64_t addr, uint64_t size, int type, uint16_t section) {
+      v.symbols.push_back({n, addr, size, type, section});
     };
     sym("_text", kLinkText, 0, STT_NOTYPE, 1);
     sym("_stext", kLinkText, 0, STT_NOTYPE, 1);
@@ -299,7 +250,7 @@ class FakeKernel {
     sym("init_stack", kLinkText + kStackOff, kThreadSize, STT_OBJECT, 2);
     sym("__end_init_stack", kLinkText + kStackOff + kThreadSize, 0, STT_NOTYPE, 2);
     sym("_end", kLinkText + kImageSize, 0, STT_NOTYPE, 2);
-    for (const auto& [n, off, size] : data_syms_) sym(n.c_str(), kLinkText + off, size, STT_OBJECT, 2);
+    for (const auto& [n, off, size] : data_syms_) sym(n, kLinkText + off, size, STT_OBJECT, 2);
 
     // ORC: one entry per recorded offset, deliberately out of order (the kernel's build
     // sorts them; the table must not rely on it), plus an undefined entry ending the text.
@@ -312,68 +263,14 @@ class FakeKernel {
       Bytes e = encode_orc(layout_, it->second);
       entries.insert(entries.end(), e.begin(), e.end());
     }
-
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
-    ASSERT_GE(fd, 0) << path;
-    elf_version(EV_CURRENT);
-    Elf* e = elf_begin(fd, ELF_C_WRITE, nullptr);
-    ASSERT_NE(e, nullptr) << elf_errmsg(-1);
-    Elf64_Ehdr* eh = elf64_newehdr(e);
-    eh->e_ident[EI_DATA] = ELFDATA2LSB;
-    eh->e_type = ET_EXEC;
-    eh->e_machine = EM_X86_64;
-    eh->e_version = EV_CURRENT;
-    auto section = [&](const char* n, uint32_t type, uint64_t flags, uint64_t addr, Bytes bytes, uint32_t link = 0,
-                       uint32_t info = 0, uint64_t entsize = 0) {
-      Elf_Scn* s = elf_newscn(e);
-      keep.push_back(std::move(bytes));
-      Elf_Data* d = elf_newdata(s);
-      d->d_buf = keep.back().data();
-      d->d_size = keep.back().size();
-      d->d_type = ELF_T_BYTE;
-      d->d_align = 8;
-      d->d_version = EV_CURRENT;
-      Elf64_Shdr* sh = elf64_getshdr(s);
-      sh->sh_name = name(n);
-      sh->sh_type = type;
-      sh->sh_flags = flags;
-      sh->sh_addr = addr;
-      sh->sh_link = link;
-      sh->sh_info = info;
-      sh->sh_entsize = entsize;
-      sh->sh_addralign = 8;
-      return elf_ndxscn(s);
+    v.sections = {
+        {".text", SHT_PROGBITS, SHF_ALLOC | SHF_EXECINSTR, kLinkText, Bytes(image_.begin(), image_.begin() + kTextSize)},
+        {".data", SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, kLinkText + kTextSize, Bytes(image_.begin() + kTextSize, image_.end())},
+        {".orc_unwind_ip", SHT_PROGBITS, SHF_ALLOC, kOrcIpLink, orc_ips(kOrcIpLink, ips)},
+        {".orc_unwind", SHT_PROGBITS, SHF_ALLOC, kOrcIpLink + 0x10000, entries},
+        {".BTF", SHT_PROGBITS, 0, 0, make_btf(layout_)},
     };
-    section(".text", SHT_PROGBITS, SHF_ALLOC | SHF_EXECINSTR, kLinkText, Bytes(image_.begin(), image_.begin() + kTextSize));
-    section(".data", SHT_PROGBITS, SHF_ALLOC | SHF_WRITE, kLinkText + kTextSize,
-            Bytes(image_.begin() + kTextSize, image_.end()));
-    section(".orc_unwind_ip", SHT_PROGBITS, SHF_ALLOC, kOrcIpLink, orc_ips(kOrcIpLink, ips));
-    section(".orc_unwind", SHT_PROGBITS, SHF_ALLOC, kOrcIpLink + 0x10000, entries);
-    section(".BTF", SHT_PROGBITS, 0, 0, make_btf(layout_));
-    Bytes symbytes(syms.size() * sizeof(Elf64_Sym));
-    std::memcpy(symbytes.data(), syms.data(), symbytes.size());
-    size_t symtab = section(".symtab", SHT_SYMTAB, 0, 0, symbytes, 0, 1, sizeof(Elf64_Sym));
-    size_t str = section(".strtab", SHT_STRTAB, 0, 0, strtab);
-    elf64_getshdr(elf_getscn(e, symtab))->sh_link = static_cast<uint32_t>(str);
-    name(".shstrtab");
-    size_t shstrndx = elf_ndxscn(elf_newscn(e));
-    {
-      Elf_Scn* s = elf_getscn(e, shstrndx);
-      keep.push_back(shstr);
-      Elf_Data* d = elf_newdata(s);
-      d->d_buf = keep.back().data();
-      d->d_size = keep.back().size();
-      d->d_type = ELF_T_BYTE;
-      d->d_align = 1;
-      d->d_version = EV_CURRENT;
-      Elf64_Shdr* sh = elf64_getshdr(s);
-      sh->sh_name = static_cast<uint32_t>(shstr.size() - std::strlen(".shstrtab") - 1);
-      sh->sh_type = SHT_STRTAB;
-    }
-    eh->e_shstrndx = static_cast<uint16_t>(shstrndx);
-    ASSERT_GE(elf_update(e, ELF_C_WRITE), 0) << elf_errmsg(-1);
-    elf_end(e);
-    ::close(fd);
+    return v;
   }
 
   OrcLayout layout_;
@@ -382,8 +279,7 @@ class FakeKernel {
   std::vector<Fn> fns_;
   std::map<uint64_t, Orc> orc_;
   std::vector<std::tuple<std::string, uint64_t, uint64_t>> data_syms_;  // name, image offset, size
-  std::vector<std::string> files_;  // removed with the fake
-  std::unique_ptr<Kernel> kernel_;
+  synth::SynthKernel synth_;
 };
 
 // How the tests see a walk: (slot, pc, source) per frame.
@@ -1122,8 +1018,7 @@ INSTANTIATE_TEST_SUITE_P(OrcLayouts, OrcTableTest, ::testing::Values(OrcLayout::
 TEST(OrcTable, KernelWithoutOrcEntryTypeIsAnError) {
   struct btf* b = btf__new_empty();
   btf__add_int(b, "int", 4, BTF_INT_SIGNED);
-  Bytes raw = btf_bytes(b);
-  btf__free(b);
+  Bytes raw = synth::btf_bytes(b);
   auto types = symbols::BtfTypes::from_bytes(raw, "test.btf");
   ASSERT_TRUE(types) << types.error().message;
   auto t = symbols::OrcTable::from_sections(0, {}, {}, **types);
