@@ -46,7 +46,9 @@ COMMANDS = ["sys", "bt -a", "foreach bt", "ps", "log", "kmem -i", "kmem -s", "de
 # through init_mm.pgd, whatever the architecture calls it (init_top_pgt, swapper_pg_dir).
 TARGET_SYMBOLS = ["init_task:task_struct.tasks", "_printk_rb_static_descs", "__log_buf", "slab_caches", "modules",
                   "*init_mm.pgd"]
-LOCATION = re.compile(r"(0x)?[0-9a-f]{6,}|/|offset|\b(page|pfn|cpu|task|pid|symbol|member|struct|section|note|header|descriptor|cache|list|module)\b",
+# An address is any 0x-prefixed number (crash's "invalid kernel virtual address: 0x587" names
+# one) or a bare hexadecimal of 6+ digits (kernel addresses printed crash's way).
+LOCATION = re.compile(r"0x[0-9a-f]+|[0-9a-f]{6,}|/|offset|\b(page|pfn|cpu|task|pid|symbol|member|struct|section|note|header|descriptor|cache|list|module)\b",
                       re.I)
 SANITIZER = re.compile(r"AddressSanitizer|UndefinedBehaviorSanitizer|runtime error:|LeakSanitizer")
 
