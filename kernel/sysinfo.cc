@@ -120,10 +120,19 @@ Result<uint64_t> memory_pages(Kernel& k) {
 }
 
 Result<uint64_t> kernel_hz(Kernel& k) {
-  if (auto hz = k.vmcoreinfo().number("CONFIG_HZ")) return *hz;
-  uint64_t tick_nsec = TRY(k.read_u64(TRY(k.symbol("tick_nsec"))));
-  if (tick_nsec == 0) return Error::make(Errc::bad_data, "tick_nsec is 0: cannot derive HZ");
-  return (1000000000ull + tick_nsec / 2) / tick_nsec;
+  // Callers divide by HZ: a damaged VMCOREINFO or tick_nsec (or another kernel's vmlinux with
+  // --force) must end in an error, not a zero. Kernels configure HZ from 24 to 10000.
+  constexpr uint64_t kMaxHz = 100000;
+  if (auto hz = k.vmcoreinfo().number("CONFIG_HZ")) {
+    if (*hz == 0 || *hz > kMaxHz) return Error::make(Errc::bad_data, "VMCOREINFO CONFIG_HZ={} is not a tick rate", *hz);
+    return *hz;
+  }
+  uint64_t addr = TRY(k.symbol("tick_nsec"));
+  uint64_t tick_nsec = TRY(k.read_u64(addr));
+  uint64_t hz = tick_nsec ? (1000000000ull + tick_nsec / 2) / tick_nsec : 0;
+  if (hz == 0 || hz > kMaxHz)
+    return Error::make(Errc::bad_data, "tick_nsec at {:#x} is {}: cannot derive HZ", addr, tick_nsec);
+  return hz;
 }
 
 SysInfo gather_sysinfo(Kernel& k) {
