@@ -8,9 +8,11 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 coroner=$(bench_coroner)
 sets=()
-# shellcheck disable=SC2206  # the glob is meant to expand
-for d in "$FIXTURE_ROOT"/${CORONER_MATRIX_SETS:-sets/* sets-arm64/*}; do
-  [ -d "$d" ] && sets+=(--set "${d%/}")
+read -ra patterns <<< "${CORONER_MATRIX_SETS:-sets/* sets-arm64/*}"
+for pattern in "${patterns[@]}"; do
+  for d in "$FIXTURE_ROOT"/$pattern; do
+    [ -d "$d" ] && sets+=(--set "${d%/}")
+  done
 done
 [ ${#sets[@]} -gt 0 ] || die "no fixture set under $FIXTURE_ROOT (fixtures/make-fixtures.sh, fixtures/make-fixtures-arm64.sh)"
 report="$FIXTURE_ROOT/corruption-report.txt"
