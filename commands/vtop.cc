@@ -9,6 +9,7 @@
 #include "commands/builtin.h"
 #include "commands/support/parse.h"
 #include "commands/support/tasks.h"
+#include "kernel/files.h"
 #include "kernel/kernel.h"
 #include "kernel/mm.h"
 #include "kernel/pagecache.h"
@@ -165,28 +166,6 @@ Result<uint64_t> find_vma(kernel::Kernel& k, uint64_t mm, uint64_t addr) {
   return uint64_t{0};
 }
 
-// d_path() of a struct path, crossing mounts: "/bin/busybox".
-Result<std::string> file_path(kernel::Kernel& k, uint64_t file) {
-  uint64_t dentry = TRY(k.member<uint64_t>(file, "file", "f_path.dentry"));
-  uint64_t mnt = TRY(k.member<uint64_t>(file, "file", "f_path.mnt"));
-  uint64_t mount_off = TRY(k.offset_of("mount", "mnt"));
-  std::string path;
-  for (int i = 0; i < 4096 && dentry; ++i) {
-    uint64_t parent = TRY(k.member<uint64_t>(dentry, "dentry", "d_parent"));
-    if (dentry == TRY(k.member<uint64_t>(mnt, "vfsmount", "mnt_root")) || dentry == parent) {
-      uint64_t mount = mnt - mount_off;
-      uint64_t up = TRY(k.member<uint64_t>(mount, "mount", "mnt_parent"));
-      if (up == mount || !up) break;
-      dentry = TRY(k.member<uint64_t>(mount, "mount", "mnt_mountpoint"));
-      mnt = up + mount_off;
-      continue;
-    }
-    uint64_t name = TRY(k.member<uint64_t>(dentry, "dentry", "d_name.name"));
-    path = "/" + TRY(k.read_cstring(name, 256)) + path;
-    dentry = parent;
-  }
-  return path.empty() ? std::string("/") : path;
-}
 
 Result<void> vtop_user(Session& s, uint64_t task, uint64_t vaddr, Output& out) {
   kernel::Kernel& k = s.kernel;
@@ -243,7 +222,8 @@ Result<void> vtop_user(Session& s, uint64_t task, uint64_t vaddr, Output& out) {
   uint64_t end = TRY(k.member<uint64_t>(vma, "vm_area_struct", "vm_end"));
   uint64_t flags = TRY(k.member_uint(vma, "vm_area_struct", "vm_flags"));
   uint64_t file = TRY(k.member<uint64_t>(vma, "vm_area_struct", "vm_file"));
-  std::string path = file ? TRY(file_path(k, file)) : "";
+  // kernel::file_path names pseudo files as crash does (memfd:NAME, not "/").
+  std::string path = file ? TRY(kernel::file_path(k, file)) : "";
   out.print("{} {} {} {} FILE\n", center("VMA", 16, false), center("START", 10, true), center("END", 10, true),
             center("FLAGS", 6, true));
   out.print("{:<16x} {:>10x} {:>10x} {:>6x} {}\n", vma, start, end, flags, path);
@@ -251,7 +231,7 @@ Result<void> vtop_user(Session& s, uint64_t task, uint64_t vaddr, Output& out) {
   if (walked) {
     TRY(print_page(k, *walked, out));
   } else if (swap_pte) {
-    out.print("SWAP: {}\n", TRY(kernel::swap_location(k, swap_pte)));
+    out.print("SWAP: {}\n\n", TRY(kernel::swap_location(k, swap_pte)));
   } else if (file) {
     // Not faulted in yet (an empty PTE) in a file mapping: crash names the file and the offset
     // in it of the page that would be read (page-aligned, as crash prints it).

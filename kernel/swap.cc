@@ -51,6 +51,19 @@ Result<std::string> swap_file_path(Kernel& k, uint64_t si) {
   return path;
 }
 
+// Whether the swap area is a block device rather than a file: swap_info_struct.old_block_size
+// (non-zero for a block device) as crash reads it where the member exists (6.1 has it); later
+// kernels dropped it (6.12's BTF has no old_block_size), and there the SWP_BLKDEV flag (its
+// value from the kernel's own enum) says it: crash 9 prints PARTITION for 6.12's /dev/vda.
+Result<bool> is_block_device(Kernel& k, uint64_t si, uint64_t flags) {
+  if (k.offset_of("swap_info_struct", "old_block_size"))
+    return TRY(k.member_uint(si, "swap_info_struct", "old_block_size")) != 0;
+  auto blkdev = k.types().enumerator("SWP_BLKDEV");
+  if (!blkdev || *blkdev <= 0 || *blkdev >= 64)
+    return Error::make(Errc::no_debug_info, "swap_info_struct {:#x}: neither old_block_size nor SWP_BLKDEV is known", si);
+  return (flags & uint64_t(*blkdev)) != 0;
+}
+
 }  // namespace
 
 SwapEntry decode_swap_pte_x86_64(uint64_t pte, bool inverted) {
@@ -100,7 +113,7 @@ Result<std::vector<SwapDevice>> swap_devices(Kernel& k) {
     if (!(flags & 1)) continue;  // SWP_USED
     SwapDevice d;
     d.addr = si;
-    d.partition = TRY(k.member_uint(si, "swap_info_struct", "old_block_size")) != 0;
+    d.partition = TRY(is_block_device(k, si, flags));
     d.pages = TRY(k.member_uint(si, "swap_info_struct", "pages"));
     d.inuse_pages = TRY(k.member_uint(si, "swap_info_struct", "inuse_pages"));
     d.prio = TRY(k.member<int16_t>(si, "swap_info_struct", "prio"));
