@@ -59,9 +59,15 @@ Result<bool> is_block_device(Kernel& k, uint64_t si, uint64_t flags) {
   if (k.offset_of("swap_info_struct", "old_block_size"))
     return TRY(k.member_uint(si, "swap_info_struct", "old_block_size")) != 0;
   auto blkdev = k.types().enumerator("SWP_BLKDEV");
-  if (!blkdev || *blkdev <= 0 || *blkdev >= 64)
-    return Error::make(Errc::no_debug_info, "swap_info_struct {:#x}: neither old_block_size nor SWP_BLKDEV is known", si);
-  return (flags & uint64_t(*blkdev)) != 0;
+  if (blkdev && *blkdev > 0 && *blkdev < 64) return (flags & uint64_t(*blkdev)) != 0;
+  // The flags enum is anonymous and unused by any variable, so BTF may not keep it (6.12's
+  // does not): ask what the kernel's claim_swapfile() asks, S_ISBLK of the swap file's inode.
+  constexpr uint64_t kIfmt = 0170000, kIfblk = 0060000;  // POSIX st_mode encoding
+  uint64_t file = TRY(k.member<uint64_t>(si, "swap_info_struct", "swap_file"));
+  if (!file) return false;
+  uint64_t inode = TRY(k.member<uint64_t>(file, "file", "f_inode"));
+  if (!inode) return Error::make(Errc::bad_data, "swap_info_struct {:#x}: swap_file {:#x} has no inode", si, file);
+  return (TRY(k.member_uint(inode, "inode", "i_mode")) & kIfmt) == kIfblk;
 }
 
 }  // namespace
