@@ -191,7 +191,7 @@ Result<void> run_p(Session& s, const Args& args, Output& out) {
   if (words.empty()) return Error::make(Errc::usage, "p: no expression given");
   std::string expr;
   for (auto& w : words) expr += (expr.empty() ? "" : " ") + w;
-  const std::string whole = expr;  // what gdb was asked, for crash's failure message
+  std::string whole = expr;  // what gdb was asked, for crash's failure message
   kernel::Kernel& k = s.kernel;
   auto& types = k.types();
   // crash hands gdb's failures back as one line; gdb's own reason goes to the console.
@@ -205,7 +205,15 @@ Result<void> run_p(Session& s, const Args& args, Output& out) {
   if (size_t colon = expr.find(':'); colon != std::string::npos && is_cpuspec(expr.substr(colon + 1))) {
     std::string name = expr.substr(0, colon);
     const symbols::Symbol* sym = k.symbols().find(name);
-    if (!sym || !is_identifier(name) || sym->relocatable || (sym->type != 'd' && sym->type != 'D')) return fail("");
+    if (!sym || !is_identifier(name)) return fail("");
+    if (!k.symbols().is_per_cpu(*sym)) {
+      // crash drops the CPU list and prints the symbol as gdb would.
+      out.print("WARNING: {} is not percpu; cpuspec ignored.\n", name);
+      expr = whole = name;
+    }
+  }
+  if (size_t colon = expr.find(':'); colon != std::string::npos && is_cpuspec(expr.substr(colon + 1))) {
+    std::string name = expr.substr(0, colon);
     auto present = TRY(k.cpus_in_mask("cpu_present_mask"));
     auto cpus = TRY(parse_cpuspec(expr.substr(colon + 1), present));
     auto var_type = TRY(k.dwarf().variable_type(name, types));
@@ -217,7 +225,7 @@ Result<void> run_p(Session& s, const Args& args, Output& out) {
   // A variable by itself (an enumerator or an unknown name is an expression, below).
   if (const symbols::Symbol* sym = is_identifier(expr) ? k.symbols().find(expr) : nullptr) {
     // A per-CPU variable: its type and where each CPU's copy lives.
-    if (!sym->relocatable && (sym->type == 'd' || sym->type == 'D')) {
+    if (k.symbols().is_per_cpu(*sym)) {
       std::string decl = TRY(k.dwarf().declare_variable(expr));
       out.print("PER-CPU DATA TYPE:\n  {};\nPER-CPU ADDRESSES:\n", decl);
       auto present = TRY(k.cpus_in_mask("cpu_present_mask"));
@@ -226,7 +234,7 @@ Result<void> run_p(Session& s, const Args& args, Output& out) {
       return ok();
     }
     auto var_type = k.dwarf().variable_type(expr, types);
-    if (var_type) return print_value(s, *var_type, k.symbols().address(*sym), expr, radix, out);
+    if (var_type) return print_value(s, *var_type, gdb_address(k, *sym), expr, radix, out);
     // Not a variable: a function (or nothing gdb knows), through the expression path below.
     if (var_type.error().code != Errc::not_found) return var_type.error();
   }

@@ -102,7 +102,7 @@ void print_first_cpu_header(Session& s, const std::string& where, Output& out) {
   size_t colon = where.find(':');
   if (colon == std::string::npos) return;
   const symbols::Symbol* sym = s.kernel.symbols().find(where.substr(0, colon));
-  if (!sym || sym->relocatable || (sym->type != 'd' && sym->type != 'D')) return;
+  if (!sym || !s.kernel.symbols().is_per_cpu(*sym)) return;
   std::string spec = where.substr(colon + 1);
   auto present = s.kernel.cpus_in_mask("cpu_present_mask");
   if (!present || present->empty()) return;
@@ -172,7 +172,7 @@ Result<void> show_type(Session& s, std::string_view keyword, const Args& args, O
     }
   } else if (const symbols::Symbol* sym = s.kernel.symbols().find(where)) {
     addr = s.kernel.symbols().address(*sym);
-    per_cpu = !sym->relocatable && (sym->type == 'd' || sym->type == 'D');
+    per_cpu = s.kernel.symbols().is_per_cpu(*sym);
     if (cpuspec && !per_cpu) {
       out.print("WARNING: {} is not percpu; cpuspec ignored.\n", where);
       cpuspec.reset();

@@ -12,6 +12,10 @@ void SymbolTable::finish() {
   by_name_.clear();
   by_name_.reserve(symbols_.size());
   for (uint32_t i = 0; i < symbols_.size(); ++i) by_name_.emplace(symbols_[i].name, i);
+  const Symbol* start = find("__per_cpu_start");
+  const Symbol* end = find("__per_cpu_end");
+  per_cpu_start_ = start && end ? start->link_addr : 0;
+  per_cpu_end_ = start && end ? end->link_addr : 0;
 }
 
 const Symbol* SymbolTable::find(std::string_view name) const {

@@ -21,6 +21,10 @@ struct Symbol {
   uint64_t size;
   char type;              // nm-style: T t D d B b R r A W w V v ...
   bool relocatable;       // moves with KASLR (kernel image symbols; not per-CPU offsets, not absolutes)
+  // The ELF section index (st_shndx) of a vmlinux symbol, kNoSection for symbols from
+  // elsewhere (kallsyms, synthesized tables) and for absolute or common ones.
+  uint32_t section = kNoSection;
+  static constexpr uint32_t kNoSection = UINT32_MAX;
 };
 
 struct SymbolHit {
@@ -51,8 +55,18 @@ class SymbolTable {
   std::optional<SymbolHit> lookup(uint64_t runtime_addr) const;
   const std::vector<Symbol>& all() const { return symbols_; }
 
+  // Whether a symbol is per-CPU data: its link address lies in [__per_cpu_start,
+  // __per_cpu_end), the rule crash applies (so __per_cpu_end itself is not). On x86_64 the
+  // per-CPU section is linked at 0 and these symbols do not move with KASLR; on arm64 it is
+  // part of the image. Absolute symbols never are.
+  bool is_per_cpu(const Symbol& s) const {
+    return per_cpu_end_ > per_cpu_start_ && s.type != 'A' && s.type != 'a' && s.link_addr >= per_cpu_start_ &&
+           s.link_addr < per_cpu_end_;
+  }
+
  private:
   std::vector<Symbol> symbols_;  // sorted by link_addr after finish()
+  uint64_t per_cpu_start_ = 0, per_cpu_end_ = 0;  // link addresses, from finish()
   std::unordered_multimap<std::string_view, uint32_t> by_name_;
   uint64_t reloc_ = 0;
 };

@@ -128,8 +128,9 @@ Result<std::unique_ptr<Vmlinux>> Vmlinux::open(const std::string& path) {
   for (size_t i = 0; i < raw.size(); ++i) {
     const GElf_Sym& sym = raw[i];
     if (sym.st_shndx == SHN_UNDEF) continue;
+    bool in_section = sym.st_shndx < SHN_LORESERVE && sym.st_shndx < vm->sections_.size();
     vm->symbols_.add(Symbol{names[i], sym.st_value, sym.st_size, nm_type(sym, vm->sections_),
-                            sym.st_value >= text_start});
+                            sym.st_value >= text_start, in_section ? sym.st_shndx : Symbol::kNoSection});
   }
   vm->symbols_.finish();
   return vm;
