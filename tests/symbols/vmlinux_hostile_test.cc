@@ -43,12 +43,25 @@ void* tracked_alloc(size_t n) {
 }
 }  // namespace
 
+// Every replaceable non-aligned form, so that no allocation made by one (the library's, which
+// ASan tracks as operator new) is freed by the other (std::free here): std::stable_sort's
+// temporary buffer uses the nothrow form.
 void* operator new(size_t n) { return tracked_alloc(n); }
 void* operator new[](size_t n) { return tracked_alloc(n); }
+void* operator new(size_t n, const std::nothrow_t&) noexcept {
+  try {
+    return tracked_alloc(n);
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+}
+void* operator new[](size_t n, const std::nothrow_t& t) noexcept { return operator new(n, t); }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, size_t) noexcept { std::free(p); }
 void operator delete[](void* p, size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace coroner::symbols {
 namespace {
