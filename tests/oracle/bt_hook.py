@@ -14,14 +14,12 @@ session (later traces through the same function then list stale frames). The com
 start at __schedule's slot or name the frame at -S, where %rbp is known by the time a
 frame-pointer function (do_syscall_64) is reached, so the cache makes no difference.
 
-Usage: bt_hook.py --coroner BIN [--set DIR] [--only DUMP] [-v]
+Usage: bt_hook.py --coroner BIN [--set DIR] [--only DUMP] [--all] [-v]  (every dump by default)
 Exit status 0 when every comparison passed.
 """
-import argparse
 import os
 import re
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -33,13 +31,7 @@ FRAME = re.compile(r"^\s*#(\d+) \[([0-9a-f]+)\] (\S+) at ([0-9a-f]+)", re.M)
 
 
 def discover(binary, set_dir, dump_files, tmp):
-    outdir = os.path.join(tmp, "discover")
-    os.makedirs(outdir, exist_ok=True)
-    oracle.run_coroner(binary, set_dir, dump_files, DISCOVERY, outdir)
-    out = {}
-    for c in DISCOVERY:
-        path = os.path.join(outdir, oracle.safe_name(c))
-        out[c] = open(path, errors="replace").read() if os.path.exists(path) else ""
+    out = oracle.coroner_outputs(binary, set_dir, dump_files, DISCOVERY, tmp)
     return {c: [(int(n), int(s, 16), f, int(p, 16)) for n, s, f, p in FRAME.findall(out[c])] for c in DISCOVERY}
 
 
@@ -57,36 +49,9 @@ def commands_for(frames):
     return cmds
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--coroner", required=True)
-    ap.add_argument("--set", action="append")
-    ap.add_argument("--only", help="this dump only (manifest name)")
-    ap.add_argument("-v", "--verbose", action="store_true")
-    args = ap.parse_args()
-    sets = args.set or oracle.default_sets()
-    if not sets:
-        print("bt_hook: no fixture set: run fixtures/make-fixtures.sh first")
-        return 1
-    passed = failed = 0
-    for set_dir in sets:
-        manifest = oracle.read_tsv(os.path.join(set_dir, "manifest.tsv"))
-        rows = [dict(zip(manifest[0], r)) for r in manifest[1:]]
-        for row in rows:
-            name = row["name"]
-            if args.only and name != args.only:
-                continue
-            dump_files = row["path"].split(",")
-            with tempfile.TemporaryDirectory() as tmp:
-                cmds = commands_for(discover(args.coroner, set_dir, dump_files, tmp))
-                p, f = oracle.compare_with_crash(args.coroner, set_dir, dump_files, cmds,
-                                                 os.path.join(set_dir, "oracle-tests", "bt-hook", name), tmp,
-                                                 f"{os.path.basename(set_dir)}/{name}", args.verbose)
-                passed += p
-                failed += f
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+def commands_for_dump(binary, set_dir, dump_files, tmp, verbose):
+    return commands_for(discover(binary, set_dir, dump_files, tmp))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(oracle.hook_main("bt_hook", "bt-hook", commands_for_dump))

@@ -12,11 +12,9 @@ Usage: kmem_addresses.py --coroner BIN [--set DIR] [--only DUMP] [--all] [-v]
 By default one dump per boot of each set (kdump.elf, qemu.elf, qemu-nokaslr.elf); --all takes
 every dump of the manifest. Exit status 0 when every comparison passed.
 """
-import argparse
 import os
 import re
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -35,13 +33,7 @@ def hexes(text, pattern):
 
 def discover(binary, set_dir, dump_files, tmp):
     """Addresses of each kind on this dump, from coroner's outputs of DISCOVERY."""
-    outdir = os.path.join(tmp, "discover")
-    os.makedirs(outdir, exist_ok=True)
-    oracle.run_coroner(binary, set_dir, dump_files, DISCOVERY, outdir)
-    out = {}
-    for c in DISCOVERY:
-        path = os.path.join(outdir, oracle.safe_name(c))
-        out[c] = open(path, errors="replace").read() if os.path.exists(path) else ""
+    out = oracle.coroner_outputs(binary, set_dir, dump_files, DISCOVERY, tmp)
     a = {}
     mods = re.findall(r"^([0-9a-f]{16})\s+(\S+)\s+([0-9a-f]{16})\s+\d+", out["mod"], re.M)
     if mods:
@@ -120,43 +112,14 @@ def commands_for(a):
     return cmds
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--coroner", required=True)
-    ap.add_argument("--set", action="append")
-    ap.add_argument("--only", help="this dump only (manifest name)")
-    ap.add_argument("--all", action="store_true", help="every dump of each set")
-    ap.add_argument("-v", "--verbose", action="store_true")
-    args = ap.parse_args()
-    sets = args.set or oracle.default_sets()
-    if not sets:
-        print("kmem_addresses: no fixture set: run fixtures/make-fixtures.sh first")
-        return 1
-    passed = failed = 0
-    for set_dir in sets:
-        manifest = oracle.read_tsv(os.path.join(set_dir, "manifest.tsv"))
-        rows = [dict(zip(manifest[0], r)) for r in manifest[1:]]
-        for row in rows:
-            name = row["name"]
-            if args.only and name != args.only:
-                continue
-            if not args.only and not args.all and name not in DEFAULT_DUMPS:
-                continue
-            dump_files = row["path"].split(",")
-            with tempfile.TemporaryDirectory() as tmp:
-                a = discover(args.coroner, set_dir, dump_files, tmp)
-                cmds = commands_for(a)
-                if args.verbose:
-                    for k in sorted(a):
-                        print(f"  {name}: {k} = {a[k]:x}")
-                p, f = oracle.compare_with_crash(args.coroner, set_dir, dump_files, cmds,
-                                                 os.path.join(set_dir, "oracle-tests", "kmem-addresses", name), tmp,
-                                                 f"{os.path.basename(set_dir)}/{name}", args.verbose)
-                passed += p
-                failed += f
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+def commands_for_dump(binary, set_dir, dump_files, tmp, verbose):
+    a = discover(binary, set_dir, dump_files, tmp)
+    if verbose:
+        for k in sorted(a):
+            print(f"  {os.path.basename(set_dir)}/{dump_files[0]}: {k} = {a[k]:x}")
+    return commands_for(a)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(oracle.hook_main("kmem_addresses", "kmem-addresses", commands_for_dump,
+                              lambda name: name in DEFAULT_DUMPS))

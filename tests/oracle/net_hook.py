@@ -12,14 +12,12 @@ coroner, comparing the outputs exactly as oracle.py does. A wrong address in cor
 still fails: crash then prints nothing (or other sockets) for that reference. Dumps without
 the processes (every dump but qemu-net.elf) are skipped.
 
-Usage: net_hook.py --coroner BIN [--set DIR] [--only DUMP] [-v]
+Usage: net_hook.py --coroner BIN [--set DIR] [--only DUMP] [--all] [-v]  (qemu-net* dumps by default)
 Exit status 0 when every comparison passed.
 """
-import argparse
 import os
 import re
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -33,12 +31,9 @@ SOCKET = re.compile(r"^\s*(\d+) ([0-9a-f]+) ([0-9a-f]+) ")
 
 def discover(binary, set_dir, dump_files, tmp):
     """{comm: (pid, task, [(fd, socket, sock)])} from coroner's `foreach ... net -s`."""
-    outdir = os.path.join(tmp, "discover")
-    os.makedirs(outdir, exist_ok=True)
-    oracle.run_coroner(binary, set_dir, dump_files, [DISCOVERY], outdir)
-    path = os.path.join(outdir, oracle.safe_name(DISCOVERY))
+    out = oracle.coroner_outputs(binary, set_dir, dump_files, [DISCOVERY], tmp)
     found, current = {}, None
-    for line in (open(path, errors="replace").read() if os.path.exists(path) else "").splitlines():
+    for line in out[DISCOVERY].splitlines():
         m = TASK.match(line)
         if m:
             current = found.setdefault(m.group(3), (int(m.group(1)), m.group(2), []))
@@ -68,43 +63,10 @@ def commands_for(found):
     return cmds
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--coroner", required=True)
-    ap.add_argument("--set", action="append")
-    ap.add_argument("--only", help="this dump only (manifest name)")
-    ap.add_argument("-v", "--verbose", action="store_true")
-    args = ap.parse_args()
-    sets = args.set or oracle.default_sets()
-    if not sets:
-        print("net_hook: no fixture set: run fixtures/make-fixtures.sh first")
-        return 1
-    passed = failed = 0
-    for set_dir in sets:
-        manifest = oracle.read_tsv(os.path.join(set_dir, "manifest.tsv"))
-        rows = [dict(zip(manifest[0], r)) for r in manifest[1:]]
-        for row in rows:
-            name = row["name"]
-            if args.only and name != args.only:
-                continue
-            if not name.startswith("qemu-net"):
-                continue  # the socket holders run only in the networked guest
-            dump_files = row["path"].split(",")
-            with tempfile.TemporaryDirectory() as tmp:
-                cmds = commands_for(discover(args.coroner, set_dir, dump_files, tmp))
-                if not cmds:
-                    print(f"FAIL {os.path.basename(set_dir)}/{name}: the socket holders were not found "
-                          f"({DISCOVERY})")
-                    failed += 1
-                    continue
-                p, f = oracle.compare_with_crash(args.coroner, set_dir, dump_files, cmds,
-                                                 os.path.join(set_dir, "oracle-tests", "net-hook", name), tmp,
-                                                 f"{os.path.basename(set_dir)}/{name}", args.verbose)
-                passed += p
-                failed += f
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+def commands_for_dump(binary, set_dir, dump_files, tmp, verbose):
+    return commands_for(discover(binary, set_dir, dump_files, tmp))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # The socket holders run only in the networked guest.
+    sys.exit(oracle.hook_main("net_hook", "net-hook", commands_for_dump, lambda name: name.startswith("qemu-net")))

@@ -108,6 +108,62 @@ def run_coroner(binary, set_dir, dump_files, commands, outdir):
 
 
 
+def coroner_outputs(binary, set_dir, dump_files, cmds, tmp):
+    """coroner's output of each of cmds on one dump ("" when it wrote none): what the per-dump
+    scripts (bt_hook.py, kmem_addresses.py, ...) read before they build their commands."""
+    outdir = tempfile.mkdtemp(prefix="discover-", dir=tmp)
+    run_coroner(binary, set_dir, dump_files, cmds, outdir)
+    out = {}
+    for c in cmds:
+        path = os.path.join(outdir, safe_name(c))
+        out[c] = open(path, errors="replace").read() if os.path.exists(path) else ""
+    return out
+
+
+def hook_main(prog, recordings, commands_for_dump, default_dumps=None):
+    """main() of a per-dump oracle script, whose commands differ on every dump (addresses,
+    PIDs): options --coroner BIN [--set DIR]... [--only DUMP] [--all] [-v].
+    commands_for_dump(coroner, set_dir, dump_files, tmp, verbose) returns the commands for one
+    dump; an empty list fails that dump (what the script looks for is missing). default_dumps,
+    a predicate on the manifest name, picks the dumps run without --all/--only (all when None).
+    crash's recordings are cached in SET/oracle-tests/RECORDINGS/DUMP. Returns the exit status."""
+    ap = argparse.ArgumentParser(prog=prog)
+    ap.add_argument("--coroner", required=True)
+    ap.add_argument("--set", action="append")
+    ap.add_argument("--only", help="this dump only (manifest name)")
+    ap.add_argument("--all", action="store_true", help="every dump of each set")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args()
+    sets = args.set or default_sets()
+    if not sets:
+        print(f"{prog}: no fixture set: run fixtures/make-fixtures.sh first")
+        return 1
+    passed = failed = 0
+    for set_dir in sets:
+        manifest = read_tsv(os.path.join(set_dir, "manifest.tsv"))
+        for row in (dict(zip(manifest[0], r)) for r in manifest[1:]):
+            name = row["name"]
+            if args.only and name != args.only:
+                continue
+            if not args.only and not args.all and default_dumps and not default_dumps(name):
+                continue
+            label = f"{os.path.basename(set_dir)}/{name}"
+            dump_files = row["path"].split(",")
+            with tempfile.TemporaryDirectory() as tmp:
+                cmds = commands_for_dump(args.coroner, set_dir, dump_files, tmp, args.verbose)
+                if not cmds:
+                    print(f"FAIL {label}: {prog} found nothing to try on this dump")
+                    failed += 1
+                    continue
+                p, f = compare_with_crash(args.coroner, set_dir, dump_files, cmds,
+                                          os.path.join(set_dir, "oracle-tests", recordings, name), tmp, label,
+                                          args.verbose)
+                passed += p
+                failed += f
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
 def compare_with_crash(coroner, set_dir, dump_files, cmds, crash_dir, tmp, label_prefix, verbose=False):
     """Runs cmds (commands built per dump, e.g. from addresses read off the dump first) through
     crash 9 (recordings cached in crash_dir) and coroner, and compares each output exactly.
