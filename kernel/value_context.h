@@ -24,7 +24,7 @@ class KernelValueContext final : public symbols::ValueContext {
     auto end = k_.symbols().address_of("_end");
     if (!text || !end) return std::nullopt;
     if (addr < *text || addr >= *end) return module_symbol(addr);
-    return gdb_minimal_symbol(addr);
+    return gdb_symbol(addr);
   }
   std::optional<std::string> read_string(uint64_t addr, size_t max) override {
     auto s = k_.read_cstring(addr, max);
@@ -85,11 +85,40 @@ class KernelValueContext final : public symbols::ValueContext {
   }
 
   // The name gdb gives a kernel-image address in a printed value (printcmd.c,
-  // build_address_symbolic over minsyms.c, lookup_minimal_symbol_by_pc_section):
+  // build_address_symbolic): the DWARF function containing it (find_pc_function), named from
+  // its entry, unless there is none, or the minimal symbol below starts exactly at the address
+  // while the function does not (the start of foo.cold inside foo's ranges). So an address in
+  // a clone is named after the function cloned: <NF_HOOK+170> in NF_HOOK.constprop.0.
+  std::optional<std::string> gdb_symbol(uint64_t addr) {
+    uint64_t link = addr - k_.symbols().relocation();
+    auto msym = gdb_minimal_symbol(addr);
+    // Only an address in an allocated section gets a name (find_pc_section): the minimal
+    // symbol search checks that first.
+    if (!msym && !in_allocated_section(link)) return std::nullopt;
+    auto fn = k_.dwarf().function_at(link);
+    if (fn && !(msym && msym->first->link_addr == link && fn->entry != link)) {
+      if (link == fn->entry) return fn->name;
+      int64_t off = static_cast<int64_t>(link - fn->entry);
+      return fmt::format("{}{:+d}", fn->name, off);
+    }
+    if (!msym) return std::nullopt;
+    if (msym->second) return fmt::format("{}+{}", msym->first->name, msym->second);
+    return std::string(msym->first->name);
+  }
+
+  bool in_allocated_section(uint64_t link) {
+    for (const auto& s : k_.vmlinux().sections())
+      if ((s.flags & SHF_ALLOC) && s.addr != 0 && link >= s.addr && link - s.addr < s.size) return true;
+    return false;
+  }
+
+  // The minimal symbol gdb picks for a kernel-image address, and the offset into it
+  // (minsyms.c, lookup_minimal_symbol_by_pc_section):
   // - the address must lie in an allocated section (find_pc_section); the per-CPU section
   //   (linked at 0) names nothing, as crash's gdb shows;
   // - gdb's minimal symbols are sorted by address, then by name; from the last one at or
-  //   below the address it walks back over absolute symbols and symbols of other sections,
+  //   below the address it walks back over absolute symbols and symbols of other sections
+  //   (by st_shndx: _etext, at .rodata's start, belongs to .text),
   //   remembering the first zero-sized one, and stops at the first sized one; a local text
   //   symbol gives way to a global one just before it at the same address with the same size;
   // - that sized symbol names the address only when its size covers it (`entry_SYSCALL_64+56`
@@ -97,14 +126,26 @@ class KernelValueContext final : public symbols::ValueContext {
   //   zero-sized symbol met does, and a zero-sized one names nothing unless it is text (a
   //   linker label such as init_stack leaves a data pointer bare).
   // crash's own `sym` lookup (the closest symbol) is not used here: gdb prints these values.
-  std::optional<std::string> gdb_minimal_symbol(uint64_t addr) {
+  std::optional<std::pair<const symbols::Symbol*, uint64_t>> gdb_minimal_symbol(uint64_t addr) {
     const auto& st = k_.symbols();
     uint64_t link = addr - st.relocation();
     const symbols::Section* sec = nullptr;
-    for (const auto& s : k_.vmlinux().sections())
-      if ((s.flags & SHF_ALLOC) && s.addr != 0 && link >= s.addr && link - s.addr < s.size) sec = &s;
+    uint32_t sec_index = 0;
+    const auto& sections = k_.vmlinux().sections();
+    for (size_t i = 0; i < sections.size(); ++i) {
+      const auto& s = sections[i];
+      if ((s.flags & SHF_ALLOC) && s.addr != 0 && link >= s.addr && link - s.addr < s.size) {
+        sec = &s;
+        sec_index = static_cast<uint32_t>(i);
+      }
+    }
     if (!sec) return std::nullopt;
     char cls = section_class(*sec);
+    // gdb keeps the symbols of this section only: by the symbol's own section index where
+    // the vmlinux gave one, else by the section class its nm letter implies.
+    auto same_section = [&](const symbols::Symbol* s) {
+      return s->section != symbols::Symbol::kNoSection ? s->section == sec_index : section_class(s->type) == cls;
+    };
     const auto& all = st.all();
     auto it = std::upper_bound(all.begin(), all.end(), link,
                                [](uint64_t a, const symbols::Symbol& s) { return a < s.link_addr; });
@@ -123,7 +164,7 @@ class KernelValueContext final : public symbols::ValueContext {
         const symbols::Symbol* s = group[i];
         // Absolute symbols, and labels at this section's start that end the one before it
         // (_etext at .rodata's start is .text's).
-        if (!s->relocatable || section_class(s->type) != cls) continue;
+        if (!s->relocatable || !same_section(s)) continue;
         auto global_text = [](const symbols::Symbol* x) { return x->type == 'T' || x->type == 'W'; };
         if (i > 0 && !global_text(s) && global_text(group[i - 1]) && group[i - 1]->size == s->size) continue;
         if (s->size == 0) {
@@ -137,8 +178,7 @@ class KernelValueContext final : public symbols::ValueContext {
     }
     const symbols::Symbol* pick = sized && link - sized->link_addr < sized->size ? sized : zero_sized;
     if (!pick || (pick->size == 0 && section_class(pick->type) != 't')) return std::nullopt;
-    if (uint64_t off = link - pick->link_addr) return fmt::format("{}+{}", pick->name, off);
-    return std::string(pick->name);
+    return std::make_pair(pick, link - pick->link_addr);
   }
 
   Kernel& k_;

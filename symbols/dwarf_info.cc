@@ -275,6 +275,25 @@ Result<Dwarf_Die> DwarfInfo::function_definition(uint64_t link_addr, std::string
   return none();
 }
 
+std::optional<DwarfInfo::FunctionAt> DwarfInfo::function_at(uint64_t link_addr) {
+  auto dw = dwarf();
+  if (!dw) return std::nullopt;
+  Dwarf_Die cu, die;
+  if (!dwarf_addrdie(*dw, link_addr, &cu) || dwarf_child(&cu, &die) != 0) return std::nullopt;
+  do {
+    if (dwarf_tag(&die) != DW_TAG_subprogram || dwarf_haspc(&die, link_addr) <= 0) continue;
+    const char* n = dwarf_diename(&die);
+    if (!n) return std::nullopt;
+    Dwarf_Addr low = 0, high = 0, base = 0;
+    if (dwarf_lowpc(&die, &low) != 0) {
+      // No DW_AT_low_pc: a function in parts (DW_AT_ranges); gdb enters it at the first.
+      if (dwarf_ranges(&die, 0, &base, &low, &high) <= 0) return std::nullopt;
+    }
+    return FunctionAt{n, low};
+  } while (dwarf_siblingof(&die, &die) == 0);
+  return std::nullopt;
+}
+
 Result<std::string> DwarfInfo::function_type_at(uint64_t link_addr, std::string_view name, std::string_view inner) {
   Dwarf_Die fn = TRY(function_definition(link_addr, name));
   return declarator(&fn, std::string(inner), 0);

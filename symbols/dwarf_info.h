@@ -52,8 +52,22 @@ class DwarfInfo {
     return function_type_at(link_addr, name, name);
   }
 
- private:
+  // The function gdb finds at a link-time address (find_pc_function): the subprogram with code
+  // there, named as its declaration or abstract origin names it (a clone such as
+  // NF_HOOK.constprop.0 is "NF_HOOK"), with gdb's entry address for it (BLOCK_ENTRY_PC: the
+  // start of a contiguous function, else the start of its first range, so foo.cold's code is
+  // foo's). nullopt without DWARF or without a function there.
+  struct FunctionAt {
+    std::string name;
+    uint64_t entry;
+  };
+  std::optional<FunctionAt> function_at(uint64_t link_addr);
+
+  // The vmlinux's libdw handle, opened on first use and shared by every reader of its DWARF
+  // (one copy of the aranges, abbreviations and CU list); fails clearly without DWARF.
   Result<Dwarf*> dwarf();
+
+ private:
   Result<Dwarf_Die> function_definition(uint64_t link_addr, std::string_view name);
   const Vmlinux& vm_;
   std::unique_ptr<DwarfIndex> index_;

@@ -2,8 +2,6 @@
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <unordered_map>
@@ -14,22 +12,11 @@ namespace coroner::commands::disasm {
 
 GdbLines::GdbLines(kernel::Kernel& k) : k_(k) {}
 
-GdbLines::~GdbLines() {
-  if (dwarf_) dwarf_end(static_cast<Dwarf*>(dwarf_));
-  if (fd_ >= 0) close(fd_);
-}
-
 const GdbLines::UnitTables* GdbLines::unit_for(uint64_t link_addr) {
-  if (!tried_) {
-    tried_ = true;
-    if (k_.vmlinux().has_dwarf()) {
-      fd_ = open(k_.vmlinux().path().c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd_ >= 0) dwarf_ = dwarf_begin(fd_, DWARF_C_READ);
-    }
-  }
-  if (!dwarf_) return nullptr;
+  auto dw = k_.dwarf().dwarf();
+  if (!dw) return nullptr;
   Dwarf_Die cu;
-  if (!dwarf_addrdie(static_cast<Dwarf*>(dwarf_), link_addr, &cu)) return nullptr;
+  if (!dwarf_addrdie(*dw, link_addr, &cu)) return nullptr;
   uint64_t key = dwarf_dieoffset(&cu);
   if (auto it = units_.find(key); it != units_.end()) return &it->second;
 

@@ -27,9 +27,6 @@ namespace coroner::commands::disasm {
 class GdbLines {
  public:
   explicit GdbLines(kernel::Kernel& k);
-  ~GdbLines();
-  GdbLines(const GdbLines&) = delete;
-  GdbLines& operator=(const GdbLines&) = delete;
 
   // The file (joined to the unit's comp_dir, as gdb names it) and line of a link-time address.
   std::optional<symbols::SourceLocation> lookup(uint64_t link_addr);
@@ -50,9 +47,6 @@ class GdbLines {
   const UnitTables* unit_for(uint64_t link_addr);
 
   kernel::Kernel& k_;
-  void* dwarf_ = nullptr;  // Dwarf*
-  int fd_ = -1;
-  bool tried_ = false;
   std::map<uint64_t, UnitTables> units_;  // by CU DIE offset
 };
 

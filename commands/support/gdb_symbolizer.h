@@ -23,22 +23,13 @@ namespace coroner::commands::disasm {
 class GdbSymbolizer {
  public:
   explicit GdbSymbolizer(kernel::Kernel& k);
-  ~GdbSymbolizer();
-  GdbSymbolizer(const GdbSymbolizer&) = delete;
-  GdbSymbolizer& operator=(const GdbSymbolizer&) = delete;
 
   bool annotates(uint64_t runtime_addr);
   // The compilation directory of the unit holding a link-time address (DW_AT_comp_dir).
   std::optional<std::string> comp_dir(uint64_t link_addr);
 
  private:
-  bool in_dwarf_function(uint64_t link_addr);
-  void* open_dwarf();  // Dwarf*, opened on first use
-
   kernel::Kernel& k_;
-  void* dwarf_ = nullptr;  // Dwarf*
-  int fd_ = -1;
-  bool tried_ = false;
 };
 
 }  // namespace coroner::commands::disasm
