@@ -183,6 +183,13 @@ def apply_edits(path, edits):
     return undo[::-1]
 
 
+def patched(src, dst, edits):
+    """A copy of src with (offset, bytes) edits applied (task_list_cut.py, allocation_caps.py:
+    one variant each, so a copy is simpler than editing src in place and undoing it)."""
+    shutil.copyfile(src, dst)
+    apply_edits(dst, edits)
+
+
 def coroner_lines(coroner, vmlinux, dump, script):
     p = subprocess.run([coroner, "-s", vmlinux, dump], input=script, capture_output=True, text=True, timeout=120)
     return p.stdout.splitlines()
