@@ -14,7 +14,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "oracle"))
-from oracle import default_sets, fixture_root  # noqa: E402
+from oracle import default_sets, first_set  # noqa: E402
 
 
 def main():
@@ -22,12 +22,9 @@ def main():
     ap.add_argument("--coroner", required=True)
     args = ap.parse_args()
     coroner = os.path.abspath(args.coroner)
-    sets = default_sets()
-    if not sets:
-        print(f"bad_inputs: no fixture set under {fixture_root()}/sets: run fixtures/make-fixtures.sh first")
-        print("0 passed, 1 failed")
+    s = first_set("bad_inputs")
+    if s is None:
         return 1
-    s = sets[0]
     passed = failed = 0
     with tempfile.TemporaryDirectory() as tmp:
         def write(name, data):
@@ -54,7 +51,7 @@ def main():
             (["vmlinux"], 2, r"coroner: no dump file given\n(.|\n)*"),
             (["/bin/true", "kdump.elf"], 1, r"coroner: /bin/true: no symbol table \(\.symtab\): is this a stripped vmlinuz\?\n"),
         ]
-        other = [o for o in sets[1:] if os.path.basename(o) != os.path.basename(s)]
+        other = [o for o in default_sets()[1:] if os.path.basename(o) != os.path.basename(s)]
         if other:
             rel = os.path.basename(other[0])
             m = re.search(r"linux-image-(\S+?)-\d[^-]*$", rel)

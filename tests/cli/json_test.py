@@ -18,7 +18,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "oracle"))
-from oracle import default_sets, fixture_root, read_tsv  # noqa: E402
+from oracle import first_set, read_tsv  # noqa: E402
 
 COMMANDS = ["sys", "ps", "log", "sym jiffies", "sym schedule", "sym -l", "kmem -i", "kmem -s", "dev", "mod", "sys -t"]
 
@@ -338,12 +338,9 @@ def main():
     ap.add_argument("--only", help="only this dump (manifest name)")
     args = ap.parse_args()
     coroner = os.path.abspath(args.coroner)
-    sets = default_sets()
-    if not sets:
-        print(f"json_test: no fixture set under {fixture_root()}/sets: run fixtures/make-fixtures.sh first")
-        print("0 passed, 1 failed")
+    s = first_set("json_test")
+    if s is None:
         return 1
-    s = sets[0]
     manifest = read_tsv(os.path.join(s, "manifest.tsv"))
     dumps = [dict(zip(manifest[0], r)) for r in manifest[1:]]
     if args.only:

@@ -21,7 +21,7 @@ import termios
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "oracle"))
-from oracle import default_sets, fixture_root  # noqa: E402
+from oracle import first_set  # noqa: E402
 
 PROMPT = rb"coroner> "
 
@@ -98,12 +98,9 @@ def main():
     ap.add_argument("--coroner", required=True)
     args = ap.parse_args()
     coroner = os.path.abspath(args.coroner)
-    sets = default_sets()
-    if not sets:
-        print(f"shell_pty: no fixture set under {fixture_root()}/sets: run fixtures/make-fixtures.sh first")
-        print("0 passed, 1 failed")
+    s = first_set("shell_pty")
+    if s is None:
         return 1
-    s = sets[0]
     passed = failed = 0
 
     def check(name, fn):

@@ -14,7 +14,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "oracle"))
-from oracle import default_sets, fixture_root  # noqa: E402
+from oracle import first_set  # noqa: E402
 
 
 def main():
@@ -23,12 +23,9 @@ def main():
     ap.add_argument("--plugin")
     args = ap.parse_args()
     coroner = os.path.abspath(args.coroner)
-    sets = default_sets()
-    if not sets:
-        print(f"shell_scripts: no fixture set under {fixture_root()}/sets: run fixtures/make-fixtures.sh first")
-        print("0 passed, 1 failed")
+    s = first_set("shell_scripts")
+    if s is None:
         return 1
-    s = sets[0]
     release = open(os.path.join(s, "kernel-release")).read().strip()
     passed = failed = 0
 

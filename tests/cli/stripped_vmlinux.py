@@ -12,7 +12,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "oracle"))
-from oracle import default_sets, fixture_root  # noqa: E402
+from oracle import first_set  # noqa: E402
 
 SAME = ["sym jiffies", "rd -64 linux_banner 4", "vtop ffffffff81000000", "dis schedule 5",
         "struct list_head", "bt -a", "ps", "log"]
@@ -30,12 +30,9 @@ def main():
     ap.add_argument("--coroner", required=True)
     args = ap.parse_args()
     coroner = os.path.abspath(args.coroner)
-    sets = default_sets()
-    if not sets:
-        print(f"stripped_vmlinux: no fixture set under {fixture_root()}/sets: run fixtures/make-fixtures.sh first")
-        print("0 passed, 1 failed")
+    s = first_set("stripped_vmlinux")
+    if s is None:
         return 1
-    s = sets[0]
     passed = failed = 0
     with tempfile.TemporaryDirectory() as tmp:
         stripped = os.path.join(tmp, "vmlinux.stripped")

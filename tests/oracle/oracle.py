@@ -41,6 +41,17 @@ def default_sets():
             if os.path.isfile(os.path.join(root, d, "manifest.tsv"))]
 
 
+def first_set(prog):
+    """The first fixture set, for the tests that need one dump only. None, after printing the
+    failing count line, when no set exists."""
+    sets = default_sets()
+    if not sets:
+        print(f"{prog}: no fixture set under {fixture_root()}/sets: run fixtures/make-fixtures.sh first")
+        print("0 passed, 1 failed")
+        return None
+    return sets[0]
+
+
 def safe_name(cmd):
     return re.sub(r"[^A-Za-z0-9._-]", "_", cmd) + ".txt"
 
