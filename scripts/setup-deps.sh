@@ -11,10 +11,13 @@ BUILD_PKGS=(
   liblzo2-dev libsnappy-dev libzstd-dev libgtest-dev libgmock-dev libedit-dev
   libbpf-dev
 )
-# Fixture generation: a TCG guest, its initramfs, the kdump chain and the oracle chroot.
+# Fixture generation: a TCG guest, its initramfs, the kdump chain and the oracle chroot;
+# dwarves (pahole): the BTF of fixtures/cortest's module, built against 6.12's headers
+# (whose linux-kbuild package depends on it).
 FIXTURE_PKGS=(
   qemu-system-x86 busybox-static kexec-tools cpio xz-utils zstd debootstrap
   python3 socat time
+  dwarves
 )
 # arm64 fixtures (fixtures/make-fixtures-arm64.sh): an aarch64 TCG guest, its workload
 # cross-compiled statically; the arm64 kernel and busybox-static:arm64 come from the archive's
