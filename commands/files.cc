@@ -95,7 +95,7 @@ Result<void> show_dentry(kernel::Kernel& k, uint64_t dentry, Output& out) {
   return ok();
 }
 
-// files -p: an inode's page-cache pages (inode->i_mapping->i_pages), each as crash's
+// files -p: an inode's page-cache pages (inode->i_mapping's xarray, or radix tree before 4.20), each as crash's
 // dump_mem_map() line, after the INODE/NRPAGES line; value entries (shadows) are skipped and a
 // count that differs from nrpages is reported after the pages, as crash does.
 Result<void> show_inode_pages(kernel::Kernel& k, uint64_t inode, Output& out) {
@@ -108,17 +108,20 @@ Result<void> show_inode_pages(kernel::Kernel& k, uint64_t inode, Output& out) {
   out.print("{:^16}  NRPAGES\n{:>16x}  {:>7}\n\n", "INODE", inode, nrpages);
   if (!nrpages) return ok();
   uint64_t count = 0;
-  for (auto& cp : TRY(kernel::mapping_pages(k, mapping))) {
+  auto cache = TRY(kernel::mapping_pages(k, mapping));
+  for (auto& cp : cache.pages) {
     TRY(check_interrupt());
     auto phys = TRY(kernel::phys_of_page(k, cp.page));
     if (!phys)
-      return Error::make(Errc::bad_data, "do_xarray: callback operation failed: entry: {}  item: {:x}", count, cp.page);
+      return Error::make(Errc::bad_data, "{}: callback operation failed: entry: {}  item: {:x}",
+                         cache.xarray ? "do_xarray" : "do_radix_tree", count, cp.page);
     std::string line = TRY(kernel::format_page_line(k, TRY(kernel::read_page_info(k, cp.page, *phys))));
     if (kernel::take_page_header(k)) out.write(kernel::page_header());
     out.write(line);
     ++count;
   }
-  if (count != nrpages) out.print("files: xarray page count: {}  nrpages: {}\n", count, nrpages);
+  if (count != nrpages)
+    out.print("files: {} page count: {}  nrpages: {}\n", cache.xarray ? "xarray" : "radix", count, nrpages);
   return ok();
 }
 
@@ -136,26 +139,22 @@ Result<void> run_files_options(Session& s, const Args& args, Output& out) {
   kernel::Kernel& k = s.kernel;
   if (args.has('p')) {
     uint64_t inode = TRY(hex_arg(args.value('p'), "inode"));
-    auto r = show_inode_pages(k, inode, out);
-    if (!r) kernel::forget_page_header(k);
-    return r;
+    return show_inode_pages(k, inode, out);
   }
   if (args.has('d')) return show_dentry(k, TRY(hex_arg(args.value('d'), "dentry")), out);
   const kernel::TaskTable& tt = *TRY(kernel::task_table(k));
-  auto targets = TRY(pid_or_task_args(tt, args.positional, s.current_task));
+  auto targets = pid_or_task_args(tt, args.positional, s.current_task);
+  if (!targets) {
+    kernel::error_is_info(k);  // crash's "invalid task or pid value" is an error(INFO)
+    return targets.error();
+  }
   std::optional<std::string> ref;
   if (args.has('R')) ref = args.value('R');
-  for (size_t i = 0; i < targets.size(); ++i) {
+  for (size_t i = 0; i < targets->size(); ++i) {
     if (i && !ref) out.print("\n");
-    TRY(show_files(k, *targets[i], args.has('c'), ref, out));
+    TRY(show_files(k, *(*targets)[i], args.has('c'), ref, out));
   }
   return ok();
-}
-
-Result<void> run_files(Session& s, const Args& args, Output& out) {
-  auto r = run_files_options(s, args, out);
-  if (!r) kernel::forget_page_header(s.kernel);  // crash's restart after an error
-  return r;
 }
 
 }  // namespace
@@ -170,7 +169,7 @@ std::vector<Command> files_commands() {
                                {'c', false, "each file's inode, address_space and page-cache pages"},
                                {'R', true, "only the files matching this fd, address or path"}},
                               {"files", "files 1", "files -c 1", "files -R console 1", "foreach files"}},
-                  run_files}};
+                  run_files_options}};
 }
 
 }  // namespace coroner::commands

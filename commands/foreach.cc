@@ -81,7 +81,10 @@ Result<void> foreach_tasks(Session& s, const Args& args, Output& out) {
     any_selected = true;
     for (auto* t : *tasks) named.insert(t->addr);
   }
-  if (!selectors.empty() && !any_selected) return Error{Errc::not_found, "", {}};
+  if (!selectors.empty() && !any_selected) {
+    kernel::error_is_info(s.kernel);  // crash's error(INFO)s: no restart (kernel/pagecache.h)
+    return Error{Errc::not_found, "", {}};
+  }
   bool filtered = !selectors.empty() || !state_sel.empty() || kernel_only || user_only || gleader_only || active_only;
   for (auto& t : tt.tasks) {
     if (!selectors.empty() && !named.count(t.addr)) continue;
@@ -163,13 +166,6 @@ Result<void> foreach_tasks(Session& s, const Args& args, Output& out) {
   return ok();
 }
 
-// A failing foreach is a restart for crash: the struct page header is due again.
-Result<void> run_foreach(Session& s, const Args& args, Output& out) {
-  auto r = foreach_tasks(s, args, out);
-  if (!r) kernel::forget_page_header(s.kernel);
-  return r;
-}
-
 }  // namespace
 
 std::vector<Command> foreach_commands() {
@@ -182,7 +178,7 @@ std::vector<Command> foreach_commands() {
                               {"foreach bt", "foreach UN bt", "foreach kernel bt -s", "foreach vm", "foreach files",
                                "foreach 'cor.*' task -R pid", "foreach user vtop 400000"},
                               true},
-                  run_foreach}};
+                  foreach_tasks}};
 }
 
 }  // namespace coroner::commands

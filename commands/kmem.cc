@@ -13,6 +13,7 @@
 #include "kernel/kernel.h"
 #include "kernel/mm.h"
 #include "kernel/modules.h"
+#include "kernel/pagecache.h"
 #include "kernel/tasks.h"
 #include "kernel/walkers.h"
 
@@ -909,6 +910,7 @@ Result<void> kmem_p(Kernel& k, const std::vector<uint64_t>& addrs, bool physical
   auto names = TRY(kernel::page_flag_names(k));
   uint64_t page_size = k.arch().page_size();
   auto header = [&] {
+    kernel::take_page_header(k);  // dump_mem_map() marks crash's page header printed
     if (members)
       page_members_header(*members, out);
     else
@@ -944,6 +946,7 @@ Result<void> print_pfn(Kernel& k, uint64_t pfn, Output& out) {
   uint64_t page = TRY(pfn_to_page(k, pfn));
   std::vector<uint8_t> bytes(l.size);
   TRY(k.read(page, bytes));
+  kernel::take_page_header(k);  // crash prints it for each address, and marks it printed
   page_header(out);
   page_line(page, pfn * k.arch().page_size(), bytes.data(), l, TRY(kernel::page_flag_names(k)), out);
   return ok();
@@ -1272,6 +1275,9 @@ Result<void> run_kmem_json(Kernel& k, const Args& args, Output& out) {
 
 Result<void> run_kmem(Session& s, const Args& args, Output& out) {
   Kernel& k = s.kernel;
+  // crash's cmd_kmem() first clears HEADER_PRINTED: the next page header is printed
+  // (kernel/pagecache.h).
+  kernel::forget_page_header(k);
   if (json::wanted(s, args)) return run_kmem_json(k, args, out);
   auto usage = [&]() -> Result<void> {
     out.print("Usage:\n  kmem [-f|-F|-c|-C|-i[=shared]|-v|-V|-n|-z|-o|-h] [-p | -m member[,member]]\n"

@@ -12,6 +12,7 @@
 #include "commands/support/tasks.h"
 #include "kernel/files.h"
 #include "kernel/kernel.h"
+#include "kernel/pagecache.h"
 #include "kernel/swap.h"
 #include "kernel/tasks.h"
 #include "kernel/value_context.h"
@@ -62,10 +63,11 @@ Result<uint64_t> parse_hex(const std::string& text) {
   return value;
 }
 
-void print_mm_table(kernel::Kernel& k, const Task& t, uint64_t pgd, const kernel::TaskMemory& mem, Output& out) {
+void print_mm_table(kernel::Kernel& k, const Task& t, uint64_t mm, uint64_t pgd, const kernel::TaskMemory& mem, Output& out) {
   (void)k;
+  (void)t;
   out.print("{}  {}  {}  {}\n", center("MM", 16), center("PGD", 16), center("RSS", 6), "TOTAL_VM");
-  out.print("{}  {}  {}  {}\n", center(fmt::format("{:x}", t.mm), 16), center(fmt::format("{:x}", pgd), 16),
+  out.print("{}  {}  {}  {}\n", center(fmt::format("{:x}", mm), 16), center(fmt::format("{:x}", pgd), 16),
             center(fmt::format("{}k", mem.rss_kb), 6), center(fmt::format("{}k", mem.vsz_kb), 8));
 }
 
@@ -130,7 +132,7 @@ Result<void> print_pages(kernel::Kernel& k, uint64_t mm, const kernel::Vma& v, s
 enum class Mode { plain, pages, reference };
 
 // vm -M MM: crash checks the address is a live mm_struct (mm_count not 0) before using it.
-Result<uint64_t> forced_mm(kernel::Kernel& k, uint64_t mm) {
+Result<uint64_t> checked_mm(kernel::Kernel& k, uint64_t mm) {
   if (!k.arch().is_kernel_vaddr(mm)) return Error::make(Errc::usage, "invalid mm_struct address: {:x}", mm);
   auto count = k.member<uint32_t>(mm, "mm_struct", "mm_count");
   if (!count) return Error::make(Errc::usage, "invalid mm_struct address: {:x}", mm);
@@ -138,16 +140,20 @@ Result<uint64_t> forced_mm(kernel::Kernel& k, uint64_t mm) {
   return mm;
 }
 
-Result<void> show_vm(kernel::Kernel& k, const Task& t, Mode mode, const std::string& ref, Output& out,
-                     std::optional<uint64_t> force_mm = std::nullopt) {
+// The MM line's mm_struct: the task's own, else the one a `vm -M` gave it earlier (crash's
+// tc->mm_struct, kernel/pagecache.h), shown with no PGD, RSS or size.
+uint64_t shown_mm(kernel::Kernel& k, const Task& t) { return t.mm ? t.mm : kernel::given_mm(k, t.addr); }
+
+Result<void> show_vm(kernel::Kernel& k, const Task& t, Mode mode, const std::string& ref, Output& out) {
   uint64_t pgd = t.mm ? TRY(k.member<uint64_t>(t.mm, "mm_struct", "pgd")) : 0;
   auto mem = TRY(kernel::task_memory(k, t));
+  uint64_t line_mm = shown_mm(k, t);
   if (mode != Mode::reference) {
     out.print("{}\n", task_header(t));
-    print_mm_table(k, t, pgd, mem, out);
-    // -M gives an mm_struct to a task that has none (an exiting task's, found on its stack).
-    uint64_t mm = t.mm;
-    if (!mm && force_mm) mm = *force_mm;
+    print_mm_table(k, t, line_mm, pgd, mem, out);
+    // A task without an mm_struct (a kernel thread, an exiting task) walks the one `vm -M`
+    // gave it or forces now: kernel::effective_mm.
+    uint64_t mm = kernel::effective_mm(k, t.addr, t.mm);
     if (!mm) return ok();
     if (mode == Mode::plain) out.write(kVmaHeader);
     for (auto& v : TRY(kernel::task_vmas(k, mm))) {
@@ -160,25 +166,32 @@ Result<void> show_vm(kernel::Kernel& k, const Task& t, Mode mode, const std::str
   // -R: the mm_struct or page directory (the task and its MM line only), the VMAs whose
   // address or flags equal the number or whose path contains the text, and the page whose
   // address it is (that VMA and the page's translation); nothing when nothing matches.
-  if (!t.mm) return ok();
   auto number = parse_hex(ref);
   uint64_t page = k.arch().page_size();
-  bool mm_hit = number && (*number == t.mm || *number == pgd);
+  bool mm_hit = number && ((line_mm && *number == line_mm) || (pgd && *number == pgd));
+  if (mm_hit) {
+    out.print("{}\n", task_header(t));
+    print_mm_table(k, t, line_mm, pgd, mem, out);
+    out.print("\n");
+    return ok();
+  }
+  uint64_t mm = kernel::effective_mm(k, t.addr, t.mm);
+  if (!mm) return ok();
   std::vector<std::pair<kernel::Vma, bool>> hits;
-  for (auto& v : TRY(kernel::task_vmas(k, t.mm))) {
+  for (auto& v : TRY(kernel::task_vmas(k, mm))) {
     std::string path = v.file ? TRY(kernel::file_path(k, v.file)) : "";
     bool has_page = number && *number % page == 0 && *number >= v.start && *number < v.end;
     bool equal = number && (*number == v.addr || *number == v.flags);
     bool named = !number && !path.empty() && path.find(ref) != std::string::npos;
     if (has_page || equal || named) hits.push_back({v, has_page});
   }
-  if (hits.empty() && !mm_hit) return ok();
+  if (hits.empty()) return ok();
   out.print("{}\n", task_header(t));
-  print_mm_table(k, t, pgd, mem, out);
-  if (!hits.empty()) out.write(kVmaHeader);
+  print_mm_table(k, t, line_mm, pgd, mem, out);
+  out.write(kVmaHeader);
   for (auto& [v, has_page] : hits) {
     out.write(TRY(vma_line(k, v)));
-    if (has_page) TRY(print_pages(k, t.mm, v, *number, out));
+    if (has_page) TRY(print_pages(k, mm, v, *number, out));
   }
   out.print("\n");
   return ok();
@@ -208,19 +221,27 @@ Result<void> run_vm(Session& s, const Args& args, Output& out) {
     return Error{Errc::usage, "", std::nullopt};
   }
   int radix = args.has('x') ? 16 : 10;
-  std::optional<uint64_t> force_mm;
-  if (args.has('M')) force_mm = TRY(forced_mm(k, TRY(parse_hex(args.value('M')))));  // crash checks it first
+  // crash checks the address first; then it stays in force for later commands too (until a
+  // restart: kernel/pagecache.h).
+  if (args.has('M')) kernel::force_mm(k, TRY(checked_mm(k, TRY(parse_hex(args.value('M'))))));
   const kernel::TaskTable& tt = *TRY(kernel::task_table(k));
-  auto targets = TRY(pid_or_task_args(tt, args.positional, s.current_task));
+  auto selected = pid_or_task_args(tt, args.positional, s.current_task);
+  if (!selected) {
+    kernel::error_is_info(k);  // crash's "invalid task or pid value" is an error(INFO)
+    return selected.error();
+  }
+  auto& targets = *selected;
   if (args.has('P')) {
     uint64_t vma = TRY(parse_hex(args.value('P')));
     for (auto* t : targets) {
       out.print("{}\n", task_header(*t));
-      for (auto& v : TRY(kernel::task_vmas(k, t->mm))) {
+      uint64_t mm = kernel::effective_mm(k, t->addr, t->mm);
+      if (!mm) continue;
+      for (auto& v : TRY(kernel::task_vmas(k, mm))) {
         if (v.addr != vma) continue;
         out.write(kVmaHeader);
         out.write(TRY(vma_line(k, v)));
-        TRY(print_pages(k, t->mm, v, std::nullopt, out));
+        TRY(print_pages(k, mm, v, std::nullopt, out));
       }
     }
     return ok();
@@ -230,10 +251,11 @@ Result<void> run_vm(Session& s, const Args& args, Output& out) {
     if (args.has('m') || args.has('v')) {
       if (i) out.print("\n");
       out.print("{}\n", task_header(t));
-      if (!t.mm) continue;
-      if (args.has('m')) TRY(dump_struct(k, "mm_struct", t.mm, radix, out));
+      uint64_t mm = kernel::effective_mm(k, t.addr, t.mm);
+      if (!mm) continue;
+      if (args.has('m')) TRY(dump_struct(k, "mm_struct", mm, radix, out));
       else
-        for (auto& v : TRY(kernel::task_vmas(k, t.mm))) TRY(dump_struct(k, "vm_area_struct", v.addr, radix, out));
+        for (auto& v : TRY(kernel::task_vmas(k, mm))) TRY(dump_struct(k, "vm_area_struct", v.addr, radix, out));
       continue;
     }
     if (args.has('R')) {
@@ -241,7 +263,7 @@ Result<void> run_vm(Session& s, const Args& args, Output& out) {
       continue;
     }
     if (i) out.print("\n");
-    TRY(show_vm(k, t, args.has('p') ? Mode::pages : Mode::plain, "", out, force_mm));
+    TRY(show_vm(k, t, args.has('p') ? Mode::pages : Mode::plain, "", out));
   }
   return ok();
 }
@@ -256,7 +278,7 @@ std::vector<Command> vm_commands() {
                               "     [-f vm_flags]",
                               {{'p', false, "each page's physical address (or file and offset)"},
                                {'P', true, "the pages of one VMA"},
-                               {'M', true, "the mm_struct to use for a task that has none"},
+                               {'M', true, "the mm_struct to use for a task that has none (stays in force)"},
                                {'m', false, "the mm_struct"},
                                {'v', false, "every vm_area_struct"},
                                {'R', true, "only the VMAs matching this number, address or file name"},

@@ -40,7 +40,7 @@ void print_pte(kernel::Kernel& k, uint64_t pte, Output& out) {
 }
 
 // dump_mem_map() for one physical page: its struct page, under crash's header when that is
-// due (kernel/pagecache.h: printed once until a command fails).
+// due (kernel/pagecache.h: printed once until a restart or kmem).
 Result<void> print_page(kernel::Kernel& k, uint64_t paddr, Output& out) {
   std::string warning;
   auto page = TRY(kernel::page_of_phys(k, paddr, &warning));
@@ -131,8 +131,15 @@ Result<void> vtop_kernel(Session& s, uint64_t vaddr, Output& out) {
     out.write("\n");
     return walked.error();  // a table could not be read, or the tables loop
   } else if (steps.back().level == "PTE" && steps.back().entry) {
-    out.write("\n");  // a PTE that is not present but not empty (swapped, PROT_NONE)
-    print_pte(k, steps.back().entry, out);
+    // A PTE that is not present but not empty. x86_64: crash's x86_64_translate_pte() shows
+    // PROT_NONE as a mapping ("PTE PHYSICAL FLAGS") and anything else as a swap entry ("PTE
+    // SWAP OFFSET"), in the kernel's tables as in a task's; arm64 keeps the PTE table.
+    uint64_t pte = steps.back().entry;
+    out.write("\n");
+    if (a.name() == "x86_64" && !kernel::x86_64_pte_protnone(pte))
+      TRY(print_swap_pte(k, pte, out));
+    else
+      print_pte(k, pte, out);
   }
   out.write("\n");
 
@@ -171,7 +178,9 @@ Result<void> vtop_user(Session& s, uint64_t task, uint64_t vaddr, Output& out) {
   kernel::Kernel& k = s.kernel;
   arch::Arch& a = k.arch();
   out.print("{:<10}  {:<16}\n", "VIRTUAL", "PHYSICAL");
-  uint64_t mm = TRY(k.member<uint64_t>(task, "task_struct", "mm"));
+  // A task without an mm_struct (a kernel thread) is translated in the one `vm -M` gave it,
+  // or gives it the one `vm -M` forces (crash's tc->mm_struct): kernel/pagecache.h.
+  uint64_t mm = kernel::effective_mm(k, task, TRY(k.member<uint64_t>(task, "task_struct", "mm")));
   uint64_t vma = mm ? TRY(find_vma(k, mm, vaddr)) : 0;
   if (!vma) {
     out.print("{:<10x}  (not accessible)\n\n", vaddr);
@@ -289,11 +298,6 @@ Result<void> vtop_addresses(Session& s, const Args& args, Output& out) {
   return ok();
 }
 
-Result<void> run_vtop(Session& s, const Args& args, Output& out) {
-  auto r = vtop_addresses(s, args, out);
-  if (!r) kernel::forget_page_header(s.kernel);
-  return r;
-}
 
 // crash's cpu specification: "" (the current CPU: the one that panicked), "a" or "all", or
 // lists and ranges "1,3,5-7" of CPUs below the number of CPUs.
@@ -355,7 +359,7 @@ std::vector<Command> vtop_commands() {
                                {'k', false, "kernel virtual address"},
                                {'c', true, "user addresses in this task's address space (PID or task address)"}},
                               {"vtop ffffffffff600000", "vtop fffffe0000000000"}},
-                  run_vtop},
+                  vtop_addresses},
           Command{CommandSpec{"ptov",
                               {},
                               "physical to virtual",

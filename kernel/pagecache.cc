@@ -1,8 +1,11 @@
 #include "kernel/pagecache.h"
 
+#include <map>
+
 #include <fmt/format.h>
 
 #include "kernel/mm.h"
+#include "kernel/radix_tree.h"
 #include "kernel/walkers.h"
 
 namespace coroner::kernel {
@@ -19,8 +22,12 @@ std::string center(std::string_view s, size_t width, bool rjust) {
   return std::string(left, ' ') + std::string(s) + std::string(extra - left, ' ');
 }
 
-struct PageHeaderState {
-  bool printed = false;
+struct SessionFlags {
+  bool header_printed = false;         // HEADER_PRINTED
+  std::optional<uint64_t> forced_mm;   // MM_STRUCT_FORCE, curcmd_private
+  std::map<uint64_t, uint64_t> given;  // task -> mm (tc->mm_struct of a task without one)
+  uint64_t cleanup_task = 0;           // the task vm_cleanup() undoes (the last one given)
+  bool info_error = false;             // the failing command's error was an error(INFO)
 };
 
 struct Sparsemem {
@@ -102,19 +109,74 @@ std::string page_header() {
 }
 
 bool take_page_header(Kernel& k) {
-  bool& printed = k.extension<PageHeaderState>().printed;
+  bool& printed = k.extension<SessionFlags>().header_printed;
   bool due = !printed;
   printed = true;
   return due;
 }
-void forget_page_header(Kernel& k) { k.extension<PageHeaderState>().printed = false; }
+void forget_page_header(Kernel& k) { k.extension<SessionFlags>().header_printed = false; }
 
-Result<std::vector<CachedPage>> mapping_pages(Kernel& k, uint64_t mapping, size_t limit) {
-  uint64_t i_pages = mapping + TRY(k.offset_of("address_space", "i_pages"));
-  std::vector<CachedPage> out;
-  for (auto& e : TRY(xarray_walk(k, i_pages, limit))) {
-    if (e.entry & 3) continue;  // a value entry (workingset shadow, swap) or internal entry
-    out.push_back({e.index, e.entry});
+void restart_session_flags(Kernel& k) {
+  auto& f = k.extension<SessionFlags>();
+  f.header_printed = false;
+  f.forced_mm.reset();
+  f.info_error = false;
+  if (f.cleanup_task) f.given.erase(f.cleanup_task);
+  f.cleanup_task = 0;
+}
+
+void error_is_info(Kernel& k) { k.extension<SessionFlags>().info_error = true; }
+
+void after_command(Kernel& k, bool failed) {
+  auto& f = k.extension<SessionFlags>();
+  bool info = f.info_error;
+  f.info_error = false;
+  if (failed && !info) restart_session_flags(k);
+}
+
+void force_mm(Kernel& k, uint64_t mm) { k.extension<SessionFlags>().forced_mm = mm; }
+std::optional<uint64_t> forced_mm(Kernel& k) { return k.extension<SessionFlags>().forced_mm; }
+
+uint64_t given_mm(Kernel& k, uint64_t task) {
+  auto& f = k.extension<SessionFlags>();
+  auto it = f.given.find(task);
+  return it == f.given.end() ? 0 : it->second;
+}
+
+uint64_t effective_mm(Kernel& k, uint64_t task, uint64_t own_mm) {
+  if (own_mm) return own_mm;
+  auto& f = k.extension<SessionFlags>();
+  if (uint64_t mm = given_mm(k, task)) return mm;
+  if (!f.forced_mm) return 0;
+  f.given[task] = *f.forced_mm;
+  f.cleanup_task = task;
+  return *f.forced_mm;
+}
+
+Result<PageCache> mapping_pages(Kernel& k, uint64_t mapping, size_t limit) {
+  PageCache out;
+  // 4.20+: i_pages is a struct xarray; 4.17-4.19: i_pages is a radix_tree_root; before:
+  // page_tree.
+  auto& types = k.types();
+  symbols::TypeRef as = TRY(types.find("struct address_space"));
+  auto member = types.member(as, "i_pages");
+  if (!member) member = types.member(as, "page_tree");
+  if (!member) return Error::make(Errc::no_debug_info, "struct address_space has neither i_pages nor page_tree");
+  std::string type = types.name(types.resolve(member->type));
+  out.xarray = type.find("xarray") != std::string::npos;
+  uint64_t tree = mapping + member->offset();
+  if (out.xarray) {
+    for (auto& e : TRY(xarray_walk(k, tree, limit))) {
+      if (e.entry & 3) continue;  // a value entry (workingset shadow, swap) or internal entry
+      out.pages.push_back({e.index, e.entry});
+    }
+    return out;
+  }
+  if (type.find("radix_tree_root") == std::string::npos)
+    return Error::make(Errc::unsupported, "address_space page cache of type {}: neither an xarray nor a radix tree", type);
+  for (auto& e : TRY(radix_tree_walk(k, tree, limit))) {
+    if (radix_tree_exceptional(e.entry)) continue;  // shadow or swap entry
+    out.pages.push_back({e.index, e.entry});
   }
   return out;
 }

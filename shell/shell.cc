@@ -19,6 +19,7 @@
 #include "commands/builtin.h"
 #include "commands/support/json.h"
 #include "kernel/kernel.h"
+#include "kernel/pagecache.h"
 #include "kernel/printk.h"
 #include "kernel/tasks.h"
 #include "shell/completion.h"
@@ -284,10 +285,18 @@ bool Shell::run_command(const std::vector<std::string>& argv, FILE* out) {
         fmt::print(stderr, "{}\n", args.error().message);
         o.write(commands::usage_block(cmd->spec));
       }
+      kernel::after_command(session_.kernel, true);  // crash's cmd_usage(): a restart
       return false;
     }
-    if (json_foreach) return run_json_foreach(*cmd, *args, out);
+    if (json_foreach) {
+      bool okay = run_json_foreach(*cmd, *args, out);
+      kernel::after_command(session_.kernel, !okay);
+      return okay;
+    }
     auto r = cmd->run(session_, *args, o);
+    // A failed command is crash's error(FATAL) restart: the session flags of kernel/pagecache.h
+    // (the page header, vm -M) are reset, unless the command reported an error(INFO).
+    kernel::after_command(session_.kernel, !r);
     warn_if_task_list_cut(cmd->spec.name);
     if (!r) {
       if (!r.error().message.empty()) o.print("{}: {}\n", cmd->spec.name, r.error().message);
@@ -297,6 +306,7 @@ bool Shell::run_command(const std::vector<std::string>& argv, FILE* out) {
     // Ctrl-C or a closed pipe: the command's output cannot go on; tell the terminal why.
     // A reader that has all it wanted (`foreach bt | head -2`) is no failure, as in a shell.
     if (stopped.reason != "interrupted") return true;
+    kernel::after_command(session_.kernel, true);  // crash restarts after SIGINT
     fmt::print(stderr, "\n{}: interrupted\n", cmd ? cmd->spec.name : name);
     return false;
   } catch (const std::system_error&) {
@@ -620,6 +630,9 @@ int Shell::run_interactive() {
     }
     std::string l = line;
     free(line);
+    // crash runs restore_sanity() before each command typed at its prompt: the page header is
+    // due again and a vm -M is forgotten (a script keeps both: kernel/pagecache.h).
+    kernel::restart_session_flags(session_.kernel);
     if (!run_input(l)) ++failures;
   }
   active_completer = nullptr;
