@@ -276,9 +276,7 @@ Result<MemberInfo> BtfTypes::member(TypeRef t, std::string_view path) {
 }  // namespace coroner::symbols
 
 namespace coroner::symbols {
-namespace {
 
-// gdb prints DWARF's base type names in their usual C spelling.
 std::string c_spelling(std::string_view n) {
   static const std::pair<std::string_view, std::string_view> kNames[] = {
       {"long unsigned int", "unsigned long"},      {"long int", "long"},
@@ -290,7 +288,23 @@ std::string c_spelling(std::string_view n) {
   return std::string(n);
 }
 
-}  // namespace
+std::string escape_char(uint8_t c, char quote) {
+  switch (c) {
+    case '\n': return "\\n";
+    case '\t': return "\\t";
+    case '\r': return "\\r";
+    case '\a': return "\\a";
+    case '\b': return "\\b";
+    case '\f': return "\\f";
+    case '\v': return "\\v";
+    case 033: return "\\033";
+    case '\\': return "\\\\";
+    default: break;
+  }
+  if (c == static_cast<uint8_t>(quote)) return std::string("\\") + quote;
+  if (c >= 0x20 && c < 0x7f) return std::string(1, static_cast<char>(c));
+  return fmt::format("\\{:03o}", c);
+}
 
 // The name of a type with no declarator: "struct list_head", "u64", "unsigned long".
 std::string BtfTypes::base_name(uint32_t id) {
@@ -482,25 +496,6 @@ Result<std::string> BtfTypes::definition(TypeRef t, bool offsets, const std::vec
 
 namespace coroner::symbols {
 namespace {
-
-// gdb's C escape for one character inside a string or char literal.
-std::string escape_char(uint8_t c, char quote) {
-  switch (c) {
-    case '\n': return "\\n";
-    case '\t': return "\\t";
-    case '\r': return "\\r";
-    case '\a': return "\\a";
-    case '\b': return "\\b";
-    case '\f': return "\\f";
-    case '\v': return "\\v";
-    case 033: return "\\033";
-    case '\\': return "\\\\";
-    default: break;
-  }
-  if (c == static_cast<uint8_t>(quote)) return std::string("\\") + quote;
-  if (c >= 0x20 && c < 0x7f) return std::string(1, static_cast<char>(c));
-  return fmt::format("\\{:03o}", c);
-}
 
 // The "print elements" limit crash gives gdb: strings behind pointers stop at 256
 // characters, followed by "...".

@@ -8,19 +8,10 @@
 #include <cerrno>
 #include <cstring>
 
+#include "symbols/types.h"
+
 namespace coroner::symbols {
 namespace {
-
-std::string c_spelling(std::string_view n) {
-  static const std::pair<std::string_view, std::string_view> kNames[] = {
-      {"long unsigned int", "unsigned long"},           {"long int", "long"},
-      {"short unsigned int", "unsigned short"},         {"short int", "short"},
-      {"long long unsigned int", "unsigned long long"}, {"long long int", "long long"},
-  };
-  for (auto& [from, to] : kNames)
-    if (n == from) return std::string(to);
-  return std::string(n);
-}
 
 // gdb's declarator for a DWARF type, built inside-out like the BTF one.
 std::string declarator(Dwarf_Die* type, std::string inner, int depth) {

@@ -89,4 +89,12 @@ class Types {
   std::unordered_map<std::string, Result<uint64_t>> offset_cache_;
 };
 
+// gdb's usual C spelling of a DWARF or BTF base type name: "long unsigned int" is printed
+// "unsigned long". Other names are returned as they are.
+std::string c_spelling(std::string_view name);
+
+// gdb's C escape of one character inside a literal quoted by `quote` (' or "): \n, \033,
+// \' ..., printable ASCII as it is, other bytes as three octal digits.
+std::string escape_char(uint8_t c, char quote);
+
 }  // namespace coroner::symbols

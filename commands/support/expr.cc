@@ -914,25 +914,6 @@ class Evaluator {
   symbols::Types& T_;
 };
 
-// gdb's C escape for a char value.
-std::string char_text(uint8_t c) {
-  switch (c) {
-    case '\n': return "\\n";
-    case '\t': return "\\t";
-    case '\r': return "\\r";
-    case '\a': return "\\a";
-    case '\b': return "\\b";
-    case '\f': return "\\f";
-    case '\v': return "\\v";
-    case 033: return "\\033";
-    case '\\': return "\\\\";
-    case '\'': return "\\'";
-    default: break;
-  }
-  if (c >= 0x20 && c < 0x7f) return std::string(1, static_cast<char>(c));
-  return fmt::format("\\{:03o}", c);
-}
-
 }  // namespace
 
 Result<Value> evaluate(const Node& n, Env& env) {
@@ -1036,7 +1017,7 @@ Result<std::string> format(const Value& v, Env& env, symbols::ValueContext& ctx)
         std::string q = " \"";
         for (size_t i = 0; i < str->size() && i < 256; ++i) {
           uint8_t c = static_cast<uint8_t>((*str)[i]);
-          q += c == '"' ? std::string("\\\"") : c == '\'' ? std::string("'") : char_text(c);
+          q += symbols::escape_char(c, '"');
         }
         q += str->size() > 256 ? "\"..." : "\"";
         text += q;
@@ -1049,7 +1030,7 @@ Result<std::string> format(const Value& v, Env& env, symbols::ValueContext& ctx)
     uint64_t x = truncate(TRY(scalar(v, env)), s.size, s.is_signed);
     if (v.type.builtin()) {
       if (hex) return fmt::format("{:#x}", truncate(x, s.size, false));
-      if (s.is_char) return fmt::format("{} '{}'", static_cast<int64_t>(x), char_text(static_cast<uint8_t>(x)));
+      if (s.is_char) return fmt::format("{} '{}'", static_cast<int64_t>(x), symbols::escape_char(static_cast<uint8_t>(x), '\''));
       return s.is_signed ? std::to_string(static_cast<int64_t>(x)) : std::to_string(x);
     }
     // A BTF-typed scalar not in memory (a cast result, a bit field): its bytes through the
