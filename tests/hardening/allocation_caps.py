@@ -8,7 +8,6 @@ an error naming the bad value instead of allocating it.
 
   python3 tests/hardening/allocation_caps.py --coroner build/ci/shell/coroner
 """
-import argparse
 import os
 import shutil
 import sys
@@ -27,20 +26,10 @@ CASES = [
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--coroner", required=True)
-    ap.add_argument("--set", help="fixture set directory (default: the first set)")
-    ap.add_argument("--dump", default="kdump.elf")
-    ap.add_argument("--timeout", type=float, default=30.0)
-    ap.add_argument("--max-rss", type=int, default=1024)
-    args = ap.parse_args()
-    set_dir = args.set or (cm.sets()[:1] or [None])[0]
-    if not set_dir or not os.path.exists(os.path.join(set_dir, args.dump)):
-        print("allocation_caps: no fixture set: run fixtures/make-fixtures.sh first")
+    setup = cm.one_dump_args("allocation_caps", __doc__)
+    if setup is None:
         return 77
-    coroner = os.path.abspath(args.coroner)
-    vmlinux = os.path.join(set_dir, "vmlinux")
-    dump = os.path.join(set_dir, args.dump)
+    args, coroner, vmlinux, dump = setup
     with open(dump, "rb") as f:
         head = f.read(64 << 20)  # the notes (VMCOREINFO) come before the memory
     failures, ran = [], 0

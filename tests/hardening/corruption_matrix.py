@@ -63,6 +63,24 @@ def sets(kind="sets"):
     return sorted(os.path.join(root, d) for d in os.listdir(root)) if os.path.isdir(root) else []
 
 
+def one_dump_args(prog, doc):
+    """The options of the scripts that damage one dump of one set (--coroner, --set, --dump,
+    --timeout, --max-rss) and the files they name: (args, coroner, vmlinux, dump), or None
+    after printing why when the fixture is missing (the caller exits 77, ctest's skip)."""
+    ap = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--coroner", required=True)
+    ap.add_argument("--set", help="fixture set directory (default: the first set)")
+    ap.add_argument("--dump", default="kdump.elf")
+    ap.add_argument("--timeout", type=float, default=30.0)
+    ap.add_argument("--max-rss", type=int, default=1024)
+    args = ap.parse_args()
+    set_dir = args.set or (sets()[:1] or [None])[0]
+    if not set_dir or not os.path.exists(os.path.join(set_dir, args.dump)):
+        print(f"{prog}: no fixture set: run fixtures/make-fixtures.sh first")
+        return None
+    return args, os.path.abspath(args.coroner), os.path.join(set_dir, "vmlinux"), os.path.join(set_dir, args.dump)
+
+
 def set_label(set_dir):
     """A set's name in the table: the package name without its common prefix (the
     architecture must stay visible: 6.1.0-56-cloud-amd64-... and 6.1.0-56-cloud-arm64-...)."""

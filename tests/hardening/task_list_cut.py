@@ -10,7 +10,6 @@ with an error naming the garbage address, within the matrix's time and memory bo
 
   python3 tests/hardening/task_list_cut.py --coroner build/ci/shell/coroner
 """
-import argparse
 import os
 import re
 import shutil
@@ -50,20 +49,10 @@ def member_value(coroner, vmlinux, dump, st, member, addr):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--coroner", required=True)
-    ap.add_argument("--set", help="fixture set directory (default: the first set)")
-    ap.add_argument("--dump", default="kdump.elf")
-    ap.add_argument("--timeout", type=float, default=30.0)
-    ap.add_argument("--max-rss", type=int, default=1024)
-    args = ap.parse_args()
-    set_dir = args.set or (cm.sets()[:1] or [None])[0]
-    if not set_dir or not os.path.exists(os.path.join(set_dir, args.dump)):
-        print("task_list_cut: no fixture set: run fixtures/make-fixtures.sh first")
+    setup = cm.one_dump_args("task_list_cut", __doc__)
+    if setup is None:
         return 77
-    coroner = os.path.abspath(args.coroner)
-    vmlinux = os.path.join(set_dir, "vmlinux")
-    dump = os.path.join(set_dir, args.dump)
+    args, coroner, vmlinux, dump = setup
     layout = cm.elf_layout(dump)
     intact = cm.run_one([coroner, "-s", vmlinux, dump], "ps\n", args.timeout, args.max_rss)
     all_rows = ps_rows(intact["out"])
