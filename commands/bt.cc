@@ -433,8 +433,18 @@ Result<void> print_text_across_stacks(kernel::Kernel& k, const kernel::Backtrace
     if (seg > 0) {
       out.print("--- <{}> ---\n", fr[i].left_stack);
       bool interrupted = fr[i].how == kernel::FrameSource::registers;
-      out.print("  [{:x}] {} at {:x}\n", interrupted ? bt.stacks[seg - 1].lo : fr[i].slot, frame_label(k, fr[i].pc, o),
-                fr[i].pc);
+      out.print("  [{:x}] {} at {:x}{}\n", interrupted ? bt.stacks[seg - 1].lo : fr[i].slot, frame_label(k, fr[i].pc, o),
+                fr[i].pc, module_suffix(k, fr[i].pc));
+      if (range.kind == kernel::StackRange::Kind::task && !range.contains(fr[i].slot)) {
+        // A kernel stack overflow (#DF): the interrupted stack pointer is in the guard page
+        // below the task's stack. crash's -t stops there, with its own message.
+        out.print("bt: cannot transition from exception stack to current process stack:\n"
+                  "    exception stack pointer: {:x}\n"
+                  "      process stack pointer: {:x}\n"
+                  "         current stack base: {:x}\n",
+                  fr.front().slot, fr[i].slot, range.lo);
+        return ok();
+      }
       if (fr[i].exception) {
         print_exception(k, out, *fr[i].exception);
         if (i + 1 == j && j < fr.size()) {
@@ -478,6 +488,9 @@ struct BtFrame {
   PcSymbol symbol;
   std::string left_stack;   // set on the first frame on a new stack: the stack left
   std::string stack;        // the stack this frame is on ("task's stack", "IRQ stack"...)
+  // Whether [sp] lies inside that stack: not so for the interrupted instruction of a kernel
+  // stack overflow (#DF), whose stack pointer is in the guard page below the task's stack.
+  bool on_stack = true;
   std::optional<symbols::SourceLocation> line;  // -l
   std::optional<kernel::PtRegs> exception;      // the registers of an exception frame above it
   std::optional<symbols::SourceLocation> exception_line;  // -l: the interrupted instruction's
@@ -506,7 +519,10 @@ BtTrace collect_trace(kernel::Kernel& k, const kernel::Backtrace& bt, const BtOp
     row.ip = f.pc;
     row.symbol = pc_symbol(k, f.pc);
     row.left_stack = f.left_stack;
-    if (seg < bt.stacks.size()) row.stack = bt.stacks[seg].name;
+    if (seg < bt.stacks.size()) {
+      row.stack = bt.stacks[seg].name;
+      row.on_stack = bt.stacks[seg].contains(f.slot);
+    }
     row.exception = f.exception;
     if (o.lines) {
       row.line = source_line(k, f.pc);
@@ -532,7 +548,9 @@ Result<void> print_trace(kernel::Kernel& k, const BtTrace& tr, const BtOptions& 
       print_exception(k, out, *f.exception);
       if (f.exception_line) out.print("    {}: {}\n", f.exception_line->file, f.exception_line->line);
     }
-    if ((o.frames_data || o.symbolic) && i + 1 < tr.frames.size() && tr.frames[i + 1].left_stack.empty())
+    // -f/-F: the words up to the next frame, none from a frame off its stack (crash lists
+    // none for the overflowed stack pointer in the guard page: they cannot be read).
+    if ((o.frames_data || o.symbolic) && i + 1 < tr.frames.size() && tr.frames[i + 1].left_stack.empty() && f.on_stack)
       TRY(print_words(k, out, f.sp + 8, tr.frames[i + 1].sp, "    ", " ", false, o.symbolic));
   }
   if (!tr.stopped.empty()) out.print("bt: {}\n", tr.stopped);
@@ -763,7 +781,9 @@ Result<void> print_bt(Session& s, const kernel::TaskTable& tt, const Task& t, co
     auto [lo, hi] = TRY(kernel::task_stack(k, t));
     uint64_t from = lo;
     if (o.text && !bt->frames.empty()) {
-      from = bt->frames.front().slot;
+      // From the first frame when it is on the task's stack (a walk that ended on another
+      // stack lists the task's stack whole, never a negative length).
+      if (bt->frames.front().slot >= lo && bt->frames.front().slot < hi) from = bt->frames.front().slot;
       // crash's instptr: the CPU's interrupted instruction when the trace began from the
       // dump's registers, else the first frame's pc.
       uint64_t start_pc = bt->start ? bt->start->ip : bt->frames.front().pc;

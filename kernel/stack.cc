@@ -111,6 +111,26 @@ struct Walker {
     return false;
   }
 
+  // A kernel stack overflow: the #DF handler's exception frame holds a stack pointer in the
+  // guard page below the task's vmap'ed stack (the push that faulted went there). crash goes
+  // on from it onto the task's stack, listing the interrupted instruction at that stack
+  // pointer; so does the walk, from an exception stack only and within one page of the
+  // stack's bottom (the guard), onto a task stack not walked yet.
+  bool cross_below_task_stack(uint64_t a) {
+    if (stacks[cur].kind != StackRange::Kind::exception) return false;
+    uint64_t guard = k.arch().page_size();
+    for (size_t i = 0; i < stacks.size(); ++i) {
+      const StackRange& s = stacks[i];
+      if (s.kind != StackRange::Kind::task || entered[i] || a >= s.lo || a < s.lo - guard || s.lo < guard) continue;
+      pending = stacks[cur].name;
+      pending_kind = stacks[cur].kind;
+      cur = i;
+      entered[i] = true;
+      return true;
+    }
+    return false;
+  }
+
   bool on_other_stack(uint64_t a) const {
     for (size_t i = 0; i < stacks.size(); ++i)
       if (i != cur && stacks[i].contains(a)) return true;
@@ -133,6 +153,12 @@ struct Walker {
       // a function pointer; neither is it listed here.
       auto hit = k.symbols().lookup(f.pc);
       if (hit && hit->offset == 0) return;
+      // The same in module text (a noreturn call ending a module function, its return
+      // address the next function's first byte, e.g. a .cold part), by the module's symbols.
+      if (!hit && is_text(f.pc)) {
+        auto at = symbol_at(k, f.pc);
+        if (at && !at->module.empty() && at->offset == 0 && at->symbol_address == f.pc) return;
+      }
     }
     if (bt.stacks.empty() || !pending.empty()) bt.stacks.push_back(stacks[cur]);
     last_left_irq = !pending.empty() && pending_kind == StackRange::Kind::irq;
@@ -367,7 +393,7 @@ struct Walker {
       // A kernel-mode exception: go on from the interrupted instruction, on this stack or on
       // the one the exception came from (an NMI or IRQ on an exception stack or IRQ stack).
       bool from_exception_stack = stacks[cur].kind == StackRange::Kind::exception;
-      if (!on_stack(r.sp) && !cross_to(r.sp)) {
+      if (!on_stack(r.sp) && !cross_to(r.sp) && !cross_below_task_stack(r.sp)) {
         bt.stopped = off_stack("exception frame's stack pointer", r.sp);
         return ok();
       }
