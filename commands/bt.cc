@@ -54,7 +54,7 @@ struct BtOptions {
 // the module's name (crash appends " [NAME]" to the frame). The module's own symbols (its
 // kallsyms in the dump) are in address order.
 struct ModuleTextSymbol {
-  std::string_view name;
+  std::string name;
   uint64_t offset = 0;
   std::string_view module;
 };
@@ -64,6 +64,12 @@ std::optional<ModuleTextSymbol> module_text_symbol(kernel::Kernel& k, uint64_t v
   if (!table) return std::nullopt;
   const kernel::Module* m = (*table)->containing(v);
   if (!m || (text_only && !m->in_text(v))) return std::nullopt;
+  if (!text_only) {
+    // A data word: crash's name for it, by the module's regions (6.4+: a word in .rodata
+    // past its last symbol is _MODULE_RODATA_START_NAME+N, not the last .bss symbol's).
+    auto at = kernel::symbol_at(k, v);
+    if (at && !at->module.empty() && !at->region_end) return ModuleTextSymbol{at->name, at->offset, m->name};
+  }
   const kernel::ModuleSymbol* best = nullptr;
   for (const auto& sym : m->symbols)
     if (sym.value <= v && (!text_only || sym.type == 't' || sym.type == 'T')) best = &sym;
@@ -99,14 +105,14 @@ std::string frame_label(kernel::Kernel& k, uint64_t pc, const BtOptions& o) { re
 // driver's vp_notify+18 on 6.1 qemu-net.elf), else the kernel's; nullopt for an address no
 // symbol covers.
 struct RipSymbol {
-  std::string_view name;
+  std::string name;
   uint64_t offset = 0;
 };
 std::optional<RipSymbol> exception_rip(kernel::Kernel& k, const kernel::PtRegs& r) {
   if (auto ms = module_text_symbol(k, r.ip)) return RipSymbol{ms->name, ms->offset};
   auto hit = k.symbols().lookup(r.ip);
   if (!hit) return std::nullopt;
-  return RipSymbol{symbols::display_name(hit->symbol->name), hit->offset};
+  return RipSymbol{std::string(symbols::display_name(hit->symbol->name)), hit->offset};
 }
 
 // A kernel-mode frame names the interrupted instruction first: `[exception RIP: sym+off]`.
@@ -547,6 +553,15 @@ Result<void> print_trace(kernel::Kernel& k, const BtTrace& tr, const BtOptions& 
     if (f.exception) {
       print_exception(k, out, *f.exception);
       if (f.exception_line) out.print("    {}: {}\n", f.exception_line->file, f.exception_line->line);
+      // crash prints the registers twice when an entry stub of its exception-function list
+      // (asm_exc_debug) leaves an exception stack: once for the stub's frame, once for the
+      // stack transition (the #DB dumps of 6.1 and 6.12; #DF's and NMI's stubs are not in
+      // the list, and #PF's do not leave a stack).
+      if (i + 1 < tr.frames.size() && !tr.frames[i + 1].left_stack.empty() && is_exception_entry(f.symbol.name) &&
+          f.stack.find("exception stack") != std::string::npos) {
+        print_exception(k, out, *f.exception);
+        if (f.exception_line) out.print("    {}: {}\n", f.exception_line->file, f.exception_line->line);
+      }
     }
     // -f/-F: the words up to the next frame, none from a frame off its stack (crash lists
     // none for the overflowed stack pointer in the guard page: they cannot be read).

@@ -155,10 +155,8 @@ struct Walker {
       if (hit && hit->offset == 0) return;
       // The same in module text (a noreturn call ending a module function, its return
       // address the next function's first byte, e.g. a .cold part), by the module's symbols.
-      if (!hit && is_text(f.pc)) {
-        auto at = symbol_at(k, f.pc);
-        if (at && !at->module.empty() && at->offset == 0 && at->symbol_address == f.pc) return;
-      }
+      auto at = symbol_at(k, f.pc);
+      if (at && !at->module.empty() && !at->region_end && at->offset == 0 && at->symbol_address == f.pc) return;
     }
     if (bt.stacks.empty() || !pending.empty()) bt.stacks.push_back(stacks[cur]);
     last_left_irq = !pending.empty() && pending_kind == StackRange::Kind::irq;
