@@ -349,10 +349,12 @@ Result<void> print_old_bt(kernel::Kernel& k, const Task& t, const kernel::Backtr
     for (size_t i = 0; i < w.size(); ++i) {
       uint64_t slot = from + 8 * i;
       if (!is_kernel_text(k, w[i])) continue;
-      auto hit = k.symbols().lookup(w[i]);
-      if (!hit || hit->offset == 0) continue;
+      // A word at a function's first byte is a function pointer, not a return address:
+      // module text too, by the module's own symbols (a kthread's threadfn argument).
+      PcSymbol ps = pc_symbol(k, w[i]);
+      if (ps.name.empty() || ps.offset == 0) continue;
       frame(slot, w[i]);
-      if (is_exception_entry(hit->symbol->name) && slot + 8 + regs_size <= range.hi) {
+      if (ps.module.empty() && is_exception_entry(ps.name) && slot + 8 + regs_size <= range.hi) {
         auto r = kernel::read_pt_regs(k, slot + 8);
         if (r && eframe_plausible(k, *r, regs_size)) {
           eframe(*r);
@@ -385,6 +387,17 @@ Result<void> print_old_bt(kernel::Kernel& k, const Task& t, const kernel::Backtr
       out.print("--- <{}> ---\n", next.left_stack);
       frame(next.slot, next.pc);
       from = next.slot;
+      if (seg + 1 < bt.stacks.size() && bt.stacks[seg + 1].kind == kernel::StackRange::Kind::task &&
+          !bt.stacks[seg + 1].contains(next.slot)) {
+        // A kernel stack overflow (#DF): the interrupted stack pointer is in the guard page
+        // below the task's stack; crash's -o stops with its own message.
+        out.print("bt: cannot transition from exception stack to current process stack:\n"
+                  "    exception stack pointer: {:x}\n"
+                  "      process stack pointer: {:x}\n"
+                  "         current stack base: {:x}\n",
+                  fr.front().slot, next.slot, bt.stacks[seg + 1].lo);
+        return ok();
+      }
     } else {
       TRY(scan(range, from, range.hi));
       out.print("--- <{}> ---\n", next.left_stack);
