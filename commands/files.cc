@@ -121,7 +121,7 @@ Result<void> show_inode_pages(kernel::Kernel& k, uint64_t inode, Output& out) {
     ++count;
   }
   if (count != nrpages)
-    out.print("files: {} page count: {}  nrpages: {}\n", cache.xarray ? "xarray" : "radix", count, nrpages);
+    out.print("files: {} page count: {}  nrpages: {}\n", cache.xarray ? "xarray" : "radix tree", count, nrpages);
   return ok();
 }
 

@@ -163,7 +163,10 @@ Result<PageCache> mapping_pages(Kernel& k, uint64_t mapping, size_t limit) {
   if (!member) member = types.member(as, "page_tree");
   if (!member) return Error::make(Errc::no_debug_info, "struct address_space has neither i_pages nor page_tree");
   std::string type = types.name(types.resolve(member->type));
-  out.xarray = type.find("xarray") != std::string::npos;
+  // crash's test (filesys.c): an xarray, or a radix_tree_root that has xa_head (the XArray
+  // behind the radix tree API).
+  out.xarray = type.find("xarray") != std::string::npos ||
+               (type.find("radix_tree_root") != std::string::npos && types.has_member("radix_tree_root", "xa_head"));
   uint64_t tree = mapping + member->offset();
   if (out.xarray) {
     for (auto& e : TRY(xarray_walk(k, tree, limit))) {

@@ -83,7 +83,7 @@ struct CachedPage {
   uint64_t page = 0;
 };
 struct PageCache {
-  bool xarray = true;  // false: a radix tree (crash's messages say do_radix_tree, radix)
+  bool xarray = true;  // false: a radix tree (crash's messages say do_radix_tree, radix tree)
   std::vector<CachedPage> pages;
 };
 Result<PageCache> mapping_pages(Kernel& k, uint64_t mapping, size_t limit = 1u << 22);
