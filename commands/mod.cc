@@ -243,7 +243,7 @@ Result<void> list_taints(kernel::Kernel& k, const kernel::ModuleTable& table, Ou
   }
   size_t width = 4;
   for (const auto& r : rows) width = std::max(width, r.name.size());
-  out.print("{:<{}}  TAINT\n", "NAME", width);
+  out.print("{:<{}}  TAINTS\n", "NAME", width);
   for (const auto& r : rows) out.print("{:<{}}  {}\n", r.name, width, r.taint);
   return ok();
 }

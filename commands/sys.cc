@@ -107,7 +107,10 @@ void print_sys_json(Session& s, Output& out) {
 
 void print_sys_banner(Session& s, Output& out) {
   kernel::SysInfo si = kernel::gather_sysinfo(s.kernel);
-  out.print("      KERNEL: {}\n", s.kernel.vmlinux_path());
+  // crash marks a kernel whose tainted_mask is not 0 (an oops, an out-of-tree or unsigned
+  // module...); an unreadable mask gives no mark.
+  auto taints = kernel::kernel_taints(s.kernel);
+  out.print("      KERNEL: {}{}\n", s.kernel.vmlinux_path(), taints && taints->mask ? "  [TAINTED]" : "");
   // A split set gets one suffix per file, after one space instead of two.
   const auto& dumps = s.kernel.dump_paths();
   const auto& info = s.kernel.dump().info();

@@ -74,14 +74,20 @@ Result<std::string> read_panic(Kernel& k) {
       t.remove_prefix(nl + 1);
     }
   }
+  // crash 9's passes (get_panicmsg), in its order: a sysrq crash, a panic() line, a BUG or
+  // bad page fault, the x86 exception lines, a hardware error, arm's bad mode, and an Oops
+  // last: an oops that went on to panic() (oops=panic, panic_on_oops) is named by its
+  // "Kernel panic - not syncing: Fatal exception" line, one kexec'ed straight from the oops
+  // (no panic() line) by its "Oops: " line.
   static const std::vector<std::vector<std::string_view>> kPasses = {
-      {"general protection fault: ", "double fault: ", "divide error: ", "stack segment: "},
-      {"SysRq : Netdump", "SysRq : Crash", "SysRq : Trigger a crash"},
-      {"Oops: ", "Kernel BUG at", "kernel BUG at", "Unable to handle kernel paging request",
-       "Unable to handle kernel NULL pointer dereference", "BUG: unable to handle kernel "},
+      {"SysRq : Crash", "SysRq : Trigger a crash", "SysRq : Netdump"},
       {"Kernel panic: ", "Kernel panic - "},
+      {"Kernel BUG at", "kernel BUG at", "Unable to handle kernel paging request",
+       "Unable to handle kernel NULL pointer dereference", "BUG: unable to handle kernel "},
+      {"general protection fault: ", "double fault: ", "divide error: ", "stack segment: "},
       {"[Hardware Error]: "},
       {"Bad mode in "},
+      {"Oops: "},
   };
   for (const auto& pass : kPasses)
     for (std::string_view line : lines)
