@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Deaths inside a loaded module, against crash 9 (fixtures: qemu-modoops.elf, qemu-df.elf,
-qemu-db.elf, made with CORONER_FIXTURE_MODULE=1 by fixtures/make-fixtures.sh step 4e).
+qemu-db.elf, made by fixtures/make-fixtures.sh step 4e; qemu-db.elf only with CORONER_FIXTURE_MODULE=1).
 
 The guest loads fixtures/cortest/cortest.ko, whose kthread cortest-sleep sleeps in module
 functions, then a shell dies inside the module: a NULL write in cortest_oops_write (oops), an
