@@ -102,13 +102,18 @@ struct Walker {
       if (i == cur || entered[i] || !stacks[i].contains(a)) continue;
       int to = rank(stacks[i].kind);
       if (to > from || (to == from && to != 2)) return false;
-      pending = stacks[cur].name;
-      pending_kind = stacks[cur].kind;
-      cur = i;
-      entered[i] = true;
+      enter(i);
       return true;
     }
     return false;
+  }
+
+  // Moves the walk onto stack i, to print the marker of the stack it leaves.
+  void enter(size_t i) {
+    pending = stacks[cur].name;
+    pending_kind = stacks[cur].kind;
+    cur = i;
+    entered[i] = true;
   }
 
   // A kernel stack overflow: the #DF handler's exception frame holds a stack pointer in the
@@ -122,10 +127,7 @@ struct Walker {
     for (size_t i = 0; i < stacks.size(); ++i) {
       const StackRange& s = stacks[i];
       if (s.kind != StackRange::Kind::task || entered[i] || a >= s.lo || a < s.lo - guard || s.lo < guard) continue;
-      pending = stacks[cur].name;
-      pending_kind = stacks[cur].kind;
-      cur = i;
-      entered[i] = true;
+      enter(i);
       return true;
     }
     return false;

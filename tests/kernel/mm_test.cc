@@ -6,22 +6,13 @@
 #include <map>
 
 #include "kernel/mm.h"
+#include "tests/kernel/fake_memory.h"
 
 using namespace coroner;
 using namespace coroner::kernel;
+using coroner::kernel::fake::FakeMemory;
 
 namespace {
-
-struct FakeMemory {
-  std::map<uint64_t, uint64_t> words;
-  std::function<Result<uint64_t>(uint64_t)> reader() {
-    return [this](uint64_t addr) -> Result<uint64_t> {
-      auto it = words.find(addr);
-      if (it == words.end()) return Error::make(Errc::fault, "no memory at {:#x}", addr);
-      return it->second;
-    };
-  }
-};
 
 constexpr uint64_t kBase = 0xffff888000100000;
 constexpr uint64_t kSize = 0x40;

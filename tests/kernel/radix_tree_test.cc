@@ -7,23 +7,13 @@
 #include <map>
 
 #include "kernel/radix_tree.h"
+#include "tests/kernel/fake_memory.h"
 
 using namespace coroner;
 using namespace coroner::kernel;
+using coroner::kernel::fake::FakeMemory;
 
 namespace {
-
-struct FakeMemory {
-  std::map<uint64_t, uint64_t> words;
-  void set(uint64_t addr, uint64_t v) { words[addr] = v; }
-  ReadU64 reader() {
-    return [this](uint64_t addr) -> Result<uint64_t> {
-      auto it = words.find(addr);
-      if (it == words.end()) return Error::make(Errc::fault, "no memory at {:#x}", addr);
-      return it->second;
-    };
-  }
-};
 
 // x86_64 4.14: radix_tree_root { gfp_t gfp_mask; struct radix_tree_node *rnode; },
 // radix_tree_node { u8 shift, offset, count, exceptional; parent; root; union (16 bytes);

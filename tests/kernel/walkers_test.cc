@@ -6,23 +6,13 @@
 #include <map>
 
 #include "kernel/walkers.h"
+#include "tests/kernel/fake_memory.h"
 
 using namespace coroner;
 using namespace coroner::kernel;
+using coroner::kernel::fake::FakeMemory;
 
 namespace {
-
-struct FakeMemory {
-  std::map<uint64_t, uint64_t> words;
-  void set(uint64_t addr, uint64_t v) { words[addr] = v; }
-  ReadU64 reader() {
-    return [this](uint64_t addr) -> Result<uint64_t> {
-      auto it = words.find(addr);
-      if (it == words.end()) return Error::make(Errc::fault, "no memory at {:#x}", addr);
-      return it->second;
-    };
-  }
-};
 
 // ---- hlist ----
 
