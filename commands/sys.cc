@@ -67,6 +67,9 @@ void print_sys_json(Session& s, Output& out) {
   w.object().field("command", "sys").field("kernel", s.kernel.vmlinux_path()).key("dumpfiles").array();
   for (const auto& d : s.kernel.dump_paths()) w.string(d);
   w.end().field("partial_dump", partial_dump(s)).field("incomplete", s.kernel.dump().info().incomplete);
+  auto taints = kernel::kernel_taints(s.kernel);
+  if (taints) w.field("tainted", taints->mask != 0);
+  else w.null_field("tainted");
   auto opt_int = [&](std::string_view name, const auto& f) {
     if (f) w.field(name, *f);
     else w.null_field(name);

@@ -65,7 +65,9 @@ def check_sys(c, where, doc, text):
     c.check(f"{where}: sys LOAD AVERAGE", ", ".join(f"{x:.2f}" for x in doc["load_average"]) == fields.get("LOAD AVERAGE"))
     c.check(f"{where}: sys MEMORY", doc["memory"] == fields.get("MEMORY"), (doc["memory"], fields.get("MEMORY")))
     c.check(f"{where}: sys PANIC", fields.get("PANIC", "").startswith(json.dumps(doc["panic"])), (doc["panic"], fields.get("PANIC")))
-    c.check(f"{where}: sys KERNEL", doc["kernel"] == fields.get("KERNEL"))
+    kernel_text = fields.get("KERNEL", "")
+    c.check(f"{where}: sys KERNEL", doc["kernel"] == kernel_text.removesuffix("  [TAINTED]"), (doc["kernel"], kernel_text))
+    c.check(f"{where}: sys tainted", doc["tainted"] == kernel_text.endswith("  [TAINTED]"), (doc["tainted"], kernel_text))
     c.check(f"{where}: sys dumpfiles", doc["dumpfiles"][0] in (fields.get("DUMPFILE", "") + fields.get("DUMPFILES", "")))
 
 
