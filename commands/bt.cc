@@ -306,6 +306,16 @@ bool is_exception_entry(std::string_view name) {
   return names.count(name) > 0;
 }
 
+// crash's -t/-o stop on a kernel stack overflow (#DF): the interrupted stack pointer is in
+// the guard page below the task's stack, which crash will not walk.
+void print_cannot_transition(Output& out, uint64_t exception_sp, uint64_t process_sp, uint64_t stack_base) {
+  out.print("bt: cannot transition from exception stack to current process stack:\n"
+            "    exception stack pointer: {:x}\n"
+            "      process stack pointer: {:x}\n"
+            "         current stack base: {:x}\n",
+            exception_sp, process_sp, stack_base);
+}
+
 // bt -o: crash's old x86_64 method. From the first frame of the ORC trace up, every word that
 // is a kernel text address past a function's start is a frame (stale ones included); an
 // exception entry's frame shows the registers above it; a user task ends with its entry
@@ -391,11 +401,7 @@ Result<void> print_old_bt(kernel::Kernel& k, const Task& t, const kernel::Backtr
           !bt.stacks[seg + 1].contains(next.slot)) {
         // A kernel stack overflow (#DF): the interrupted stack pointer is in the guard page
         // below the task's stack; crash's -o stops with its own message.
-        out.print("bt: cannot transition from exception stack to current process stack:\n"
-                  "    exception stack pointer: {:x}\n"
-                  "      process stack pointer: {:x}\n"
-                  "         current stack base: {:x}\n",
-                  fr.front().slot, next.slot, bt.stacks[seg + 1].lo);
+        print_cannot_transition(out, fr.front().slot, next.slot, bt.stacks[seg + 1].lo);
         return ok();
       }
     } else {
@@ -457,11 +463,7 @@ Result<void> print_text_across_stacks(kernel::Kernel& k, const kernel::Backtrace
       if (range.kind == kernel::StackRange::Kind::task && !range.contains(fr[i].slot)) {
         // A kernel stack overflow (#DF): the interrupted stack pointer is in the guard page
         // below the task's stack. crash's -t stops there, with its own message.
-        out.print("bt: cannot transition from exception stack to current process stack:\n"
-                  "    exception stack pointer: {:x}\n"
-                  "      process stack pointer: {:x}\n"
-                  "         current stack base: {:x}\n",
-                  fr.front().slot, fr[i].slot, range.lo);
+        print_cannot_transition(out, fr.front().slot, fr[i].slot, range.lo);
         return ok();
       }
       if (fr[i].exception) {

@@ -67,8 +67,8 @@ void print_sys_json(Session& s, Output& out) {
   w.object().field("command", "sys").field("kernel", s.kernel.vmlinux_path()).key("dumpfiles").array();
   for (const auto& d : s.kernel.dump_paths()) w.string(d);
   w.end().field("partial_dump", partial_dump(s)).field("incomplete", s.kernel.dump().info().incomplete);
-  auto taints = kernel::kernel_taints(s.kernel);
-  if (taints) w.field("tainted", taints->mask != 0);
+  auto mask = kernel::tainted_mask(s.kernel);
+  if (mask) w.field("tainted", *mask != 0);
   else w.null_field("tainted");
   auto opt_int = [&](std::string_view name, const auto& f) {
     if (f) w.field(name, *f);
@@ -112,8 +112,8 @@ void print_sys_banner(Session& s, Output& out) {
   kernel::SysInfo si = kernel::gather_sysinfo(s.kernel);
   // crash marks a kernel whose tainted_mask is not 0 (an oops, an out-of-tree or unsigned
   // module...); an unreadable mask gives no mark.
-  auto taints = kernel::kernel_taints(s.kernel);
-  out.print("      KERNEL: {}{}\n", s.kernel.vmlinux_path(), taints && taints->mask ? "  [TAINTED]" : "");
+  auto mask = kernel::tainted_mask(s.kernel);
+  out.print("      KERNEL: {}{}\n", s.kernel.vmlinux_path(), mask && *mask ? "  [TAINTED]" : "");
   // A split set gets one suffix per file, after one space instead of two.
   const auto& dumps = s.kernel.dump_paths();
   const auto& info = s.kernel.dump().info();

@@ -176,9 +176,11 @@ std::string memory_size_text(uint64_t bytes) {
   return s;
 }
 
+Result<uint64_t> tainted_mask(Kernel& k) { return k.read_u64(TRY(k.symbol("tainted_mask"))); }
+
 Result<Taints> kernel_taints(Kernel& k) {
   Taints t;
-  t.mask = TRY(k.read_u64(TRY(k.symbol("tainted_mask"))));
+  t.mask = TRY(tainted_mask(k));
   // struct taint_flag { char c_true; char c_false; bool module; ... } taint_flags[TAINT_FLAGS_COUNT]
   // (kernel/panic.c, 4.10+). Like crash: c_true for a set bit, else c_false unless it is
   // ' ', '-' or 'G' (the "not tainted" letters).

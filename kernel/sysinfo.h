@@ -61,6 +61,8 @@ struct Taints {
   std::string letters;
 };
 Result<Taints> kernel_taints(Kernel& k);
+// tainted_mask alone: what sys's banner needs for its [TAINTED] mark, without the letters.
+Result<uint64_t> tainted_mask(Kernel& k);
 
 // The in-kernel .config (CONFIG_IKCONFIG): kernel_config_data holds "IKCFG_ST", a gzip
 // stream, then "IKCFG_ED". Fails with not_found when the kernel was built without it.
