@@ -11,6 +11,7 @@
 #include "kernel/files.h"
 #include "kernel/kernel.h"
 #include "kernel/pagecache.h"
+#include "kernel/session_flags.h"
 #include "kernel/tasks.h"
 #include "kernel/walkers.h"
 

@@ -13,7 +13,7 @@
 #include "commands/builtin.h"
 #include "commands/support/tasks.h"
 #include "kernel/kernel.h"
-#include "kernel/pagecache.h"
+#include "kernel/session_flags.h"
 #include "kernel/tasks.h"
 
 namespace coroner::commands {
@@ -82,7 +82,7 @@ Result<void> foreach_tasks(Session& s, const Args& args, Output& out) {
     for (auto* t : *tasks) named.insert(t->addr);
   }
   if (!selectors.empty() && !any_selected) {
-    kernel::error_is_info(s.kernel);  // crash's error(INFO)s: no restart (kernel/pagecache.h)
+    kernel::error_is_info(s.kernel);  // crash's error(INFO)s: no restart (kernel/session_flags.h)
     return Error{Errc::not_found, "", {}};
   }
   bool filtered = !selectors.empty() || !state_sel.empty() || kernel_only || user_only || gleader_only || active_only;

@@ -13,7 +13,7 @@
 #include "kernel/kernel.h"
 #include "kernel/mm.h"
 #include "kernel/modules.h"
-#include "kernel/pagecache.h"
+#include "kernel/session_flags.h"
 #include "kernel/tasks.h"
 #include "kernel/walkers.h"
 
@@ -1276,7 +1276,7 @@ Result<void> run_kmem_json(Kernel& k, const Args& args, Output& out) {
 Result<void> run_kmem(Session& s, const Args& args, Output& out) {
   Kernel& k = s.kernel;
   // crash's cmd_kmem() first clears HEADER_PRINTED: the next page header is printed
-  // (kernel/pagecache.h).
+  // (kernel/session_flags.h).
   kernel::forget_page_header(k);
   if (json::wanted(s, args)) return run_kmem_json(k, args, out);
   auto usage = [&]() -> Result<void> {

@@ -12,7 +12,7 @@
 #include "commands/support/tasks.h"
 #include "kernel/files.h"
 #include "kernel/kernel.h"
-#include "kernel/pagecache.h"
+#include "kernel/session_flags.h"
 #include "kernel/swap.h"
 #include "kernel/tasks.h"
 #include "kernel/value_context.h"
@@ -141,7 +141,7 @@ Result<uint64_t> checked_mm(kernel::Kernel& k, uint64_t mm) {
 }
 
 // The MM line's mm_struct: the task's own, else the one a `vm -M` gave it earlier (crash's
-// tc->mm_struct, kernel/pagecache.h), shown with no PGD, RSS or size.
+// tc->mm_struct, kernel/session_flags.h), shown with no PGD, RSS or size.
 uint64_t shown_mm(kernel::Kernel& k, const Task& t) { return t.mm ? t.mm : kernel::given_mm(k, t.addr); }
 
 Result<void> show_vm(kernel::Kernel& k, const Task& t, Mode mode, const std::string& ref, Output& out) {
@@ -222,7 +222,7 @@ Result<void> run_vm(Session& s, const Args& args, Output& out) {
   }
   int radix = args.has('x') ? 16 : 10;
   // crash checks the address first; then it stays in force for later commands too (until a
-  // restart: kernel/pagecache.h).
+  // restart: kernel/session_flags.h).
   if (args.has('M')) kernel::force_mm(k, TRY(checked_mm(k, TRY(parse_hex(args.value('M'))))));
   const kernel::TaskTable& tt = *TRY(kernel::task_table(k));
   auto selected = pid_or_task_args(tt, args.positional, s.current_task);

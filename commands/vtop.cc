@@ -13,6 +13,7 @@
 #include "kernel/kernel.h"
 #include "kernel/mm.h"
 #include "kernel/pagecache.h"
+#include "kernel/session_flags.h"
 #include "kernel/swap.h"
 #include "kernel/tasks.h"
 #include "kernel/vm.h"
@@ -40,7 +41,7 @@ void print_pte(kernel::Kernel& k, uint64_t pte, Output& out) {
 }
 
 // dump_mem_map() for one physical page: its struct page, under crash's header when that is
-// due (kernel/pagecache.h: printed once until a restart or kmem).
+// due (kernel/session_flags.h: printed once until a restart or kmem).
 Result<void> print_page(kernel::Kernel& k, uint64_t paddr, Output& out) {
   std::string warning;
   auto page = TRY(kernel::page_of_phys(k, paddr, &warning));
@@ -179,7 +180,7 @@ Result<void> vtop_user(Session& s, uint64_t task, uint64_t vaddr, Output& out) {
   arch::Arch& a = k.arch();
   out.print("{:<10}  {:<16}\n", "VIRTUAL", "PHYSICAL");
   // A task without an mm_struct (a kernel thread) is translated in the one `vm -M` gave it,
-  // or gives it the one `vm -M` forces (crash's tc->mm_struct): kernel/pagecache.h.
+  // or gives it the one `vm -M` forces (crash's tc->mm_struct): kernel/session_flags.h.
   uint64_t mm = kernel::effective_mm(k, task, TRY(k.member<uint64_t>(task, "task_struct", "mm")));
   uint64_t vma = mm ? TRY(find_vma(k, mm, vaddr)) : 0;
   if (!vma) {

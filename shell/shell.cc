@@ -19,7 +19,7 @@
 #include "commands/builtin.h"
 #include "commands/support/json.h"
 #include "kernel/kernel.h"
-#include "kernel/pagecache.h"
+#include "kernel/session_flags.h"
 #include "kernel/printk.h"
 #include "kernel/tasks.h"
 #include "shell/completion.h"
@@ -294,7 +294,7 @@ bool Shell::run_command(const std::vector<std::string>& argv, FILE* out) {
       return okay;
     }
     auto r = cmd->run(session_, *args, o);
-    // A failed command is crash's error(FATAL) restart: the session flags of kernel/pagecache.h
+    // A failed command is crash's error(FATAL) restart: the session flags of kernel/session_flags.h
     // (the page header, vm -M) are reset, unless the command reported an error(INFO).
     kernel::after_command(session_.kernel, !r);
     warn_if_task_list_cut(cmd->spec.name);
@@ -631,7 +631,7 @@ int Shell::run_interactive() {
     std::string l = line;
     free(line);
     // crash runs restore_sanity() before each command typed at its prompt: the page header is
-    // due again and a vm -M is forgotten (a script keeps both: kernel/pagecache.h).
+    // due again and a vm -M is forgotten (a script keeps both: kernel/session_flags.h).
     kernel::restart_session_flags(session_.kernel);
     if (!run_input(l)) ++failures;
   }
