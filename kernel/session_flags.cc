@@ -33,6 +33,10 @@ void restart_session_flags(Kernel& k) {
 }
 
 void error_is_info(Kernel& k) { k.extension<SessionFlags>().info_error = true; }
+Error info_error(Kernel& k, Error e) {
+  error_is_info(k);
+  return e;
+}
 
 void after_command(Kernel& k, bool failed) {
   auto& f = k.extension<SessionFlags>();

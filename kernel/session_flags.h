@@ -29,8 +29,12 @@ bool take_page_header(Kernel& k);  // true when the header is due (and marks it 
 void forget_page_header(Kernel& k);  // kmem's start
 void restart_session_flags(Kernel& k);
 // A command's error that crash reports without a restart (`files 99999`: "invalid task or pid
-// value", an error(INFO)): after_command() then restarts nothing.
+// value", an error(INFO)): after_command() then restarts nothing. The mark lasts until the
+// after_command() that ends the command. info_error() marks and hands the error back:
+//
+//   if (!sel) return kernel::info_error(k, sel.error());
 void error_is_info(Kernel& k);
+Error info_error(Kernel& k, Error e);
 // What the shell calls after every command: a failure restarts (unless error_is_info()).
 void after_command(Kernel& k, bool failed);
 // vm -M: the forced mm_struct (nullopt: none) ...
