@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "commands/builtin.h"
+#include "kernel/session_flags.h"
 
 namespace coroner::commands {
 namespace {
@@ -48,7 +49,8 @@ Result<void> run_alias(Session& s, const Args& args, Output& out) {
         return ok();
       }
     out.print("alias does not exist: {}\n", name);
-    return Error::make(Errc::not_found, "");  // already said
+    // Already said; crash's error(INFO): no restart (kernel/session_flags.h).
+    return kernel::info_error(s.kernel, Error::make(Errc::not_found, ""));
   }
   std::string command;
   for (size_t i = 1; i < p.size(); ++i) {

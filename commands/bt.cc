@@ -10,6 +10,7 @@
 #include "kernel/kernel.h"
 #include "kernel/mm.h"
 #include "kernel/modules.h"
+#include "kernel/session_flags.h"
 #include "kernel/stack.h"
 #include "kernel/stack_arm64.h"
 #include "kernel/tasks.h"
@@ -858,11 +859,13 @@ Result<std::vector<const Task*>> bt_targets(Session& s, const kernel::TaskTable&
     return out;
   }
   for (auto& a : args.positional) {
-    // Like crash, bt takes PIDs and task addresses, not command names.
+    // Like crash, bt takes PIDs and task addresses, not command names. crash reports a bad one
+    // with error(INFO): no restart (kernel/session_flags.h).
     if (a.empty() || a.find_first_not_of("0123456789abcdefABCDEFx") != std::string::npos)
-      return Error::make(Errc::usage, "invalid task or pid value: {}", a);
-    auto r = TRY(select_tasks(tt, a));
-    for (auto* t : r) out.push_back(t);
+      return kernel::info_error(s.kernel, Error::make(Errc::usage, "invalid task or pid value: {}", a));
+    auto r = select_tasks(tt, a);
+    if (!r) return kernel::info_error(s.kernel, r.error());
+    for (auto* t : *r) out.push_back(t);
   }
   return out;
 }

@@ -15,6 +15,7 @@
 #include "commands/support/gdb_symbolizer.h"
 #include "kernel/kernel.h"
 #include "kernel/modules.h"
+#include "kernel/session_flags.h"
 
 namespace coroner::commands {
 namespace {
@@ -200,7 +201,7 @@ Result<Target> resolve(Context& c, const std::string& arg) {
               found = true;
             }
           if (!found) c.out.print("  (none found)\n");
-          return Error{Errc::not_found, "", std::nullopt};
+          return kernel::info_error(c.k, Error{Errc::not_found, "", std::nullopt});  // crash's error(INFO)
         }
         return Error::make(Errc::usage, "invalid expression: {}", arg);
       }
@@ -443,7 +444,8 @@ Result<void> run_dis(Session& s, const Args& args, Output& out) {
     std::string line = p.format(label);
     out.write(line);
     fmt::print(stderr, "dis: {}\n", unreadable->message);
-    return Error{Errc::fault, "", unreadable->address};
+    // gdb's failed read ends crash's dis without a restart (`dis 0`): an error(INFO) here.
+    return kernel::info_error(k, Error{Errc::fault, "", unreadable->address});
   }
   return ok();
 }

@@ -42,22 +42,38 @@ Result<void> foreach_tasks(Session& s, const Args& args, Output& out) {
     else if (w == "active") active_only = true;
     else selectors.push_back(w);
   }
-  if (i == args.positional.size())
-    return Error::make(Errc::usage, "foreach: no command given (supported: bt, vm, task, files, set, ps, sig, net, vtop)");
+  if (i == args.positional.size()) {
+    // No command: crash's usage (a restart) when nothing was given at all, else its
+    // error(INFO)s, the unknown arguments first, and no restart (kernel/session_flags.h).
+    if (args.positional.empty()) {
+      out.write(usage_block(find_command("foreach")->spec));
+      return Error{Errc::usage, "", std::nullopt};
+    }
+    for (auto& sel : selectors)
+      if (!select_tasks(tt, sel)) out.print("foreach: unknown argument: \"{}\"\n", sel);
+    out.print("foreach: no keywords specified\n");
+    return kernel::info_error(s.kernel, Error{Errc::usage, "", std::nullopt});
+  }
   const std::string name = args.positional[i];
   std::vector<std::string> sub(args.positional.begin() + static_cast<long>(i) + 1, args.positional.end());
   // vtop's -c takes no PID from foreach (each task is the context): drop it here, and give
   // each run `-c TASK` below.
+  if (name == "vtop") std::erase(sub, std::string("-c"));
+  const Command* cmd = find_command(name);
+  if (!cmd) return Error::make(Errc::not_found, "foreach: no {} command", name);
+  // The options are the command's own, those crash's foreach passes on. One it does not know
+  // is its getopt's: foreach's usage, a restart, before anything else is looked at.
+  auto parsed = parse_args(cmd->spec, sub);
+  if (!parsed) {
+    out.write(usage_block(find_command("foreach")->spec));
+    return Error{Errc::usage, "", std::nullopt};
+  }
+  Args sub_args = std::move(*parsed);
   if (name == "vtop") {
-    std::erase(sub, std::string("-c"));
     bool address = false;
     for (auto& w : sub) address = address || (w.empty() || w[0] != '-');
     if (!address) return Error::make(Errc::usage, "foreach command requires address argument");
   }
-  const Command* cmd = find_command(name);
-  if (!cmd) return Error::make(Errc::not_found, "foreach: no {} command", name);
-  // The options are the command's own, those crash's foreach passes on.
-  Args sub_args = TRY(parse_args(cmd->spec, sub));
   static const std::map<std::string, std::string> allowed = {
       {"bt", "rtTlesRfFoxdj"}, {"vm", "pvmRdx"}, {"task", "Rdx"}, {"files", "cR"}, {"set", ""}, {"ps", "GspctlagryukS"},
       {"sig", "g"},           {"net", "sSRdx"},  {"vtop", "uk"}};

@@ -306,8 +306,13 @@ Result<void> run_net(Session& s, const Args& args, Output& out) {
     const Task* t = nullptr;
     if (args.has('n')) {
       t = default_task(tt, s.current_task);
-      if (!args.positional.empty())
-        if (auto sel = select_tasks(tt, args.positional.front()); sel && !sel->empty()) t = sel->front();
+      if (!args.positional.empty()) {
+        // crash's error(FATAL) (a restart), unlike the error(INFO) of `net -s PID`.
+        const std::string& a = args.positional.front();
+        auto sel = select_tasks(tt, a);
+        if (!sel || sel->empty()) return Error::make(Errc::not_found, "invalid task or pid value: {}", a);
+        t = sel->front();
+      }
     } else {
       auto idle = tt.by_pid(0);
       t = idle.empty() ? default_task(tt, s.current_task) : idle.front();

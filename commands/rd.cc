@@ -14,6 +14,7 @@
 #include "commands/support/parse.h"
 #include "commands/support/symstr.h"
 #include "kernel/kernel.h"
+#include "kernel/session_flags.h"
 
 namespace coroner::commands {
 namespace {
@@ -353,7 +354,7 @@ Result<void> run_rd(Session& s, const Args& args, Output& out) {
     addr = *sa;
   } else {
     print_alternatives(k, where, out);
-    return Error{Errc::not_found, "", std::nullopt};
+    return kernel::info_error(k, Error{Errc::not_found, "", std::nullopt});  // crash's error(INFO)
   }
   if (args.has('o')) {
     auto off = parse_number(args.value('o'));

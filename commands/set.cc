@@ -21,6 +21,7 @@
 #include "commands/builtin.h"
 #include "commands/support/tasks.h"
 #include "kernel/kernel.h"
+#include "kernel/session_flags.h"
 #include "kernel/stack.h"
 #include "kernel/tasks.h"
 
@@ -181,9 +182,11 @@ Result<void> run_set(Session& s, const Args& args, Output& out) {
     // A PID (decimal) or a task_struct address (hex); crash takes no command names here.
     const std::string& a = args.positional[0];
     bool hexish = !a.empty() && a.find_first_not_of("0123456789abcdefABCDEFx") == std::string::npos;
-    if (!hexish) return Error::make(Errc::usage, "invalid task or pid value: {}", a);
+    // crash reports a bad one with error(INFO): no restart (kernel/session_flags.h).
+    if (!hexish) return kernel::info_error(s.kernel, Error::make(Errc::usage, "invalid task or pid value: {}", a));
     auto sel = select_tasks(tt, a);
-    if (!sel || sel->empty()) return Error::make(Errc::not_found, "invalid task or pid value: {}", a);
+    if (!sel || sel->empty())
+      return kernel::info_error(s.kernel, Error::make(Errc::not_found, "invalid task or pid value: {}", a));
     target = sel->front();
   } else {
     uint64_t cur = s.current_task ? *s.current_task : (tt.panic ? *tt.panic : 0);

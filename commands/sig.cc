@@ -21,6 +21,7 @@
 #include "commands/builtin.h"
 #include "commands/support/tasks.h"
 #include "kernel/kernel.h"
+#include "kernel/session_flags.h"
 #include "kernel/signals.h"
 #include "kernel/tasks.h"
 
@@ -236,7 +237,8 @@ Result<void> run_sig(Session& s, const Args& args, Output& out) {
     TRY(show_signals(k, *t, kGroup | kTask, false, out));
     out.print("\n");
   }
-  if (bogus && targets.empty()) return Error{Errc::not_found, "", std::nullopt};
+  // crash's "invalid task or pid value" is an error(INFO): no restart (kernel/session_flags.h).
+  if (bogus && targets.empty()) return kernel::info_error(k, Error{Errc::not_found, "", std::nullopt});
   return ok();
 }
 

@@ -236,7 +236,10 @@ Result<void> run_whatis(Session& s, const Args& args, Output& out) {
     out.write(crash_layout(TRY(mt->types->definition(mt->type, false, {})), size ? *size : 0, s.output_radix, std::nullopt));
     return ok();
   }
-  return Error::make(Errc::not_found, "cannot resolve: {}", arg);
+  // crash: the message, then whatis's usage (cmd_usage: a restart).
+  out.print("whatis: cannot resolve: {}\n", arg);
+  out.write(usage_block(find_command("whatis")->spec));
+  return Error{Errc::not_found, "", std::nullopt};
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "commands/support/json.h"
 #include "kernel/kernel.h"
 #include "kernel/modules.h"
+#include "kernel/session_flags.h"
 
 namespace coroner::commands {
 namespace {
@@ -292,7 +293,9 @@ Result<void> run_sym_rows(Session& s, const Args& args, SymSink& out) {
           }
     if (!any) out.text("  (none found)\n");
   }
-  if (failed) return Error{Errc::not_found, "", std::nullopt};
+  // crash's "symbol not found" and "invalid address" are error(INFO)s: no restart
+  // (kernel/session_flags.h).
+  if (failed) return kernel::info_error(k, Error{Errc::not_found, "", std::nullopt});
   return ok();
 }
 

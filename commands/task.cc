@@ -6,6 +6,7 @@
 #include "commands/builtin.h"
 #include "commands/support/tasks.h"
 #include "kernel/kernel.h"
+#include "kernel/session_flags.h"
 #include "kernel/tasks.h"
 #include "kernel/value_context.h"
 
@@ -162,7 +163,8 @@ Result<void> run_task(Session& s, const Args& args, Output& out) {
     if (t) targets.push_back(t);
   }
   for (auto* t : targets) TRY(show_task(k, *t, members, restricted, radix, out));
-  if (failed) return Error{Errc::not_found, "", std::nullopt};
+  // crash's messages for a bad argument are error(INFO)s: no restart (kernel/session_flags.h).
+  if (failed) return kernel::info_error(k, Error{Errc::not_found, "", std::nullopt});
   return ok();
 }
 
