@@ -65,6 +65,13 @@ def commands_for(inodes, mm, kt):
             f"vm {a[0]} {a[1]} {a[4]} {a[6]} {a[7]}",
             f"vtop -c {a[8]} 400000",
             f"vtop -c {a[1]} 400000",
+            # kmem clears the page header itself; vm -M tells its errors apart: an error(INFO)
+            # (`kmem -s NAME` unknown) keeps the force, an error(FATAL) (`kmem -m NAME`) ends it.
+            f"vm -M {mm} {a[9]}",
+            "kmem -s nosuchcache",
+            f"vm {a[10]}",
+            "kmem -m nosuch 1000",
+            f"vm {a[11]}",
         ]
     return cmds
 
