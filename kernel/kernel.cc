@@ -2,6 +2,7 @@
 
 #include <elf.h>
 
+#include <atomic>
 #include <cstring>
 
 #include "symbols/btf_types.h"
@@ -31,6 +32,11 @@ const char* machine_name(uint16_t m) {
 }  // namespace
 
 Kernel::~Kernel() = default;
+
+size_t Kernel::next_extension_index() {
+  static std::atomic<size_t> next{0};
+  return next++;
+}
 
 std::string Kernel::vmlinux_release() const {
   const symbols::Symbol* s = vmlinux_->symbols().find("linux_banner");

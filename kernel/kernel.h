@@ -13,7 +13,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <typeindex>
 #include <unordered_map>
 #include <vector>
 
@@ -86,9 +85,13 @@ class Kernel {
 
   // Per-Kernel state of a higher-level component (the task table, the module list), made on
   // first use and kept for the Kernel's lifetime: `k.extension<TaskTableCache>()`.
+  // Each type has a small index of its own (extension_index<T>()), so finding one is a vector
+  // subscript: commands call this for every frame and task (no hash of a type's name).
   template <typename T>
   T& extension() {
-    auto& slot = extensions_[std::type_index(typeid(T))];
+    size_t i = extension_index<T>();
+    if (i >= extensions_.size()) extensions_.resize(i + 1);
+    auto& slot = extensions_[i];
     if (!slot) slot = std::make_shared<T>();
     return *static_cast<T*>(slot.get());
   }
@@ -109,7 +112,14 @@ class Kernel {
   std::vector<uint64_t> per_cpu_offsets_;
   std::unique_ptr<symbols::SourceLines> source_lines_;
   std::unique_ptr<symbols::DwarfInfo> dwarf_;
-  std::unordered_map<std::type_index, std::shared_ptr<void>> extensions_;
+  std::vector<std::shared_ptr<void>> extensions_;  // by extension_index<T>()
+
+  static size_t next_extension_index();
+  template <typename T>
+  static size_t extension_index() {
+    static const size_t index = next_extension_index();
+    return index;
+  }
 };
 
 }  // namespace coroner::kernel
