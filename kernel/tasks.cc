@@ -247,6 +247,7 @@ Result<const TaskTable*> task_table(Kernel& k) {
         if (a.pid != b.pid) return a.pid < b.pid;
         return a.idle_cpu < b.idle_cpu;
       });
+      tt.index();
       // Present, not online: CPUs stopped by the panicking one have left cpu_online_mask.
       auto online = k.cpus_in_mask("cpu_present_mask");
       if (online && !online->empty()) {
@@ -272,8 +273,18 @@ Result<const TaskTable*> task_table(Kernel& k) {
   return &**cache.table;
 }
 
+void TaskTable::index() {
+  by_addr.clear();
+  for (size_t i = 0; i < tasks.size(); ++i) by_addr.emplace(tasks[i].addr, i);
+}
+
 const Task* TaskTable::find(uint64_t addr) const {
-  for (auto& t : tasks)
+  if (by_addr.size() == tasks.size()) {
+    auto it = by_addr.find(addr);
+    if (it == by_addr.end()) return nullptr;
+    if (it->second < tasks.size() && tasks[it->second].addr == addr) return &tasks[it->second];
+  }
+  for (auto& t : tasks)  // no index (or a stale one); duplicates keep the first, as before
     if (t.addr == addr) return &t;
   return nullptr;
 }

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "kernel/kernel.h"
@@ -58,6 +59,11 @@ struct TaskTable {
   std::vector<uint64_t> active;     // per CPU: the task running on it (0 when unknown)
   std::optional<uint64_t> panic;    // the task that panicked
   int panic_cpu = -1;
+  // Position in `tasks` by task_struct address, made by index() (task_table() calls it):
+  // find() is a hash lookup then (foreach runs it for every task), a linear search while the
+  // index is missing or does not match `tasks`.
+  std::unordered_map<uint64_t, size_t> by_addr;
+  void index();
   const Task* find(uint64_t addr) const;
   std::vector<const Task*> by_pid(int32_t pid) const;
   bool is_active(uint64_t addr) const;
