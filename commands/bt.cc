@@ -21,15 +21,19 @@ namespace {
 using kernel::Task;
 
 void print_regs(Output& out, const kernel::PtRegs& r) {
-  // crash omits ORIG_RAX for registers that came from a dump note.
-  out.print("    RIP: {:016x}  RSP: {:016x}  RFLAGS: {:08x}\n", r.ip, r.sp, r.flags);
-  out.print("    RAX: {:016x}  RBX: {:016x}  RCX: {:016x}\n", r.ax, r.bx, r.cx);
-  out.print("    RDX: {:016x}  RSI: {:016x}  RDI: {:016x}\n", r.dx, r.si, r.di);
-  out.print("    RBP: {:016x}   R8: {:016x}   R9: {:016x}\n", r.bp, r.r8, r.r9);
-  out.print("    R10: {:016x}  R11: {:016x}  R12: {:016x}\n", r.r10, r.r11, r.r12);
-  out.print("    R13: {:016x}  R14: {:016x}  R15: {:016x}\n", r.r13, r.r14, r.r15);
-  if (r.from_cpu_note) out.print("    CS: {:04x}  SS: {:04x}\n", r.cs, r.ss);
-  else out.print("    ORIG_RAX: {:016x}  CS: {:04x}  SS: {:04x}\n", r.orig_ax, r.cs, r.ss);
+  // crash omits ORIG_RAX for registers that came from a dump note. One write, compiled
+  // formats: every user task's trace ends with this block.
+  fmt::memory_buffer b;
+  auto o = std::back_inserter(b);
+  fmt::format_to(o, FMT_COMPILE("    RIP: {:016x}  RSP: {:016x}  RFLAGS: {:08x}\n"), r.ip, r.sp, r.flags);
+  fmt::format_to(o, FMT_COMPILE("    RAX: {:016x}  RBX: {:016x}  RCX: {:016x}\n"), r.ax, r.bx, r.cx);
+  fmt::format_to(o, FMT_COMPILE("    RDX: {:016x}  RSI: {:016x}  RDI: {:016x}\n"), r.dx, r.si, r.di);
+  fmt::format_to(o, FMT_COMPILE("    RBP: {:016x}   R8: {:016x}   R9: {:016x}\n"), r.bp, r.r8, r.r9);
+  fmt::format_to(o, FMT_COMPILE("    R10: {:016x}  R11: {:016x}  R12: {:016x}\n"), r.r10, r.r11, r.r12);
+  fmt::format_to(o, FMT_COMPILE("    R13: {:016x}  R14: {:016x}  R15: {:016x}\n"), r.r13, r.r14, r.r15);
+  if (r.from_cpu_note) fmt::format_to(o, FMT_COMPILE("    CS: {:04x}  SS: {:04x}\n"), r.cs, r.ss);
+  else fmt::format_to(o, FMT_COMPILE("    ORIG_RAX: {:016x}  CS: {:04x}  SS: {:04x}\n"), r.orig_ax, r.cs, r.ss);
+  out.write(std::string_view(b.data(), b.size()));
 }
 
 // What bt prints beyond the frames, from its options.
@@ -61,6 +65,7 @@ struct ModuleTextSymbol {
 };
 // `text_only` false: any symbol of the module holding v (memory words, as bt -r names data).
 std::optional<ModuleTextSymbol> module_text_symbol(kernel::Kernel& k, uint64_t v, bool text_only = true) {
+  if (kernel::in_kernel_core_text(k, v)) return std::nullopt;  // the kernel image's own text
   auto table = kernel::modules(k);
   if (!table) return std::nullopt;
   const kernel::Module* m = (*table)->containing(v);
@@ -93,10 +98,17 @@ PcSymbol pc_symbol(kernel::Kernel& k, uint64_t pc) {
 }
 
 // The frame line's name: the symbol (with -s its offset, -x in hex), else the bare address.
+void append_frame_label(fmt::memory_buffer& b, const PcSymbol& sym, uint64_t pc, const BtOptions& o) {
+  auto w = std::back_inserter(b);
+  if (sym.name.empty()) fmt::format_to(w, FMT_COMPILE("{:x}"), pc);
+  else if (!o.offsets || sym.offset == 0) b.append(sym.name);
+  else if (o.hex) fmt::format_to(w, FMT_COMPILE("{}+{:#x}"), sym.name, sym.offset);
+  else fmt::format_to(w, FMT_COMPILE("{}+{}"), sym.name, sym.offset);
+}
 std::string frame_label(const PcSymbol& sym, uint64_t pc, const BtOptions& o) {
-  if (sym.name.empty()) return fmt::format("{:x}", pc);
-  if (!o.offsets || sym.offset == 0) return sym.name;
-  return o.hex ? fmt::format("{}+{:#x}", sym.name, sym.offset) : fmt::format("{}+{}", sym.name, sym.offset);
+  fmt::memory_buffer b;
+  append_frame_label(b, sym, pc, o);
+  return fmt::to_string(b);
 }
 
 std::string frame_label(kernel::Kernel& k, uint64_t pc, const BtOptions& o) { return frame_label(pc_symbol(k, pc), pc, o); }
@@ -137,16 +149,7 @@ std::string module_suffix(kernel::Kernel& k, uint64_t pc) {
 // Kernel text, as -t/-T list it: an address inside a text symbol of the kernel image, or in
 // a module's text.
 bool is_kernel_text(kernel::Kernel& k, uint64_t v) {
-  if (module_text_symbol(k, v)) return true;
-  auto text = k.symbols().address_of("_stext");
-  auto etext = k.symbols().address_of("_etext");
-  auto init = k.symbols().address_of("_sinittext");  // init text: start_kernel under swapper/0
-  auto einit = k.symbols().address_of("_einittext");
-  bool in_text = text && etext && v >= *text && v < *etext;
-  bool in_init = init && einit && v >= *init && v < *einit;
-  if (!in_text && !in_init) return false;
-  auto hit = k.symbols().lookup(v);
-  return hit && (hit->symbol->type == 't' || hit->symbol->type == 'T' || hit->symbol->type == 'W');
+  return module_text_symbol(k, v) || kernel::in_kernel_image_text(k, v);
 }
 
 // Stack words from `from` to `to` inclusive, two to a line, as bt -f and -r print them.
@@ -563,8 +566,18 @@ Result<void> print_trace(kernel::Kernel& k, const BtTrace& tr, const BtOptions& 
   for (size_t i = 0; i < tr.frames.size(); ++i) {
     const BtFrame& f = tr.frames[i];
     if (!f.left_stack.empty()) out.print("--- <{}> ---\n", f.left_stack);
-    std::string module = f.symbol.module.empty() ? "" : fmt::format(" [{}]", f.symbol.module);
-    out.print("{:>3} [{:x}] {} at {:x}{}\n", fmt::format("#{}", i), f.sp, frame_label(f.symbol, f.ip, o), f.ip, module);
+    // The frame's line, "#N" right-aligned in 3 columns, formats compiled (the line printed
+    // most often).
+    fmt::memory_buffer line;
+    auto w = std::back_inserter(line);
+    if (i < 10) fmt::format_to(w, FMT_COMPILE(" #{}"), i);
+    else fmt::format_to(w, FMT_COMPILE("#{}"), i);
+    fmt::format_to(w, FMT_COMPILE(" [{:x}] "), f.sp);
+    append_frame_label(line, f.symbol, f.ip, o);
+    fmt::format_to(w, FMT_COMPILE(" at {:x}"), f.ip);
+    if (!f.symbol.module.empty()) fmt::format_to(w, FMT_COMPILE(" [{}]"), f.symbol.module);
+    line.push_back('\n');
+    out.write(std::string_view(line.data(), line.size()));
     if (f.line) out.print("    {}: {}\n", f.line->file, f.line->line);
     if (f.exception) {
       print_exception(k, out, *f.exception);

@@ -3,6 +3,7 @@
 #include <capstone/capstone.h>
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <set>
 #include <cstring>
@@ -26,15 +27,52 @@ Result<const symbols::OrcTable*> orc(Kernel& k) {
 
 constexpr size_t kMaxFrames = 256;
 
+// The kernel image's text bounds, read from the symbol table once (a walk tests them for
+// every frame and stack word).
+struct TextBounds {
+  bool read = false;
+  std::optional<uint64_t> text, etext, init, einit;
+};
+const TextBounds& text_bounds(Kernel& k) {
+  auto& b = k.extension<TextBounds>();
+  if (!b.read) {
+    b.text = k.symbols().address_of("_stext");
+    b.etext = k.symbols().address_of("_etext");
+    b.init = k.symbols().address_of("_sinittext");  // init text: start_kernel under swapper/0
+    b.einit = k.symbols().address_of("_einittext");
+    b.read = true;
+  }
+  return b;
+}
+
+// _stext.._etext or _sinittext.._einittext.
+bool in_image_text_ranges(Kernel& k, uint64_t v) {
+  const TextBounds& b = text_bounds(k);
+  return (b.text && b.etext && v >= *b.text && v < *b.etext) || (b.init && b.einit && v >= *b.init && v < *b.einit);
+}
+
+}  // namespace
+
+bool in_kernel_core_text(Kernel& k, uint64_t v) {
+  const TextBounds& b = text_bounds(k);
+  return b.text && b.etext && v >= *b.text && v < *b.etext;
+}
+
+bool in_kernel_image_text(Kernel& k, uint64_t v) {
+  if (!in_image_text_ranges(k, v)) return false;
+  auto hit = k.symbols().lookup(v);
+  return hit && (hit->symbol->type == 't' || hit->symbol->type == 'T' || hit->symbol->type == 'W');
+}
+
+namespace {
+
 struct ModuleOrcCache {
   std::map<uint64_t, Result<symbols::OrcTable>> by_module;  // by struct module address
 };
 
 // The ORC table of the module whose text holds `ip`, or nothing when no module does.
 std::optional<const Result<symbols::OrcTable>*> module_orc_at(Kernel& k, uint64_t ip) {
-  auto text = k.symbols().address_of("_stext");
-  auto etext = k.symbols().address_of("_etext");
-  if (text && etext && ip >= *text && ip < *etext) return std::nullopt;
+  if (in_kernel_core_text(k, ip)) return std::nullopt;
   auto table = modules(k);
   if (!table) return std::nullopt;
   const Module* m = (*table)->containing(ip);
@@ -157,8 +195,10 @@ struct Walker {
       if (hit && hit->offset == 0) return;
       // The same in module text (a noreturn call ending a module function, its return
       // address the next function's first byte, e.g. a .cold part), by the module's symbols.
-      auto at = symbol_at(k, f.pc);
-      if (at && !at->module.empty() && !at->region_end && at->offset == 0 && at->symbol_address == f.pc) return;
+      if (!in_kernel_core_text(k, f.pc)) {  // module text lies outside the kernel image's
+        auto at = symbol_at(k, f.pc);
+        if (at && !at->module.empty() && !at->region_end && at->offset == 0 && at->symbol_address == f.pc) return;
+      }
     }
     if (bt.stacks.empty() || !pending.empty()) bt.stacks.push_back(stacks[cur]);
     last_left_irq = !pending.empty() && pending_kind == StackRange::Kind::irq;
@@ -232,15 +272,7 @@ struct Walker {
   // Kernel text as crash's is_kernel_text() sees it: a text symbol of the kernel image (init
   // text too) or an address in a module's text.
   bool is_text(uint64_t v) {
-    auto in = [&](const char* a, const char* b) {
-      auto lo = k.symbols().address_of(a);
-      auto hi = k.symbols().address_of(b);
-      return lo && hi && v >= *lo && v < *hi;
-    };
-    if (in("_stext", "_etext") || in("_sinittext", "_einittext")) {
-      auto hit = k.symbols().lookup(v);
-      return hit && (hit->symbol->type == 't' || hit->symbol->type == 'T' || hit->symbol->type == 'W');
-    }
+    if (in_image_text_ranges(k, v)) return in_kernel_image_text(k, v);
     auto table = modules(k);
     if (!table) return false;
     const Module* m = (*table)->containing(v);
@@ -420,12 +452,21 @@ struct Walker {
 
 // THREAD_SIZE: the init task's stack as the kernel's linker script lays it out
 // (init_stack .. __end_init_stack, called __end_init_task before 6.2), else union thread_union.
-Result<uint64_t> thread_size(Kernel& k) {
+Result<uint64_t> read_thread_size(Kernel& k) {
   auto lo = k.symbols().address_of("init_stack");
   auto hi = k.symbols().address_of("__end_init_stack");
   if (!hi) hi = k.symbols().address_of("__end_init_task");
   if (lo && hi && *hi > *lo) return *hi - *lo;
   return k.types().size_of_name("thread_union");
+}
+// Read once per Kernel: every task's walk needs it.
+struct ThreadSizeCache {
+  std::optional<Result<uint64_t>> size;
+};
+Result<uint64_t> thread_size(Kernel& k) {
+  auto& c = k.extension<ThreadSizeCache>();
+  if (!c.size) c.size = read_thread_size(k);
+  return *c.size;
 }
 
 Result<std::pair<uint64_t, uint64_t>> stack_bounds(Kernel& k, const Task& t) {
@@ -545,16 +586,46 @@ Result<std::vector<StackRange>> cpu_stacks(Kernel& k, int cpu) {
 
 Result<std::pair<uint64_t, uint64_t>> task_stack(Kernel& k, const Task& t) { return stack_bounds(k, t); }
 
+namespace {
+// struct pt_regs's members, each an 8-byte word at its offset from the types (6.x's cs and
+// ss are unions of a u16 and a u64 at one offset: the word is read whole, as before).
+constexpr std::array<std::pair<const char*, uint64_t PtRegs::*>, 21> kPtRegsMembers = {{
+    {"r15", &PtRegs::r15}, {"r14", &PtRegs::r14}, {"r13", &PtRegs::r13}, {"r12", &PtRegs::r12},
+    {"bp", &PtRegs::bp},   {"bx", &PtRegs::bx},   {"r11", &PtRegs::r11}, {"r10", &PtRegs::r10},
+    {"r9", &PtRegs::r9},   {"r8", &PtRegs::r8},   {"ax", &PtRegs::ax},   {"cx", &PtRegs::cx},
+    {"dx", &PtRegs::dx},   {"si", &PtRegs::si},   {"di", &PtRegs::di},   {"orig_ax", &PtRegs::orig_ax},
+    {"ip", &PtRegs::ip},   {"cs", &PtRegs::cs},   {"flags", &PtRegs::flags}, {"sp", &PtRegs::sp},
+    {"ss", &PtRegs::ss},
+}};
+// The members' offsets and the span they cover, from the types once per Kernel.
+struct PtRegsLayout {
+  std::optional<Result<std::array<uint64_t, 21>>> offsets;
+  uint64_t span = 0;  // bytes from offset 0 to the end of the last member
+};
+Result<const PtRegsLayout*> pt_regs_layout(Kernel& k) {
+  auto& l = k.extension<PtRegsLayout>();
+  if (!l.offsets) {
+    l.offsets = [&]() -> Result<std::array<uint64_t, 21>> {
+      std::array<uint64_t, 21> off{};
+      for (size_t i = 0; i < kPtRegsMembers.size(); ++i) off[i] = TRY(k.offset_of("pt_regs", kPtRegsMembers[i].first));
+      return off;
+    }();
+    if (*l.offsets)
+      for (uint64_t o : **l.offsets) l.span = std::max(l.span, o + 8);
+  }
+  if (!*l.offsets) return l.offsets->error();
+  if (l.span > 4096) return Error::make(Errc::bad_data, "struct pt_regs spans {} bytes", l.span);
+  return &l;
+}
+}  // namespace
+
 Result<PtRegs> read_pt_regs(Kernel& k, uint64_t addr) {
+  const PtRegsLayout* l = TRY(pt_regs_layout(k));
+  std::vector<uint8_t> raw(l->span);
+  TRY(k.read(addr, std::span(raw)));
   PtRegs r;
   r.addr = addr;
-  auto get = [&](const char* m) -> Result<uint64_t> { return k.member<uint64_t>(addr, "pt_regs", m); };
-  r.r15 = TRY(get("r15")); r.r14 = TRY(get("r14")); r.r13 = TRY(get("r13")); r.r12 = TRY(get("r12"));
-  r.bp = TRY(get("bp")); r.bx = TRY(get("bx")); r.r11 = TRY(get("r11")); r.r10 = TRY(get("r10"));
-  r.r9 = TRY(get("r9")); r.r8 = TRY(get("r8")); r.ax = TRY(get("ax")); r.cx = TRY(get("cx"));
-  r.dx = TRY(get("dx")); r.si = TRY(get("si")); r.di = TRY(get("di")); r.orig_ax = TRY(get("orig_ax"));
-  r.ip = TRY(get("ip")); r.cs = TRY(get("cs")); r.flags = TRY(get("flags")); r.sp = TRY(get("sp"));
-  r.ss = TRY(get("ss"));
+  for (size_t i = 0; i < kPtRegsMembers.size(); ++i) std::memcpy(&(r.*kPtRegsMembers[i].second), raw.data() + (**l->offsets)[i], 8);
   return r;
 }
 

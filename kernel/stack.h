@@ -79,6 +79,12 @@ Result<PtRegs> cpu_registers(Kernel& k, int cpu);
 // register layout is the architecture's). Fails naming the CPU when the dump has no note for
 // it, and the CPU and the note's size when the note is too short.
 Result<std::vector<uint64_t>> prstatus_registers(Kernel& k, int cpu, size_t count);
+// Whether v is text of the kernel image as crash's is_kernel_text() sees it: inside
+// _stext.._etext or _sinittext.._einittext and inside a text symbol ('t', 'T', 'W'). The
+// bounds are read once per Kernel. Module text is the caller's to test (kernel/modules.h).
+bool in_kernel_image_text(Kernel& k, uint64_t v);
+// Whether v lies in _stext.._etext (no symbol test).
+bool in_kernel_core_text(Kernel& k, uint64_t v);
 // The task's kernel stack, [low, high).
 Result<std::pair<uint64_t, uint64_t>> task_stack(Kernel& k, const Task& t);
 // A CPU's exception stacks (from the per-CPU cea_exception_stacks, 4.20+; names as crash

@@ -4,13 +4,14 @@
 
 #include <charconv>
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 namespace coroner::commands {
 
 std::string task_header(const kernel::Task& t) {
   int cpu = t.idle ? t.idle_cpu : t.cpu;
-  return fmt::format("PID: {:<8} TASK: {:x}  CPU: {:<3}  COMMAND: \"{}\"", t.pid, t.addr, cpu, t.comm);
+  return fmt::format(FMT_COMPILE("PID: {:<8} TASK: {:x}  CPU: {:<3}  COMMAND: \"{}\""), t.pid, t.addr, cpu, t.comm);
 }
 
 Result<std::vector<const kernel::Task*>> select_tasks(const kernel::TaskTable& tt, const std::string& arg) {
