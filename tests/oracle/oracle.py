@@ -131,6 +131,17 @@ def coroner_outputs(binary, set_dir, dump_files, cmds, tmp):
     return out
 
 
+FACT_FAILURES = []
+
+
+def fact(label, ok, what):
+    """A hook's check made without crash (a fact about the dump: a marker crossed, frames on the
+    right stack): a failure is printed and fails hook_main's run."""
+    if not ok:
+        FACT_FAILURES.append(f"{label}: {what}")
+        print(f"FAIL {label}: {what}")
+
+
 def hook_main(prog, recordings, commands_for_dump, default_dumps=None):
     """main() of a per-dump oracle script, whose commands differ on every dump (addresses,
     PIDs): options --coroner BIN [--set DIR]... [--only DUMP] [--all] [-v].
@@ -172,7 +183,9 @@ def hook_main(prog, recordings, commands_for_dump, default_dumps=None):
                 passed += p
                 failed += f
     print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    if FACT_FAILURES:
+        print(f"{len(FACT_FAILURES)} facts failed without crash")
+    return 0 if failed == 0 and not FACT_FAILURES else 1
 
 
 def compare_with_crash(coroner, set_dir, dump_files, cmds, crash_dir, tmp, label_prefix, verbose=False):
