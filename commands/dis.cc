@@ -290,8 +290,9 @@ class Printer {
       if (got == 0) return Error::fault(addr, fmt::format("cannot read kernel text at {:#x}", addr));
     }
     disasm::Symbolizer sym = [&](uint64_t a) -> std::optional<std::string> {
-      // gdb knows no module symbols; crash names module addresses itself.
-      if (!in_kernel_image(k_, a)) {
+      // gdb knows no module symbols; crash names module addresses itself. Addresses in a
+      // vmlinux section past _end (.init.scratch's sme_workarea) are gdb's to name.
+      if (!in_kernel_image(k_, a) && !gdb_.annotates(a)) {
         auto at = locate(k_, a);
         if (!at) return std::nullopt;
         return symstr(at->name, at->offset, hex_);
