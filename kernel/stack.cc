@@ -507,7 +507,11 @@ Result<Walker> make_walker(Kernel& k, const Task& t, int cpu, uint64_t start) {
 Result<std::optional<uint64_t>> active_start_slot(Kernel& k, const Task& t, int cpu) {
   auto stacks = TRY(walk_stacks(k, t, cpu));
   std::rotate(stacks.begin(), stacks.begin() + 1, stacks.end());  // the task's stack last
-  static const std::set<std::string_view> starts = {"crash_kexec", "machine_kexec", "crash_nmi_callback", "panic"};
+  // stop_this_cpu: a CPU stopped by the panicking one's REBOOT_VECTOR IPI (QEMU dumps) halts
+  // there; crash's get_netdump_regs_x86_64 starts from that word when it finds one, even a
+  // stale return address just below the halted stack pointer.
+  static const std::set<std::string_view> starts = {"crash_kexec", "machine_kexec", "crash_nmi_callback", "panic",
+                                                    "stop_this_cpu"};
   for (auto& s : stacks) {
     uint64_t size = s.hi - s.lo;
     if (size == 0 || size > (1u << 20)) continue;
