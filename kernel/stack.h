@@ -63,8 +63,8 @@ struct Backtrace {
 
 // Any task as crash unwinds it: a task switched out from its saved frame; a task running on a
 // CPU from the crash path's own frames on its stack (crash_kexec, machine_kexec,
-// crash_nmi_callback, panic, stop_this_cpu: the lowest such word), else from that CPU's
-// registers in the dump.
+// crash_nmi_callback, panic; stop_this_cpu off the task's stack: the lowest such word), else
+// from that CPU's registers in the dump.
 Result<Backtrace> unwind(Kernel& k, const TaskTable& tt, const Task& t);
 // A task switched out: from thread.sp's inactive_task_frame.
 Result<Backtrace> unwind_task(Kernel& k, const Task& t);
