@@ -785,8 +785,11 @@ Result<void> print_bt(Session& s, const kernel::TaskTable& tt, const Task& t, co
     return ok();
   }
   out.print("{}\n", task_header(t));
-  // -n idle: an idle task shows only its header, unless it is the one that panicked.
-  if (o.skip_idle && t.pid == 0 && !(tt.panic && *tt.panic == t.addr)) return ok();
+  // -n idle: an idle task shows only its header, unless it is the one that panicked or its
+  // trace starts from a crash-path word (crash's dump-file search finds one and clears its
+  // BT_SKIP_IDLE: 6.1 kdump-irq.elf's swapper/0 stopped in crash_nmi_callback).
+  if (o.skip_idle && t.pid == 0 && !(tt.panic && *tt.panic == t.addr) && !kernel::starts_on_crash_path(k, tt, t))
+    return ok();
   if (o.raw) {
     auto [lo, hi] = TRY(kernel::task_stack(k, t));
     return print_words(k, out, lo, hi - 8, "", "  ", true);

@@ -690,6 +690,15 @@ Result<PtRegs> cpu_registers(Kernel& k, int cpu) {
   return r;
 }
 
+bool starts_on_crash_path(Kernel& k, const TaskTable& tt, const Task& t) {
+  if (!tt.is_active(t.addr)) return false;
+  int cpu = tt.active_cpu(t.addr);
+  Task on_cpu = t;
+  on_cpu.cpu = cpu;
+  auto slot = active_start_slot(k, on_cpu, cpu);
+  return slot && *slot;
+}
+
 Result<Backtrace> unwind(Kernel& k, const TaskTable& tt, const Task& t) {
   if (!tt.is_active(t.addr)) return unwind_task(k, t);
   int cpu = tt.active_cpu(t.addr);

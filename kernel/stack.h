@@ -66,6 +66,9 @@ struct Backtrace {
 // crash_nmi_callback, panic; stop_this_cpu off the task's stack: the lowest such word), else
 // from that CPU's registers in the dump.
 Result<Backtrace> unwind(Kernel& k, const TaskTable& tt, const Task& t);
+// Whether unwind() starts an active task from a crash-path word on its stacks (not from the
+// CPU's registers); false for a task not running on a CPU.
+bool starts_on_crash_path(Kernel& k, const TaskTable& tt, const Task& t);
 // A task switched out: from thread.sp's inactive_task_frame.
 Result<Backtrace> unwind_task(Kernel& k, const Task& t);
 // From a return-address slot on the task's stack (crash's starting frame for active tasks).
