@@ -508,12 +508,15 @@ Result<std::optional<uint64_t>> active_start_slot(Kernel& k, const Task& t, int 
   auto stacks = TRY(walk_stacks(k, t, cpu));
   std::rotate(stacks.begin(), stacks.begin() + 1, stacks.end());  // the task's stack last
   static const std::set<std::string_view> starts = {"crash_kexec", "machine_kexec", "crash_nmi_callback", "panic"};
-  // A CPU stopped by the panicking one's REBOOT IPI (QEMU dumps) halts in stop_this_cpu. A
-  // word inside it on the IRQ or an exception stack starts the trace, even a stale return
-  // address just below the halted stack pointer; crash does so there (6.1 qemu-nokaslr.elf of
-  // 2 December, the IPI taken on the IRQ stack), not on the task's own stack (6.1
-  // qemu-net.elf, the IPI taken from user mode: crash starts from the registers).
+  // A CPU stopped by the panicking one's REBOOT IPI (QEMU dumps) halts in stop_this_cpu. In an
+  // ELF dump (crash's netdump search) a word inside it on the IRQ or an exception stack starts
+  // the trace, even a stale return address just below the halted stack pointer: 6.1
+  // qemu-nokaslr.elf of 2 December, the IPI taken on the IRQ stack. Not on the task's own
+  // stack (6.1 qemu-net.elf, the IPI taken from user mode), and not in a kdump-compressed
+  // dump, where crash takes the CPU's registers first (qemu-nokaslr.kdump-zlib, the same
+  // memory): there the trace starts from the registers.
   static const std::string_view off_task_start = "stop_this_cpu";
+  bool elf = k.dump().info().format.find("ELF") != std::string::npos;
   for (auto& s : stacks) {
     uint64_t size = s.hi - s.lo;
     if (size == 0 || size > (1u << 20)) continue;
@@ -522,7 +525,7 @@ Result<std::optional<uint64_t>> active_start_slot(Kernel& k, const Task& t, int 
     for (size_t i = 0; i < words.size(); ++i) {
       auto hit = k.symbols().lookup(words[i]);
       if (!hit || (hit->symbol->type != 't' && hit->symbol->type != 'T')) continue;
-      if (starts.count(hit->symbol->name) || (s.kind != StackRange::Kind::task && hit->symbol->name == off_task_start))
+      if (starts.count(hit->symbol->name) || (elf && s.kind != StackRange::Kind::task && hit->symbol->name == off_task_start))
         return std::optional<uint64_t>{s.lo + 8 * i};
     }
   }
