@@ -11,6 +11,7 @@
 
 #include "kernel/kernel.h"
 #include "kernel/modules.h"
+#include "kernel/object_sizes.h"
 #include "kernel/value_context.h"
 
 namespace coroner::commands {
@@ -64,8 +65,15 @@ Result<void> show_contents(Session& s, symbols::Types& types, std::string_view k
                            const std::vector<std::string>& members, uint64_t addr, int radix, Output& out) {
   uint64_t size = TRY(types.size_of(t));
   if (size > (64u << 20)) return Error::make(Errc::out_of_bounds, "{} {} is {} bytes", keyword, name, size);
-  std::vector<uint8_t> bytes(size);
-  TRY(s.kernel.read(addr, bytes));
+  // A downsized structure (task_struct, kmem_cache) that runs into a page the dump does not hold
+  // is shown as crash shows it: what was read, then zeros (kernel/object_sizes.h).
+  std::vector<uint8_t> bytes;
+  if (keyword == "struct") {
+    bytes = TRY(kernel::read_shown_structure(s.kernel, name, addr, size));
+  } else {
+    bytes.resize(size);
+    TRY(s.kernel.read(addr, bytes));
+  }
   kernel::KernelValueContext ctx(s.kernel, radix);
   if (members.empty()) {
     out.print("{} {} {}\n", keyword, name, TRY(types.format_value(t, bytes, ctx, 0, addr)));

@@ -6,6 +6,7 @@
 #include "commands/builtin.h"
 #include "commands/support/tasks.h"
 #include "kernel/kernel.h"
+#include "kernel/object_sizes.h"
 #include "kernel/session_flags.h"
 #include "kernel/tasks.h"
 #include "kernel/value_context.h"
@@ -34,12 +35,12 @@ struct Shown {
   uint64_t addr;
 };
 
-Result<std::vector<uint8_t>> read_struct(kernel::Kernel& k, symbols::TypeRef t, uint64_t addr) {
-  uint64_t size = TRY(k.types().size_of(t));
-  if (size > (16u << 20)) return Error::make(Errc::out_of_bounds, "structure at {:x} is {} bytes", addr, size);
-  std::vector<uint8_t> bytes(size);
-  TRY(k.read(addr, bytes));
-  return bytes;
+Result<std::vector<uint8_t>> read_struct(kernel::Kernel& k, const Shown& sh) {
+  uint64_t size = TRY(k.types().size_of(sh.type));
+  if (size > (16u << 20)) return Error::make(Errc::out_of_bounds, "structure at {:x} is {} bytes", sh.addr, size);
+  // A task_struct whose debuginfo size runs past its real end into a page the dump does not hold
+  // is shown as crash shows it: what was read, then zeros (kernel/object_sizes.h).
+  return kernel::read_shown_structure(k, sh.type_name, sh.addr, size);
 }
 
 // `  member = value,` for a member (a dotted path) of a structure, or nothing when it has none.
@@ -92,7 +93,7 @@ Result<void> show_task(kernel::Kernel& k, const Task& t, const std::vector<std::
     shown.push_back({"thread_info", *ti, off ? t.addr + *off : t.stack});
   }
   std::vector<std::vector<uint8_t>> bytes;
-  for (auto& sh : shown) bytes.push_back(TRY(read_struct(k, sh.type, sh.addr)));
+  for (auto& sh : shown) bytes.push_back(TRY(read_struct(k, sh)));
 
   out.print("{}\n", task_header(t));
   if (!restricted) {
