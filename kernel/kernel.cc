@@ -3,6 +3,7 @@
 #include <elf.h>
 
 #include <atomic>
+#include <bit>
 #include <cstring>
 
 #include "symbols/btf_types.h"
@@ -216,6 +217,8 @@ Result<uint64_t> Kernel::per_cpu(std::string_view sym, int cpu) {
 }
 
 Result<std::vector<int>> Kernel::cpus_in_mask(std::string_view mask_symbol) {
+  // A dump does not change: each mask is read once (ps reads cpu_present_mask for every task).
+  if (auto it = cpu_masks_.find(mask_symbol); it != cpu_masks_.end()) return it->second;
   // Since 4.5 the masks are `struct cpumask __cpu_online_mask` with cpu_online_mask a macro.
   std::string name = fmt::format("__{}", mask_symbol);
   const symbols::Symbol* s = symbols().find(name);
@@ -227,8 +230,9 @@ Result<std::vector<int>> Kernel::cpus_in_mask(std::string_view mask_symbol) {
   TRY(read(symbols().address(*s), std::span(reinterpret_cast<uint8_t*>(words.data()), bytes)));
   std::vector<int> cpus;
   for (size_t w = 0; w < words.size(); ++w)
-    for (int b = 0; b < 64; ++b)
-      if (words[w] & (1ull << b)) cpus.push_back(static_cast<int>(w * 64 + b));
+    for (uint64_t bits = words[w]; bits; bits &= bits - 1)
+      cpus.push_back(static_cast<int>(w * 64 + static_cast<size_t>(std::countr_zero(bits))));
+  cpu_masks_.emplace(std::string(mask_symbol), cpus);
   return cpus;
 }
 

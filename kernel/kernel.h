@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -110,6 +111,7 @@ class Kernel {
   std::vector<std::string> dump_paths_;
   std::vector<std::string> warnings_;
   std::vector<uint64_t> per_cpu_offsets_;
+  std::map<std::string, std::vector<int>, std::less<>> cpu_masks_;  // cpus_in_mask(), by symbol
   std::unique_ptr<symbols::SourceLines> source_lines_;
   std::unique_ptr<symbols::DwarfInfo> dwarf_;
   std::vector<std::shared_ptr<void>> extensions_;  // by extension_index<T>()
