@@ -848,40 +848,52 @@ Result<void> print_bt(Session& s, const kernel::TaskTable& tt, const Task& t, co
   return print_trace(k, collect_trace(k, *bt, o), o, out);
 }
 
-Result<std::vector<const Task*>> bt_targets(Session& s, const kernel::TaskTable& tt, const Args& args) {
-  std::vector<const Task*> out;
+// A task to trace, or (task == nullptr) the message for an argument that names none: crash goes
+// through bt's arguments in order and reports a bad one with error(INFO) where it stands,
+// between the traces (`bt 1 99999`: PID 1's trace, then the message).
+struct BtTarget {
+  const Task* task;
+  std::string error;
+};
+
+Result<std::vector<BtTarget>> bt_targets(Session& s, const kernel::TaskTable& tt, const Args& args) {
+  std::vector<BtTarget> out;
   if (args.has('a')) {
     for (uint64_t a : tt.active)
-      if (const Task* t = a ? tt.find(a) : nullptr) out.push_back(t);
+      if (const Task* t = a ? tt.find(a) : nullptr) out.push_back({t, {}});
     return out;
   }
   if (args.has('p')) {
     if (!tt.panic) return Error::make(Errc::not_found, "no panic task found");
-    out.push_back(tt.find(*tt.panic));
+    out.push_back({tt.find(*tt.panic), {}});
     return out;
   }
   if (args.has('c')) {
     for (int cpu : TRY(parse_cpu_ranges(args.value('c'), static_cast<int>(tt.active.size())))) {
       const Task* t = tt.active[static_cast<size_t>(cpu)] ? tt.find(tt.active[static_cast<size_t>(cpu)]) : nullptr;
       if (!t) return Error::make(Errc::not_found, "no active task on CPU {}", cpu);
-      out.push_back(t);
+      out.push_back({t, {}});
     }
     return out;
   }
   if (args.positional.empty()) {
     uint64_t cur = s.current_task ? *s.current_task : (tt.panic ? *tt.panic : 0);
-    if (const Task* t = tt.find(cur)) out.push_back(t);
-    else if (!tt.tasks.empty()) out.push_back(&tt.tasks.front());
+    if (const Task* t = tt.find(cur)) out.push_back({t, {}});
+    else if (!tt.tasks.empty()) out.push_back({&tt.tasks.front(), {}});
     return out;
   }
   for (auto& a : args.positional) {
-    // Like crash, bt takes PIDs and task addresses, not command names. crash reports a bad one
-    // with error(INFO): no restart (kernel/session_flags.h).
-    if (a.empty() || a.find_first_not_of("0123456789abcdefABCDEFx") != std::string::npos)
-      return kernel::info_error(s.kernel, Error::make(Errc::usage, "invalid task or pid value: {}", a));
+    // Like crash, bt takes PIDs and task addresses, not command names.
+    if (a.empty() || a.find_first_not_of("0123456789abcdefABCDEFx") != std::string::npos) {
+      out.push_back({nullptr, fmt::format("invalid task or pid value: {}", a)});
+      continue;
+    }
     auto r = select_tasks(tt, a);
-    if (!r) return kernel::info_error(s.kernel, r.error());
-    for (auto* t : *r) out.push_back(t);
+    if (!r) {
+      out.push_back({nullptr, r.error().message});
+      continue;
+    }
+    for (auto* t : *r) out.push_back({t, {}});
   }
   return out;
 }
@@ -991,23 +1003,40 @@ Result<void> run_bt(Session& s, const Args& args, Output& out) {
   o.old = o.old || old_default()[&k];
   if (o.thread_group) {
     // Each target's whole thread group: the leader first, then its other threads.
-    std::vector<const Task*> group;
-    for (auto* t : targets) {
-      if (t->pid == 0) {
-        group.push_back(t);
+    std::vector<BtTarget> group;
+    for (auto& target : targets) {
+      const Task* t = target.task;
+      if (!t || t->pid == 0) {
+        group.push_back(target);
         continue;
       }
-      for (auto* l : tt.by_pid(t->tgid)) group.push_back(l);
+      for (auto* l : tt.by_pid(t->tgid)) group.push_back({l, {}});
       for (auto& x : tt.tasks)
-        if (x.tgid == t->tgid && x.pid != t->tgid) group.push_back(&x);
+        if (x.tgid == t->tgid && x.pid != t->tgid) group.push_back({&x, {}});
     }
     targets = group;
   }
-  if (json_out) return print_bt_json(s, tt, targets, o, out);
+  if (json_out) {
+    std::vector<const Task*> tasks;
+    for (auto& target : targets) {
+      if (!target.task) return kernel::info_error(k, Error::make(Errc::not_found, "{}", target.error));
+      tasks.push_back(target.task);
+    }
+    return print_bt_json(s, tt, tasks, o, out);
+  }
+  bool failed = false;
   for (size_t i = 0; i < targets.size(); ++i) {
     if (i && o.ref.empty()) out.print("\n");
-    TRY(print_bt(s, tt, *targets[i], o, out));
+    if (!targets[i].task) {
+      // error(INFO): the message, and bt goes on (no restart: kernel/session_flags.h).
+      out.print("bt: {}\n", targets[i].error);
+      failed = true;
+      continue;
+    }
+    TRY(print_bt(s, tt, *targets[i].task, o, out));
   }
+  // The command still failed (exit status, --stop-on-error); its messages are out already.
+  if (failed) return kernel::info_error(k, Error{Errc::not_found, "", std::nullopt});
   return ok();
 }
 
