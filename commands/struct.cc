@@ -193,6 +193,12 @@ Result<void> show_type(Session& s, std::string_view keyword, const Args& args, O
       out.print("symbol not found: {}\npossible alternatives:\n  (none found)\n", where);
       return Error{Errc::not_found, "", std::nullopt};
     }
+    // crash's IS_KVADDR test on a number (not a per-CPU offset): nothing below the kernel half
+    // is read at all.
+    if (!cpuspec && !(addr >> 63)) {
+      out.print("{}: invalid kernel virtual address: {}\n", keyword, where);  // as typed
+      return Error{Errc::out_of_bounds, "", std::nullopt};
+    }
   }
   if (!cpuspec) return show(addr);
   // A per-CPU symbol or offset: the copy on each CPU of the list, headed "[CPU]: ADDRESS".
