@@ -97,7 +97,8 @@ Result<void> show_task(kernel::Kernel& k, const Task& t, const std::vector<std::
 
   out.print("{}\n", task_header(t));
   if (!restricted) {
-    kernel::KernelValueContext ctx(k);
+    // -x/-d: the whole structure in that radix, as crash's dump_struct(..., radix) prints it.
+    kernel::KernelValueContext ctx(k, radix == Radix::hex ? 16 : 10);
     for (size_t i = 0; i < shown.size(); ++i)
       out.print("struct {} {}\n\n", shown[i].type_name, TRY(types.format_value(shown[i].type, bytes[i], ctx, 0, shown[i].addr)));
     return ok();
@@ -155,8 +156,6 @@ Result<void> run_task(Session& s, const Args& args, Output& out) {
     for (auto& m : ms) members.push_back(m);
   }
   bool restricted = args.has('R') || !members.empty();
-  if (!restricted && radix != Radix::natural)
-    return Error::make(Errc::unsupported, "-x and -d are supported with -R integer members only");
   if (!named_tasks) {
     uint64_t cur = s.current_task ? *s.current_task : (tt.panic ? *tt.panic : 0);
     const Task* t = tt.find(cur);
