@@ -65,10 +65,10 @@ Result<void> foreach_tasks(Session& s, const Args& args, Output& out) {
   // not know (or -R without its argument) is its usage, a restart, before anything else is
   // looked at. Of the letters it knows, each command takes its own (kPassed), a few are an
   // error, and the rest are ignored (`foreach 1 vm -a` lists the VMAs). Found letter by letter
-  // with crash 9.0.2 on the 6.1 kdump.elf (foreach.tsv).
-  static constexpr std::string_view kForeachLetters = "acdefghklmoprstuvxFGSTR";
+  // with crash 9.0.2 on the 6.1 kdump.elf (foreach.tsv). -j (JSON, docs/json.md) is coroner's.
+  static constexpr std::string_view kForeachLetters = "acdefghklmoprstuvxFGSTRj";
   static const std::map<std::string, std::string, std::less<>> kPassed = {
-      {"bt", "rtTlesRfFoxd"}, {"vm", "pvmRdx"}, {"task", "Rdx"}, {"files", "cR"}, {"set", ""},
+      {"bt", "rtTlesRfFoxdj"}, {"vm", "pvmRdx"}, {"task", "Rdx"}, {"files", "cR"}, {"set", ""},
       {"ps", "Gspctlagmr"}, {"sig", "g"},     {"net", "sSRdx"},  {"vtop", "uk"}};
   std::string letters;  // every letter given, for the errors below
   {
