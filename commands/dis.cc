@@ -321,6 +321,12 @@ class Printer {
     return insn;
   }
 
+  // gdb's own layout for addresses crash found no symbol for (`dis 0`): its marker column,
+  // three spaces, before each address without a label.
+  // For an expression's address gdb writes an empty label instead (`dis (ADDR+4)`: `<>`).
+  enum class Bare { no, indented, empty_label };
+  void set_bare(Bare bare) { bare_ = bare; }
+
   std::string format(const disasm::Instruction& insn) {
     const auto& st = k_.symbols();
     auto at = locate(k_, insn.address);
@@ -336,7 +342,8 @@ class Printer {
     if (at)
       line += fmt::format("{:#x} <{}>:\t{}", insn.address, symstr(at->name, at->offset, hex_), insn.text);
     else
-      line += fmt::format("{:#x}:\t{}", insn.address, insn.text);
+      line += fmt::format("{}{:#x}{}:\t{}", bare_ == Bare::indented ? "   " : "", insn.address,
+                          bare_ == Bare::empty_label ? " <>" : "", insn.text);
     if (insn.is_ftrace_nop_form && at && at->offset == 0 && at->text) line += " [FTRACE NOP]";
     line += "\n";
     return line;
@@ -350,6 +357,7 @@ class Printer {
   disasm::GdbLines gdb_lines_;
   bool lines_;
   bool hex_;
+  Bare bare_ = Bare::no;
   std::optional<symbols::SourceLocation> last_loc_;
 };
 
@@ -435,6 +443,18 @@ Result<void> run_dis(Session& s, const Args& args, Output& out) {
     insns = TRY(walk(f.start, kMaxCount, [&](const disasm::Instruction& i) { return i.address + i.size < f.end; }));
     std::erase_if(insns, [&](const disasm::Instruction& i) { return i.address < t.address; });
   } else {
+    // An address in no symbol: crash's warning (in the command's output), and gdb's lines as
+    // they come, indented.
+    // Not for an address inside the image up to _end itself, which crash names by the last
+    // symbol there; an expression's address gdb labels `<>` instead, with no warning.
+    auto text = k.symbols().address_of("_text");
+    auto end = k.symbols().address_of("_end");
+    bool in_image = text && end && t.address >= *text && t.address <= *end;
+    if (!in_image && !locate(k, t.address)) {
+      bool expression = args.positional[0].starts_with("(");
+      if (!expression) out.print("WARNING: {}: no associated kernel symbol found\n", args.positional[0]);
+      p.set_bare(expression ? Printer::Bare::empty_label : Printer::Bare::indented);
+    }
     // COUNT instructions decoded from the address itself (with -f too, as crash does).
     insns = TRY(walk(t.address, count.value_or(1), [](const disasm::Instruction&) { return true; }));
   }

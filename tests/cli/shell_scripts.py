@@ -49,6 +49,21 @@ def main():
     check("a good script exits 0", rc == 0 and re.match(r"^[0-9a-f]{16} \([A-Za-z]\) jiffies", sym_out), sym_out)
     jiffies_line = sym_out
 
+    # dis of an address in no symbol, as crash 9.0.2 prints it on the same dump: its warning in
+    # the output, then gdb's lines indented (the label column empty); an unreadable one stops
+    # after its address, an error(INFO) failure. An expression's address gets gdb's `<>` label.
+    rc, out, err = run(base, "dis 0\n")
+    check("dis 0: crash's warning, the address, a failure",
+          rc == 1 and out == "WARNING: 0: no associated kernel symbol found\n   0x0:\t\n", f"rc={rc}\n{out!r}{err}")
+    rc, ps_out, _ = run(base, "ps 1\n")
+    task = ps_out.splitlines()[-1].split()[3] if rc == 0 and len(ps_out.splitlines()) == 2 else "0"
+    rc, out, err = run(base, f"dis {task} 2\ndis ({task}+4) 1\n")
+    lines = out.splitlines()
+    check("dis of a data address: the warning, then indented lines; an expression: `<>`",
+          rc == 0 and len(lines) == 4 and lines[0] == f"WARNING: {task}: no associated kernel symbol found"
+          and lines[1].startswith(f"   0x{task}:\t") and re.match(r"   0x[0-9a-f]+:\t", lines[2])
+          and lines[3].startswith(f"0x{int(task, 16) + 4:x} <>:\t"), f"rc={rc}\n{out}{err}")
+
     rc, out, err = run(base, "sym jiffies\nnosuchcmd\nsym jiffies\n")
     check("an error in the middle: the script goes on, exit status 1",
           rc == 1 and out == jiffies_line + "nosuchcmd: command not found\n" + jiffies_line, f"rc={rc}\n{out}{err}")
