@@ -43,6 +43,9 @@ struct CommandSpec {
   std::vector<std::string> examples;
   // Options end at the first operand (POSIX getopt's "+"): `foreach bt -f` hands -f to bt.
   bool options_before_operands = false;
+  // A word with a letter the command does not know is its first operand, with all after it
+  // (crash's eval: `eval -Z` is the expression "-Z", not a usage error).
+  bool unknown_option_is_operand = false;
 };
 
 struct Args {

@@ -187,7 +187,7 @@ Result<void> run_eval(Session& s, const Args& args, Output& out) {
 }  // namespace
 
 std::vector<Command> eval_commands() {
-  return {Command{CommandSpec{"eval",
+  Command eval{CommandSpec{"eval",
                               {},
                               "evaluate",
                               "[-b][-l] (expression) | value",
@@ -195,7 +195,12 @@ std::vector<Command> eval_commands() {
                                {'l', false, "64-bit operands and result (always so on 64-bit kernels)"}},
                               {"eval 128m", "eval 128 * 1m", "eval (1 << 27)", "eval -b 41dc065",
                                "eval jiffies_64 - jiffies", "eval (init_task + 0x10)"}},
-                  run_eval}};
+               run_eval};
+  // crash's eval takes -b/-l only before the expression, and a word with any other letter
+  // starts the expression: `eval 5 -l` and `eval -Z` are "invalid expression: (5 -l)", "(-Z)".
+  eval.spec.options_before_operands = true;
+  eval.spec.unknown_option_is_operand = true;
+  return {eval};
 }
 
 }  // namespace coroner::commands

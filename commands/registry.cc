@@ -125,6 +125,16 @@ Result<Args> parse_args(const CommandSpec& spec, const std::vector<std::string>&
       options_done = true;
       continue;
     }
+    if (spec.unknown_option_is_operand) {
+      bool known = true;
+      for (size_t j = 1; j < a.size(); ++j)
+        known = known && std::any_of(spec.options.begin(), spec.options.end(), [&](const OptionSpec& s) { return s.flag == a[j]; });
+      if (!known) {
+        out.positional.push_back(a);
+        options_done = true;
+        continue;
+      }
+    }
     for (size_t j = 1; j < a.size(); ++j) {
       char f = a[j];
       const OptionSpec* o = nullptr;

@@ -111,6 +111,14 @@ def main():
               rc == 0 and out.startswith("PID: ") and out.count("PID: ") == 1 and out.endswith(" jiffies\n"),
               f"rc={rc}\n{out}{err}")
 
+        # crash's eval: -b/-l only before the expression; a word with another letter starts it.
+        rc, out, err = run(base, "eval -Z\n")
+        check("eval -Z is the expression -Z (crash 9.0.2), not a usage error",
+              rc == 1 and (out + err) == "eval: invalid expression: (-Z)\n", f"rc={rc}\n{out}{err}")
+        rc, out, err = run(base, "eval 5 -l\n")
+        check("eval 5 -l: -l after the expression is part of it",
+              rc == 1 and (out + err) == "eval: invalid expression: (5 -l)\n", f"rc={rc}\n{out}{err}")
+
         rc, out, err = run(base, "!echo hello from the shell\n!false\n")
         check("!cmd runs a shell command; its failure is the command's", rc == 1 and out == "hello from the shell\n",
               f"rc={rc}\n{out}{err}")
