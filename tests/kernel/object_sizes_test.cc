@@ -14,13 +14,10 @@
 #include "tests/kernel/synth_kernel.h"
 
 using namespace coroner;
-using coroner::kernel::Kernel;
-using coroner::synth::Bytes;
+using namespace coroner::synth;
 
 namespace {
 
-constexpr uint64_t kLinkText = 0xffffffff81000000ull;
-constexpr uint64_t kStartKernelMap = 0xffffffff80000000ull;
 constexpr uint64_t kSizeVar = kLinkText + 0x1000;  // int arch_task_struct_size
 constexpr uint64_t kTask = kLinkText + 0x1800;     // 0x800 bytes before the dump ends
 

@@ -30,6 +30,11 @@ namespace coroner::synth {
 using Bytes = std::vector<uint8_t>;
 using kernel::Kernel;
 
+// x86_64's default link address of the kernel text and __START_KERNEL_map: a fake image at
+// kLinkText is physical memory at kLinkText - kStartKernelMap (with no KASLR).
+constexpr uint64_t kLinkText = 0xffffffff81000000ull;
+constexpr uint64_t kStartKernelMap = 0xffffffff80000000ull;
+
 // The encoded BTF of `b` (libbpf's writer), which it frees.
 Bytes btf_bytes(struct btf* b);
 
