@@ -447,10 +447,8 @@ Result<void> run_dis(Session& s, const Args& args, Output& out) {
     // they come, indented.
     // Not for an address inside the image up to _end itself, which crash names by the last
     // symbol there; an expression's address gdb labels `<>` instead, with no warning.
-    auto text = k.symbols().address_of("_text");
-    auto end = k.symbols().address_of("_end");
-    bool in_image = text && end && t.address >= *text && t.address <= *end;
-    if (!in_image && !locate(k, t.address)) {
+    bool at_end = k.symbols().address_of("_end") == t.address;
+    if (!in_kernel_image(k, t.address) && !at_end && !locate(k, t.address)) {
       bool expression = args.positional[0].starts_with("(");
       if (!expression) out.print("WARNING: {}: no associated kernel symbol found\n", args.positional[0]);
       p.set_bare(expression ? Printer::Bare::empty_label : Printer::Bare::indented);
