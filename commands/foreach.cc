@@ -70,6 +70,10 @@ Result<void> foreach_tasks(Session& s, const Args& args, Output& out) {
   static const std::map<std::string, std::string, std::less<>> kPassed = {
       {"bt", "rtTlesRfFoxdj"}, {"vm", "pvmRdx"}, {"task", "Rdx"}, {"files", "cR"}, {"set", ""},
       {"ps", "Gspctlagmr"}, {"sig", "g"},     {"net", "sSRdx"},  {"vtop", "uk"}};
+  auto foreach_usage = [&] {
+    out.write(usage_block(find_command("foreach")->spec));
+    return Error{Errc::usage, "", std::nullopt};
+  };
   std::string letters;  // every letter given, for the errors below
   {
     std::vector<std::string> kept;
@@ -84,8 +88,7 @@ Result<void> foreach_tasks(Session& s, const Args& args, Output& out) {
       for (size_t c = 1; c < w.size(); ++c) {
         char f = w[c];
         if (kForeachLetters.find(f) == std::string_view::npos) {
-          out.write(usage_block(find_command("foreach")->spec));
-          return Error{Errc::usage, "", std::nullopt};
+          return foreach_usage();
         }
         letters += f;
         if (f != 'R') {
@@ -97,8 +100,7 @@ Result<void> foreach_tasks(Session& s, const Args& args, Output& out) {
         std::string value = w.substr(c + 1);
         if (value.empty()) {
           if (j + 1 >= sub.size()) {
-            out.write(usage_block(find_command("foreach")->spec));
-            return Error{Errc::usage, "", std::nullopt};
+            return foreach_usage();
           }
           value = sub[++j];
         }
@@ -121,10 +123,7 @@ Result<void> foreach_tasks(Session& s, const Args& args, Output& out) {
   if (name == "sig" && (letters.find('l') != std::string::npos || letters.find('s') != std::string::npos))
     return Error::make(Errc::usage, "sig: -l and -s options are not applicable");
   auto parsed = parse_args(cmd->spec, sub);
-  if (!parsed) {
-    out.write(usage_block(find_command("foreach")->spec));
-    return Error{Errc::usage, "", std::nullopt};
-  }
+  if (!parsed) return foreach_usage();
   Args sub_args = std::move(*parsed);
   if (name == "vtop") {
     bool address = false;
